@@ -1,0 +1,177 @@
+//! NPZ archives of MedMNIST 2D data sets: `{train,val,test}_{images,labels}`,
+//! `uint8`, images `(N, H, W)` (grey) or `(N, H, W, 3)` (RGB), labels `(N,)`
+//! or `(N, 1)`.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use crate::{DataError, Dataset, Result, Splits};
+
+/// An array read from an `.npy` member: `uint8` data in C order and its shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NpyArray {
+    pub shape: Vec<usize>,
+    pub data: Vec<u8>,
+}
+
+/// Loads the three splits of a MedMNIST `.npz` file. Class names are the
+/// label numbers; the number of classes is one more than the largest label.
+pub fn load(path: &Path) -> Result<Splits> {
+    let file = File::open(path).map_err(|e| DataError::io(path, e))?;
+    let mut archive = zip::ZipArchive::new(file)
+        .map_err(|e| DataError::format(path, format!("not an NPZ (zip) archive: {e}")))?;
+    let mut read_split = |split: &str| -> Result<(NpyArray, NpyArray)> {
+        let images = read_member(&mut archive, path, &format!("{split}_images"))?;
+        let labels = read_member(&mut archive, path, &format!("{split}_labels"))?;
+        Ok((images, labels))
+    };
+    let raw = [read_split("train")?, read_split("val")?, read_split("test")?];
+    let max_label = raw
+        .iter()
+        .flat_map(|(_, labels)| labels.data.iter().copied())
+        .max()
+        .unwrap_or(0);
+    let classes = Dataset::numbered_classes(usize::from(max_label) + 1);
+    let [train, val, test] = raw;
+    Ok(Splits {
+        train: to_dataset(path, "train", train, &classes)?,
+        val: to_dataset(path, "val", val, &classes)?,
+        test: to_dataset(path, "test", test, &classes)?,
+    })
+}
+
+fn read_member(archive: &mut zip::ZipArchive<File>, path: &Path, name: &str) -> Result<NpyArray> {
+    let mut member = archive
+        .by_name(&format!("{name}.npy"))
+        .map_err(|_| DataError::format(path, format!("missing array `{name}`: a MedMNIST NPZ holds {{train,val,test}}_{{images,labels}}")))?;
+    let mut bytes = Vec::with_capacity(member.size().min(1 << 30) as usize);
+    member
+        .read_to_end(&mut bytes)
+        .map_err(|e| DataError::format(path, format!("array `{name}` is corrupt: {e}")))?;
+    parse_npy(&bytes).map_err(|what| DataError::format(path, format!("array `{name}`: {what}")))
+}
+
+fn to_dataset(path: &Path, split: &str, (images, labels): (NpyArray, NpyArray), classes: &[String]) -> Result<Dataset> {
+    let bad = |what: String| DataError::format(path, format!("{split} split: {what}"));
+    let (n, h, w, c) = match images.shape[..] {
+        [n, h, w] => (n, h, w, 1),
+        [n, h, w, 3] => (n, h, w, 3),
+        ref s => return Err(bad(format!("images have shape {s:?}: expected (N, H, W) or (N, H, W, 3)"))),
+    };
+    match labels.shape[..] {
+        [m] | [m, 1] if m == n => {}
+        ref s => return Err(bad(format!("labels have shape {s:?}: expected ({n},) or ({n}, 1) for {n} images"))),
+    }
+    let pixels = if c == 1 { images.data } else { hwc_to_chw(&images.data, n, h, w, c) };
+    let labels = labels.data.into_iter().map(u32::from).collect();
+    Dataset::new(pixels, labels, [c, h, w], classes.to_vec()).map_err(|e| bad(e.to_string()))
+}
+
+fn hwc_to_chw(data: &[u8], n: usize, h: usize, w: usize, c: usize) -> Vec<u8> {
+    let mut out = vec![0u8; data.len()];
+    let per = h * w * c;
+    for img in 0..n {
+        for p in 0..h * w {
+            for ch in 0..c {
+                out[img * per + ch * h * w + p] = data[img * per + p * c + ch];
+            }
+        }
+    }
+    out
+}
+
+/// Parses an `.npy` file of `uint8` in C order.
+pub fn parse_npy(bytes: &[u8]) -> std::result::Result<NpyArray, String> {
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return Err("not an .npy array (bad magic)".into());
+    }
+    let (header_len, start) = match bytes[6] {
+        1 => (usize::from(u16::from_le_bytes([bytes[8], bytes[9]])), 10),
+        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
+        v => return Err(format!("unsupported .npy version {v}")),
+    };
+    let header = bytes
+        .get(start..start + header_len)
+        .ok_or("truncated .npy header")?;
+    let header = std::str::from_utf8(header).map_err(|_| "header is not text")?;
+    let descr = dict_value(header, "descr").ok_or("header has no 'descr'")?;
+    if !matches!(descr.trim_matches(|c| c == '\'' || c == '"'), "|u1" | "<u1" | ">u1" | "u1") {
+        return Err(format!("dtype {descr}: expected uint8 ('|u1')"));
+    }
+    if dict_value(header, "fortran_order").is_some_and(|v| v.starts_with("True")) {
+        return Err("Fortran order is not supported: expected C order".into());
+    }
+    let shape_text = dict_value(header, "shape").ok_or("header has no 'shape'")?;
+    let inner = shape_text
+        .strip_prefix('(')
+        .and_then(|s| s.strip_suffix(')'))
+        .ok_or_else(|| format!("unreadable shape {shape_text}"))?;
+    let shape = inner
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<usize>().map_err(|_| format!("unreadable shape ({inner})")))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let count = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or("shape overflows")?;
+    let data = &bytes[start + header_len..];
+    if data.len() != count {
+        return Err(format!(
+            "shape {shape:?} needs {count} bytes but the array holds {} (truncated or corrupt)",
+            data.len()
+        ));
+    }
+    Ok(NpyArray {
+        shape,
+        data: data.to_vec(),
+    })
+}
+
+/// The literal after `'key':` in a Python dict: a quoted string, a tuple, or
+/// a bare word.
+fn dict_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
+    let at = header.find(&format!("'{key}'"))?;
+    let rest = header[at + key.len() + 2..].trim_start().strip_prefix(':')?.trim_start();
+    let end = match rest.chars().next()? {
+        q @ ('\'' | '"') => rest[1..].find(q)? + 2,
+        '(' => rest.find(')')? + 1,
+        _ => rest.find([',', '}']).unwrap_or(rest.len()),
+    };
+    Some(rest[..end].trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn npy(shape: &str, data: &[u8]) -> Vec<u8> {
+        let mut header = format!("{{'descr': '|u1', 'fortran_order': False, 'shape': {shape}, }}");
+        while (10 + header.len() + 1) % 64 != 0 {
+            header.push(' ');
+        }
+        header.push('\n');
+        let mut out = b"\x93NUMPY\x01\x00".to_vec();
+        out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(data);
+        out
+    }
+
+    #[test]
+    fn parses_shapes_of_one_and_more_dims() {
+        assert_eq!(parse_npy(&npy("(3,)", &[1, 2, 3])).unwrap().shape, vec![3]);
+        assert_eq!(parse_npy(&npy("(2, 1)", &[1, 2])).unwrap().shape, vec![2, 1]);
+        let err = parse_npy(&npy("(2, 2)", &[1, 2, 3])).unwrap_err();
+        assert!(err.contains("needs 4 bytes"), "{err}");
+        let mut f4 = npy("(1,)", &[0]);
+        let at = f4.windows(3).position(|w| w == b"|u1").unwrap();
+        f4[at..at + 3].copy_from_slice(b"<f4");
+        assert!(parse_npy(&f4).unwrap_err().contains("expected uint8"));
+    }
+
+    #[test]
+    fn rgb_is_made_channel_first() {
+        // one 1x2 image, pixels (r,g,b) = (1,2,3), (4,5,6)
+        assert_eq!(hwc_to_chw(&[1, 2, 3, 4, 5, 6], 1, 1, 2, 3), vec![1, 4, 2, 5, 3, 6]);
+    }
+}

@@ -1,0 +1,17 @@
+//! Models for forger, built from Candle layers through a [`candle_nn::VarBuilder`]
+//! whose fresh weights come from a seeded generator ([`seeded_vars`]), so
+//! that the same seed gives the same network on every run.
+//!
+//! Every model here implements [`ImageClassifier`]; the training loops in
+//! `forger-train` take any of them, so adding a model touches no loop.
+
+mod classifier;
+mod error;
+mod init;
+pub mod layers;
+mod mnist_cnn;
+
+pub use classifier::{ImageClassifier, Mode};
+pub use error::{ModelError, Result};
+pub use init::seeded_vars;
+pub use mnist_cnn::{MnistCnn, MnistCnnConfig};

@@ -1,0 +1,110 @@
+use candle_core::{Module, Tensor};
+use candle_nn::VarBuilder;
+
+use crate::layers::{conv2d_same, linear, max_pool2d, Conv2dSame};
+use crate::{ImageClassifier, Mode, ModelError, Result};
+
+/// The MNIST tutorial's CNN: two blocks of SAME convolution, ReLU and 2x2
+/// max-pooling, then one linear layer. The defaults are the tutorial's
+/// (1x28x28 in, 4x4 kernels, 4 then 8 channels, 392 -> 10).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MnistCnnConfig {
+    /// `[channels, height, width]` of the input images.
+    pub input: [usize; 3],
+    /// Output channels of the two convolutions.
+    pub channels: [usize; 2],
+    /// Side of the square convolution kernels.
+    pub kernel: usize,
+    /// Number of classes.
+    pub classes: usize,
+}
+
+impl Default for MnistCnnConfig {
+    fn default() -> Self {
+        Self {
+            input: [1, 28, 28],
+            channels: [4, 8],
+            kernel: 4,
+            classes: 10,
+        }
+    }
+}
+
+impl MnistCnnConfig {
+    /// Inputs of the flattened features into the linear layer (392 by default).
+    pub fn features(&self) -> usize {
+        self.channels[1] * (self.input[1] / 4) * (self.input[2] / 4)
+    }
+
+    /// Builds the model; its weights are `c1.*`, `c2.*` and `fc.*` in `vb`.
+    pub fn init(&self, vb: VarBuilder) -> Result<MnistCnn> {
+        if self.input[1] < 4 || self.input[2] < 4 || self.classes < 2 || self.kernel == 0 {
+            return Err(ModelError::Config(format!(
+                "MnistCnn needs images of at least 4x4, a kernel and two classes; got input {:?}, kernel {}, {} classes",
+                self.input, self.kernel, self.classes
+            )));
+        }
+        Ok(MnistCnn {
+            c1: conv2d_same(self.input[0], self.channels[0], self.kernel, vb.pp("c1"))?,
+            c2: conv2d_same(self.channels[0], self.channels[1], self.kernel, vb.pp("c2"))?,
+            fc: linear(self.features(), self.classes, vb.pp("fc"))?,
+            config: self.clone(),
+        })
+    }
+}
+
+/// See [`MnistCnnConfig`].
+#[derive(Debug, Clone)]
+pub struct MnistCnn {
+    c1: Conv2dSame,
+    c2: Conv2dSame,
+    fc: candle_nn::Linear,
+    config: MnistCnnConfig,
+}
+
+impl ImageClassifier for MnistCnn {
+    fn logits(&self, images: &Tensor, _mode: Mode<'_>) -> candle_core::Result<Tensor> {
+        let x = max_pool2d(&self.c1.forward(images)?.relu()?, 2)?;
+        let x = max_pool2d(&self.c2.forward(&x)?.relu()?, 2)?;
+        self.fc.forward(&x.flatten_from(1)?)
+    }
+
+    fn num_classes(&self) -> usize {
+        self.config.classes
+    }
+
+    fn input_shape(&self) -> [usize; 3] {
+        self.config.input
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{DType, Device};
+    use rand::SeedableRng;
+
+    #[test]
+    fn tutorial_shapes_and_parameter_count() {
+        let vm = candle_nn::VarMap::new();
+        let vb = crate::seeded_vars(&vm, rand_pcg::Pcg64::seed_from_u64(0), &Device::Cpu);
+        let model = MnistCnnConfig::default().init(vb).unwrap();
+        let x = Tensor::zeros((3, 1, 28, 28), DType::F32, &Device::Cpu).unwrap();
+        assert_eq!(model.logits(&x, Mode::Eval).unwrap().dims(), &[3, 10]);
+        let params: usize = vm.all_vars().iter().map(|v| v.elem_count()).sum();
+        // conv1 4*1*16+4, conv2 8*4*16+8, fc 392*10+10
+        assert_eq!(params, 68 + 520 + 3930);
+    }
+
+    #[test]
+    fn other_inputs_and_bad_configs() {
+        let vm = candle_nn::VarMap::new();
+        let vb = crate::seeded_vars(&vm, rand_pcg::Pcg64::seed_from_u64(0), &Device::Cpu);
+        let cfg = MnistCnnConfig { input: [3, 30, 30], classes: 2, ..Default::default() };
+        let model = cfg.init(vb.pp("a")).unwrap();
+        let x = Tensor::zeros((2, 3, 30, 30), DType::F32, &Device::Cpu).unwrap();
+        assert_eq!(model.logits(&x, Mode::Eval).unwrap().dims(), &[2, 2]);
+        let bad = MnistCnnConfig { classes: 1, ..Default::default() };
+        assert!(bad.init(vb.pp("b")).unwrap_err().to_string().contains("two classes"));
+    }
+}
