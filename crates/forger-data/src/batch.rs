@@ -165,7 +165,8 @@ impl<'a> Batcher<'a> {
         let size = self.config.batch_size;
         (skip..self.batches_per_epoch()).map(move |b| {
             let end = ((b + 1) * size).min(order.len());
-            self.data.batch(&order[b * size..end], self.config.scale, &device)
+            self.data
+                .batch(&order[b * size..end], self.config.scale, &device)
         })
     }
 
@@ -186,14 +187,19 @@ mod tests {
     }
 
     fn indices(b: &Batcher, epoch: u64) -> Vec<Vec<usize>> {
-        b.epoch(epoch, &Device::Cpu).map(|x| x.unwrap().indices).collect()
+        b.epoch(epoch, &Device::Cpu)
+            .map(|x| x.unwrap().indices)
+            .collect()
     }
 
     #[test]
     fn partial_batch_kept_or_dropped() {
         let d = data(10);
         let keep = Batcher::new(&d, BatchConfig::sequential(4));
-        assert_eq!(indices(&keep, 0), vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7], vec![8, 9]]);
+        assert_eq!(
+            indices(&keep, 0),
+            vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7], vec![8, 9]]
+        );
         let drop = Batcher::new(&d, BatchConfig::sequential(4).drop_last(true));
         assert_eq!(drop.batches_per_epoch(), 2);
         assert_eq!(indices(&drop, 0).len(), 2);
@@ -206,12 +212,17 @@ mod tests {
         let b = Batcher::new(&d, BatchConfig::new(8).seed(3));
         assert_eq!(a.order(1), b.order(1));
         assert_ne!(a.order(0), a.order(1));
-        assert_ne!(a.order(0), Batcher::new(&d, BatchConfig::new(8).seed(4)).order(0));
+        assert_ne!(
+            a.order(0),
+            Batcher::new(&d, BatchConfig::new(8).seed(4)).order(0)
+        );
         let mut seen: Vec<usize> = indices(&a, 2).concat();
         seen.sort();
         assert_eq!(seen, (0..50).collect::<Vec<_>>());
-        let resumed: Vec<Vec<usize>> =
-            a.epoch_from(2, 3, &Device::Cpu).map(|x| x.unwrap().indices).collect();
+        let resumed: Vec<Vec<usize>> = a
+            .epoch_from(2, 3, &Device::Cpu)
+            .map(|x| x.unwrap().indices)
+            .collect();
         assert_eq!(resumed, indices(&a, 2)[3..].to_vec());
     }
 
@@ -220,11 +231,19 @@ mod tests {
         let d = data(3);
         let batch = d.batch(&[2, 0], PixelScale::Unit, &Device::Cpu).unwrap();
         assert_eq!(batch.images.dims(), &[2, 1, 1, 1]);
-        let v = batch.images.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let v = batch
+            .images
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         assert_eq!(v, vec![20.0 / 255.0, 0.0]);
         assert_eq!(batch.labels.to_vec1::<u32>().unwrap(), vec![0, 0]);
         let sym = d.batch(&[0], PixelScale::Symmetric, &Device::Cpu).unwrap();
-        assert_eq!(sym.images.flatten_all().unwrap().to_vec1::<f32>().unwrap(), vec![-1.0]);
+        assert_eq!(
+            sym.images.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            vec![-1.0]
+        );
         assert_eq!(PixelScale::Symmetric.invert(1.0), 255);
         assert_eq!(PixelScale::Unit.invert(0.5), 128);
     }

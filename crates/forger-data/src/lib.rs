@@ -15,6 +15,7 @@
 
 mod batch;
 mod dataset;
+mod decode;
 mod error;
 pub mod idx;
 pub mod npz;
@@ -23,5 +24,6 @@ mod spec;
 
 pub use batch::{Batch, BatchConfig, Batcher, PixelScale};
 pub use dataset::{Dataset, Splits};
+pub use decode::load_image;
 pub use error::{DataError, Result};
-pub use spec::load_spec;
+pub use spec::{load_holdout, load_spec};

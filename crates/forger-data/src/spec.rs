@@ -1,6 +1,6 @@
 use std::path::Path;
 
-use crate::{idx, npz, DataError, Result, Splits};
+use crate::{idx, npz, DataError, Dataset, Result, Splits};
 
 /// Loads a data set from a path, by what it is: a MedMNIST `.npz` file, or a
 /// folder holding the four IDX files of MNIST or Fashion-MNIST.
@@ -20,4 +20,28 @@ pub fn load_spec(path: &Path) -> Result<Splits> {
             "unknown data set: expected a MedMNIST .npz file or a folder of IDX files",
         ))
     }
+}
+
+/// Loads only the test split of a data set and divides it: the first
+/// `len - holdout` images train, the last `holdout` test. For a folder of IDX
+/// files only the two `t10k` files are needed, which is how forger trains on
+/// the MNIST test set alone. `val` is empty.
+pub fn load_holdout(path: &Path, holdout: usize) -> Result<Splits> {
+    let test: Dataset = if path.is_dir() {
+        idx::read_pair(
+            &idx::find_file(path, idx::STANDARD_FILES[2])?,
+            &idx::find_file(path, idx::STANDARD_FILES[3])?,
+        )?
+    } else {
+        load_spec(path)?.test
+    };
+    if holdout == 0 || holdout >= test.len() {
+        return Err(DataError::Invalid(format!(
+            "cannot hold out {holdout} of {} test images: keep at least one for each side",
+            test.len()
+        )));
+    }
+    let (train, test) = test.split_at(test.len() - holdout)?;
+    let val = train.subset(&[])?;
+    Ok(Splits { train, val, test })
 }

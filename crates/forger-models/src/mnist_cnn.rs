@@ -1,5 +1,6 @@
 use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
+use serde::{Deserialize, Serialize};
 
 use crate::layers::{conv2d_same, linear, max_pool2d, Conv2dSame};
 use crate::{ImageClassifier, Mode, ModelError, Result};
@@ -7,7 +8,8 @@ use crate::{ImageClassifier, Mode, ModelError, Result};
 /// The MNIST tutorial's CNN: two blocks of SAME convolution, ReLU and 2x2
 /// max-pooling, then one linear layer. The defaults are the tutorial's
 /// (1x28x28 in, 4x4 kernels, 4 then 8 channels, 392 -> 10).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct MnistCnnConfig {
     /// `[channels, height, width]` of the input images.
     pub input: [usize; 3],
@@ -100,11 +102,22 @@ mod tests {
     fn other_inputs_and_bad_configs() {
         let vm = candle_nn::VarMap::new();
         let vb = crate::seeded_vars(&vm, rand_pcg::Pcg64::seed_from_u64(0), &Device::Cpu);
-        let cfg = MnistCnnConfig { input: [3, 30, 30], classes: 2, ..Default::default() };
+        let cfg = MnistCnnConfig {
+            input: [3, 30, 30],
+            classes: 2,
+            ..Default::default()
+        };
         let model = cfg.init(vb.pp("a")).unwrap();
         let x = Tensor::zeros((2, 3, 30, 30), DType::F32, &Device::Cpu).unwrap();
         assert_eq!(model.logits(&x, Mode::Eval).unwrap().dims(), &[2, 2]);
-        let bad = MnistCnnConfig { classes: 1, ..Default::default() };
-        assert!(bad.init(vb.pp("b")).unwrap_err().to_string().contains("two classes"));
+        let bad = MnistCnnConfig {
+            classes: 1,
+            ..Default::default()
+        };
+        assert!(bad
+            .init(vb.pp("b"))
+            .unwrap_err()
+            .to_string()
+            .contains("two classes"));
     }
 }
