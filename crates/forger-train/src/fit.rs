@@ -175,7 +175,8 @@ struct Progressed {
 /// With `resume`, an existing checkpoint in `run` is loaded and training
 /// continues from its step; the history is then the one an unbroken run
 /// would have written (up to the `seconds` column). The configuration must
-/// match the one the run was started with.
+/// match the one the run was started with, except for the schedule, which
+/// may be extended.
 pub fn fit(
     config: &FitConfig,
     data: &FitData,
@@ -219,12 +220,22 @@ pub fn fit(
     if resume && run.checkpoint().exists() {
         let ck = Checkpoint::read(&run.checkpoint(), device)?;
         state = ck.meta()?;
-        if state.config != run_config {
+        // A resumed run may be given a longer (or shorter) schedule; all
+        // else must match, or the history would not be the run's.
+        let same = |c: &RunConfig| RunConfig {
+            fit: FitConfig {
+                schedule: config.schedule,
+                ..c.fit.clone()
+            },
+            ..c.clone()
+        };
+        if same(&state.config) != run_config {
             return Err(TrainError::file(
                 &run.checkpoint(),
                 "the run was started with other settings or data; start a new run directory instead of --resume",
             ));
         }
+        state.config = run_config.clone();
         ck.restore_vars("model", &varmap)?;
         ck.restore_optimizer("optim", &mut optimizer)?;
         let best = ck.group("best");

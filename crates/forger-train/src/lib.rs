@@ -6,6 +6,7 @@
 //! one safetensors file ([`checkpoint`]); all files are written atomically.
 
 pub mod atomic;
+pub mod bench;
 pub mod checkpoint;
 mod error;
 mod evaluate;
