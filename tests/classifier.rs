@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use candle_core::Device;
 use forger::data::{load_spec, Splits};
 use forger::models::{ClassifierConfig, MnistCnnConfig};
-use forger::train::{fit, history::HistoryRow, FitConfig, FitData, RunDir, Schedule, Selection, TrainedClassifier};
+use forger::train::{
+    fit, history::HistoryRow, FitConfig, FitData, RunDir, Schedule, Selection, TrainedClassifier,
+};
 
 fn pneumonia() -> Splits {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/pneumoniamnist.npz");
@@ -27,7 +29,12 @@ fn two_class_config(steps: u64, eval_every: u64) -> FitConfig {
 
 /// History rows without the wall-clock column, which no two runs share.
 fn without_time(rows: &[HistoryRow]) -> Vec<HistoryRow> {
-    rows.iter().map(|r| HistoryRow { seconds: 0.0, ..r.clone() }).collect()
+    rows.iter()
+        .map(|r| HistoryRow {
+            seconds: 0.0,
+            ..r.clone()
+        })
+        .collect()
 }
 
 #[test]
@@ -39,17 +46,38 @@ fn pneumonia_cnn_learns_well_above_chance_and_writes_its_run() {
         selection: Some(Selection::Auc),
         ..two_class_config(200, 50)
     };
-    let report = fit(&config, &FitData::from_splits(&splits, "pneumoniamnist"), &run, &Device::Cpu, false).unwrap();
+    let report = fit(
+        &config,
+        &FitData::from_splits(&splits, "pneumoniamnist"),
+        &run,
+        &Device::Cpu,
+        false,
+    )
+    .unwrap();
     // 62.5% of the test images are pneumonia: a constant guess scores 0.625 and AUC 0.5.
     let m = &report.metrics;
     assert!(m.test_auc.unwrap() > 0.85, "test AUC {:?}", m.test_auc);
     assert!(m.test_accuracy > 0.75, "test accuracy {}", m.test_accuracy);
     assert_eq!(report.history.len(), 4);
-    for file in [run.config(), run.history(), run.checkpoint(), run.model(), run.metrics(), run.curves()] {
+    for file in [
+        run.config(),
+        run.history(),
+        run.checkpoint(),
+        run.model(),
+        run.metrics(),
+        run.curves(),
+    ] {
         assert!(file.is_file(), "{} missing", file.display());
     }
-    let metrics: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.metrics()).unwrap()).unwrap();
-    for key in ["test_accuracy", "test_loss", "steps", "train_seconds", "test_auc"] {
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.metrics()).unwrap()).unwrap();
+    for key in [
+        "test_accuracy",
+        "test_loss",
+        "steps",
+        "train_seconds",
+        "test_auc",
+    ] {
         assert!(metrics.get(key).is_some(), "metrics.json lacks {key}");
     }
     let csv = std::fs::read_to_string(run.history()).unwrap();
@@ -64,8 +92,13 @@ fn pneumonia_cnn_learns_well_above_chance_and_writes_its_run() {
     let img = image::GrayImage::from_raw(28, 28, splits.test.image(0).to_vec()).unwrap();
     img.save(&png).unwrap();
     let (class, p) = trained.predict_file(&png, &Device::Cpu).unwrap();
-    assert!(["0", "1"].contains(&class.as_str()) && (0.5..=1.0).contains(&p), "{class} {p}");
-    let err = trained.predict_file(&dir.path().join("missing.png"), &Device::Cpu).unwrap_err();
+    assert!(
+        ["0", "1"].contains(&class.as_str()) && (0.5..=1.0).contains(&p),
+        "{class} {p}"
+    );
+    let err = trained
+        .predict_file(&dir.path().join("missing.png"), &Device::Cpu)
+        .unwrap_err();
     assert!(err.to_string().contains("missing.png"), "{err}");
 }
 
@@ -88,13 +121,24 @@ fn resume_continues_exactly_and_same_seed_reproduces() {
     assert_eq!(without_time(&unbroken.history), without_time(&twin.history));
 
     fit(&two_class_config(6, 2), &data, &runs[2], &cpu, false).unwrap();
-    let err = fit(&two_class_config(14, 2), &data, &runs[2], &cpu, false).err().unwrap();
+    let err = fit(&two_class_config(14, 2), &data, &runs[2], &cpu, false)
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("--resume"), "{err}");
     let resumed = fit(&two_class_config(14, 2), &data, &runs[2], &cpu, true).unwrap();
-    assert_eq!(without_time(&resumed.history), without_time(&unbroken.history));
-    assert_eq!(resumed.metrics.test_accuracy, unbroken.metrics.test_accuracy);
+    assert_eq!(
+        without_time(&resumed.history),
+        without_time(&unbroken.history)
+    );
+    assert_eq!(
+        resumed.metrics.test_accuracy,
+        unbroken.metrics.test_accuracy
+    );
 
-    let other_seed = FitConfig { seed: 1, ..two_class_config(14, 2) };
+    let other_seed = FitConfig {
+        seed: 1,
+        ..two_class_config(14, 2)
+    };
     let err = fit(&other_seed, &data, &runs[2], &cpu, true).err().unwrap();
     assert!(err.to_string().contains("other settings"), "{err}");
 }
@@ -131,18 +175,39 @@ fn fashion_mnist_cnn_learns_ten_classes() {
         ..FitConfig::mnist_tutorial(ClassifierConfig::MnistCnn(MnistCnnConfig::default()))
     };
     let dir = tempfile::tempdir().unwrap();
-    let report = fit(&config, &data, &RunDir::new(dir.path()), &Device::Cpu, false).unwrap();
+    let report = fit(
+        &config,
+        &data,
+        &RunDir::new(dir.path()),
+        &Device::Cpu,
+        false,
+    )
+    .unwrap();
     // Ten balanced classes: chance is 0.1.
-    assert!(report.metrics.test_accuracy > 0.6, "{}", report.metrics.test_accuracy);
+    assert!(
+        report.metrics.test_accuracy > 0.6,
+        "{}",
+        report.metrics.test_accuracy
+    );
 }
 
 #[test]
 fn mismatched_data_and_model_are_clear_errors() {
     let splits = pneumonia();
     let dir = tempfile::tempdir().unwrap();
-    let ten_classes = FitConfig::mnist_tutorial(ClassifierConfig::MnistCnn(MnistCnnConfig::default()));
-    let err = fit(&ten_classes, &FitData::from_splits(&splits, "p"), &RunDir::new(dir.path()), &Device::Cpu, false)
-        .err()
-        .unwrap();
-    assert!(err.to_string().contains("2 classes but the model 10"), "{err}");
+    let ten_classes =
+        FitConfig::mnist_tutorial(ClassifierConfig::MnistCnn(MnistCnnConfig::default()));
+    let err = fit(
+        &ten_classes,
+        &FitData::from_splits(&splits, "p"),
+        &RunDir::new(dir.path()),
+        &Device::Cpu,
+        false,
+    )
+    .err()
+    .unwrap();
+    assert!(
+        err.to_string().contains("2 classes but the model 10"),
+        "{err}"
+    );
 }

@@ -46,7 +46,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| workspace_root().join("../shared/bench/reference_torch.py"));
     let device = candle_core::Device::Cpu;
     let mut results = Vec::new();
-    println!("threads {}, {} runs each; images/s median (min-max)", args.threads, args.runs);
+    println!(
+        "threads {}, {} runs each; images/s median (min-max)",
+        args.threads, args.runs
+    );
     for workload in args.workloads.split(',') {
         if !WORKLOADS.contains(&workload) {
             bail!("unknown workload `{workload}`: expected one of {WORKLOADS:?}");
@@ -84,19 +87,33 @@ fn forger_workload(workload: &str, device: &candle_core::Device) -> anyhow::Resu
     Ok(t.images_per_s)
 }
 
-fn torch_workload(python: &PathBuf, script: &PathBuf, workload: &str, threads: usize) -> anyhow::Result<f64> {
+fn torch_workload(
+    python: &PathBuf,
+    script: &PathBuf,
+    workload: &str,
+    threads: usize,
+) -> anyhow::Result<f64> {
     let out = Command::new(python)
         .arg(script)
         .args(["--workloads", workload, "--threads", &threads.to_string()])
         .output()
         .with_context(|| format!("running {} {}", python.display(), script.display()))?;
     if !out.status.success() {
-        bail!("the PyTorch reference failed: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "the PyTorch reference failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().last().context("the PyTorch reference printed nothing")?;
-    let value: serde_json::Value = serde_json::from_str(line).with_context(|| format!("unreadable reference output: {line}"))?;
-    value["images_per_s"].as_f64().context("reference output lacks images_per_s")
+    let line = text
+        .lines()
+        .last()
+        .context("the PyTorch reference printed nothing")?;
+    let value: serde_json::Value = serde_json::from_str(line)
+        .with_context(|| format!("unreadable reference output: {line}"))?;
+    value["images_per_s"]
+        .as_f64()
+        .context("reference output lacks images_per_s")
 }
 
 fn median(xs: &[f64]) -> f64 {

@@ -43,39 +43,39 @@ pub struct ExperimentArgs {
 }
 
 pub fn run(args: ExperimentArgs) -> anyhow::Result<()> {
-    let (name, data_path, mut config) = match args.experiment {
-        Experiment::Pneumonia => {
-            let data = args
-                .data
+    let (name, data_path) = match args.experiment {
+        Experiment::Pneumonia => (
+            "pneumonia-cnn",
+            args.data
                 .clone()
-                .unwrap_or_else(|| workspace_root().join("datasets/pneumoniamnist.npz"));
-            let model = ClassifierConfig::MnistCnn(MnistCnnConfig {
-                classes: 2,
-                ..Default::default()
-            });
-            let config = FitConfig {
-                schedule: Schedule::Steps(1500),
-                selection: Some(Selection::Auc),
-                ..FitConfig::mnist_tutorial(model)
-            };
-            ("pneumonia-cnn", data, config)
-        }
-        Experiment::Mnist => {
-            let data = match &args.data {
+                .unwrap_or_else(|| workspace_root().join("datasets/pneumoniamnist.npz")),
+        ),
+        Experiment::Mnist => (
+            "mnist-cnn",
+            match &args.data {
                 Some(d) => d.clone(),
                 None => default_mnist()?,
-            };
-            ("mnist-cnn", data, FitConfig::mnist_tutorial(ClassifierConfig::MnistCnn(MnistCnnConfig::default())))
-        }
+            },
+        ),
     };
     let splits: Splits = match args.holdout {
         Some(n) => load_holdout(&data_path, n)?,
         None => load_spec(&data_path)?,
     };
-    if let ClassifierConfig::MnistCnn(m) = &mut config.model {
-        m.input = splits.train.image_shape();
-        m.classes = splits.train.classes().len();
-    }
+    let model = ClassifierConfig::MnistCnn(MnistCnnConfig {
+        input: splits.train.image_shape(),
+        classes: splits.train.classes().len(),
+        ..Default::default()
+    });
+    let mut config = match args.experiment {
+        // Short, with the weights of the best validation AUC kept.
+        Experiment::Pneumonia => FitConfig {
+            schedule: Schedule::Steps(1500),
+            selection: Some(Selection::Auc),
+            ..FitConfig::mnist_tutorial(model)
+        },
+        Experiment::Mnist => FitConfig::mnist_tutorial(model),
+    };
     config.seed = args.seed;
     if let Some(steps) = args.steps {
         config.schedule = Schedule::Steps(steps);
@@ -99,7 +99,10 @@ pub fn run(args: ExperimentArgs) -> anyhow::Result<()> {
         println!("  test ROC AUC   {auc:.4}");
     }
     println!("  test loss      {:.4}", m.test_loss);
-    println!("  steps          {} (weights of step {} kept)", m.steps, m.kept_step);
+    println!(
+        "  steps          {} (weights of step {} kept)",
+        m.steps, m.kept_step
+    );
     println!("  training time  {:.1} s", m.train_seconds);
     println!("  run directory  {}", out.display());
     Ok(())
@@ -112,7 +115,10 @@ fn default_mnist() -> anyhow::Result<PathBuf> {
         .unwrap_or_else(|| workspace_root().join("data"))
         .join("mnist");
     let fashion = PathBuf::from("/usr/share/datasets/fashion-mnist");
-    for (dir, what) in [(downloaded, "MNIST"), (fashion, "Fashion-MNIST (Debian's dataset-fashion-mnist)")] {
+    for (dir, what) in [
+        (downloaded, "MNIST"),
+        (fashion, "Fashion-MNIST (Debian's dataset-fashion-mnist)"),
+    ] {
         if forger_data::idx::find_file(&dir, forger_data::idx::STANDARD_FILES[0]).is_ok() {
             tracing::info!("using {what} from {}", dir.display());
             return Ok(dir);

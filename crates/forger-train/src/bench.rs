@@ -22,12 +22,19 @@ pub struct Throughput {
 }
 
 /// Random images in `[0, 1)` and random labels, from a seeded generator.
-fn random_batch(shape: (usize, usize, usize, usize), classes: u32, device: &Device) -> Result<(Tensor, Tensor)> {
+fn random_batch(
+    shape: (usize, usize, usize, usize),
+    classes: u32,
+    device: &Device,
+) -> Result<(Tensor, Tensor)> {
     let mut rng = rng::derive(0, "bench", 0);
     let n = shape.0 * shape.1 * shape.2 * shape.3;
     let pixels: Vec<f32> = (0..n).map(|_| rng.gen()).collect();
     let labels: Vec<u32> = (0..shape.0).map(|_| rng.gen_range(0..classes)).collect();
-    Ok((Tensor::from_vec(pixels, shape, device)?, Tensor::from_vec(labels, shape.0, device)?))
+    Ok((
+        Tensor::from_vec(pixels, shape, device)?,
+        Tensor::from_vec(labels, shape.0, device)?,
+    ))
 }
 
 /// A classifier training step to time: model, loss, Adam learning rate and
@@ -67,7 +74,8 @@ impl ClassifierStep<'_> {
 /// W1 `mnist_cnn`: the MNIST tutorial CNN, batch 64, softmax cross entropy, Adam 0.005.
 pub fn mnist_cnn(steps: usize, warmup: usize, device: &Device) -> Result<Throughput> {
     let varmap = VarMap::new();
-    let model = MnistCnnConfig::default().init(seeded_vars(&varmap, rng::derive(0, "init", 0), device))?;
+    let model =
+        MnistCnnConfig::default().init(seeded_vars(&varmap, rng::derive(0, "init", 0), device))?;
     let step = ClassifierStep {
         model: &model,
         varmap: &varmap,

@@ -279,8 +279,8 @@ pub fn fit(
             state.step += 1;
             state.seconds += started.elapsed().as_secs_f64();
             progress.set(state.step);
-            let epoch_end = state.step % per_epoch == 0;
-            let due = state.step % eval_every == 0
+            let epoch_end = state.step.is_multiple_of(per_epoch);
+            let due = state.step.is_multiple_of(eval_every)
                 || state.step == total
                 || (config.eval_every.is_none() && epoch_end);
             if !due {
