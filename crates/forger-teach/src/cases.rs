@@ -32,7 +32,11 @@ impl Origin {
 pub(crate) fn read_synthetic(dir: &Path, classes: &[String]) -> Result<Vec<Vec<PathBuf>>> {
     let mut found: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
     for entry in read_dir(dir)? {
-        let name = entry.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let name = entry
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         if entry.is_dir() && !name.starts_with('.') {
             let mut pngs: Vec<PathBuf> = read_dir(&entry)?
                 .into_iter()
@@ -137,7 +141,12 @@ pub(crate) fn copy_synthetic(src: &Path, site: &Path, file: String) -> Result<Ca
 }
 
 /// Writes real image `index` of `real` as the PNG `site/file`.
-pub(crate) fn write_real(real: &Dataset, index: usize, site: &Path, file: String) -> Result<CaseImage> {
+pub(crate) fn write_real(
+    real: &Dataset,
+    index: usize,
+    site: &Path,
+    file: String,
+) -> Result<CaseImage> {
     let [c, h, w] = real.image_shape();
     let pixels = real.image(index);
     let (width, height) = (w as u32, h as u32);
@@ -154,7 +163,11 @@ pub(crate) fn write_real(real: &Dataset, index: usize, site: &Path, file: String
         RgbImage::from_raw(width, height, rgb).map(|img| img.save(&dst))
     };
     match saved {
-        Some(Ok(())) => Ok(CaseImage { file, width, height }),
+        Some(Ok(())) => Ok(CaseImage {
+            file,
+            width,
+            height,
+        }),
         Some(Err(source)) => Err(TeachError::Image { path: dst, source }),
         None => Err(TeachError::RealData(format!(
             "image {index} does not hold {c}x{h}x{w} pixels"
@@ -176,7 +189,9 @@ mod tests {
 
     fn png(path: &Path, shade: u8) {
         fs::create_dir_all(path.parent().unwrap()).unwrap();
-        GrayImage::from_pixel(4, 3, image::Luma([shade])).save(path).unwrap();
+        GrayImage::from_pixel(4, 3, image::Luma([shade]))
+            .save(path)
+            .unwrap();
     }
 
     fn classes(names: &[&str]) -> Vec<String> {
@@ -194,7 +209,11 @@ mod tests {
         let found = read_synthetic(dir.path(), &classes(&["b", "a"])).unwrap();
         let names: Vec<Vec<String>> = found
             .iter()
-            .map(|c| c.iter().map(|p| p.file_name().unwrap().to_string_lossy().into()).collect())
+            .map(|c| {
+                c.iter()
+                    .map(|p| p.file_name().unwrap().to_string_lossy().into())
+                    .collect()
+            })
             .collect();
         assert_eq!(names, vec![vec!["1.PNG", "2.png"], vec!["x.png"]]);
     }
@@ -213,7 +232,10 @@ mod tests {
         assert!(err.to_string().contains("\"c\""), "{err}");
 
         let err = read_synthetic(dir.path(), &classes(&["a", "b"])).unwrap_err();
-        assert!(matches!(err, TeachError::EmptyClass { ref path } if path.ends_with("a")), "{err}");
+        assert!(
+            matches!(err, TeachError::EmptyClass { ref path } if path.ends_with("a")),
+            "{err}"
+        );
 
         let err = read_synthetic(&dir.path().join("missing"), &classes(&["a"])).unwrap_err();
         assert!(matches!(err, TeachError::Io { .. }), "{err}");
@@ -234,7 +256,13 @@ mod tests {
     fn real_rgb_images_are_written_interleaved() {
         let dir = tempfile::tempdir().unwrap();
         // One 1x2 RGB image: red plane [10, 11], green [20, 21], blue [30, 31].
-        let real = Dataset::new(vec![10, 11, 20, 21, 30, 31], vec![0], [3, 1, 2], classes(&["a"])).unwrap();
+        let real = Dataset::new(
+            vec![10, 11, 20, 21, 30, 31],
+            vec![0],
+            [3, 1, 2],
+            classes(&["a"]),
+        )
+        .unwrap();
         let case = write_real(&real, 0, dir.path(), "r/0.png".into()).unwrap();
         assert_eq!((case.width, case.height), (2, 1));
         let back = image::open(dir.path().join("r/0.png")).unwrap().to_rgb8();

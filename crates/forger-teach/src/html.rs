@@ -59,8 +59,17 @@ pub(crate) fn page(current: Page, has_report: bool, main: &str, scripts: &[&str]
         if p == Page::Report && !has_report {
             continue;
         }
-        let current_attr = if p == current { r#" aria-current="page""# } else { "" };
-        let _ = write!(nav, r#"<a href="{}"{current_attr}>{}</a>"#, p.file(), p.title());
+        let current_attr = if p == current {
+            r#" aria-current="page""#
+        } else {
+            ""
+        };
+        let _ = write!(
+            nav,
+            r#"<a href="{}"{current_attr}>{}</a>"#,
+            p.file(),
+            p.title()
+        );
     }
     let mut script_tags = String::new();
     for s in scripts {
@@ -102,8 +111,14 @@ mod tests {
 
     #[test]
     fn escapes_markup_and_quotes() {
-        assert_eq!(escape(r#"<a href="x">&'"#), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
-        assert_eq!(script_json(r#"{"a":"</script>"}"#), r#"{"a":"\u003c/script>"}"#);
+        assert_eq!(
+            escape(r#"<a href="x">&'"#),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+        assert_eq!(
+            script_json(r#"{"a":"</script>"}"#),
+            r#"{"a":"\u003c/script>"}"#
+        );
     }
 
     #[test]

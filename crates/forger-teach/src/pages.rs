@@ -71,7 +71,11 @@ fn class_group(origin: Origin, class_index: usize, class: &str, cases: &[&SiteCa
         out.push_str("\n<div class=\"grid\">");
         for (n, case) in cases.iter().enumerate() {
             let (w, h) = display_size(case.image.width, case.image.height, LIBRARY_SIZE);
-            let alt = format!("{} case {} of class {class}", capitalised(origin.word()), n + 1);
+            let alt = format!(
+                "{} case {} of class {class}",
+                capitalised(origin.word()),
+                n + 1
+            );
             let _ = write!(
                 out,
                 "\n<figure class=\"case\"><img src=\"{}\" width=\"{w}\" height=\"{h}\" alt=\"{alt}\" loading=\"lazy\"><figcaption>{class}</figcaption></figure>",
@@ -94,12 +98,22 @@ fn capitalised(word: &str) -> String {
 
 /// The reader test. `data_json` is the embedded [`crate::quiz::PageData`];
 /// the script shows one question at a time and builds the result.
-pub(crate) fn quiz(data_json: &str, questions: usize, classes: &[String], ask_class: bool, has_report: bool) -> String {
+pub(crate) fn quiz(
+    data_json: &str,
+    questions: usize,
+    classes: &[String],
+    ask_class: bool,
+    has_report: bool,
+) -> String {
     let (w, h) = (QUIZ_SIZE, QUIZ_SIZE);
     let class_choice = if ask_class {
         let mut radios = String::new();
         for (i, class) in classes.iter().enumerate() {
-            let key = if i < 9 { format!(" <kbd>{}</kbd>", i + 1) } else { String::new() };
+            let key = if i < 9 {
+                format!(" <kbd>{}</kbd>", i + 1)
+            } else {
+                String::new()
+            };
             let _ = write!(
                 radios,
                 "\n<label><input type=\"radio\" name=\"class\" value=\"{0}\"> {0}{key}</label>",
@@ -174,7 +188,10 @@ mod tests {
         assert_eq!(html.matches(r#"data-answer="real""#).count(), 1);
         assert_eq!(html.matches(r#"data-answer="synthetic""#).count(), 1);
         assert!(!html.contains("class-choice"));
-        assert!(!html.contains(r#"id="result""#), "the result only appears after the last answer");
+        assert!(
+            !html.contains(r#"id="result""#),
+            "the result only appears after the last answer"
+        );
         let asking = quiz("{}", 3, &classes, true, true);
         assert!(asking.contains(r#"<input type="radio" name="class" value="b"> b <kbd>2</kbd>"#));
     }

@@ -23,7 +23,8 @@ const REPORT_ASSETS: &str = "report";
 pub(crate) fn render(study_dir: &Path, site: &Path) -> Result<String> {
     let md_path = study_dir.join(REPORT_MD);
     let markdown = fs::read_to_string(&md_path).map_err(|e| TeachError::io(&md_path, e))?;
-    let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_FOOTNOTES;
+    let options =
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_FOOTNOTES;
     let mut copied = HashSet::new();
     let mut events = Vec::new();
     for event in Parser::new_ext(&markdown, options) {
@@ -49,8 +50,9 @@ pub(crate) fn render(study_dir: &Path, site: &Path) -> Result<String> {
                 title,
                 id,
             }) => {
-                let dest_url = copy_local(study_dir, site, &md_path, &dest_url, false, &mut copied)?
-                    .map_or(dest_url, CowStr::from);
+                let dest_url =
+                    copy_local(study_dir, site, &md_path, &dest_url, false, &mut copied)?
+                        .map_or(dest_url, CowStr::from);
                 Event::Start(Tag::Link {
                     link_type,
                     dest_url,
@@ -81,7 +83,10 @@ fn copy_local(
 ) -> Result<Option<String>> {
     let problem = if url.contains(':') || url.starts_with('/') || url.starts_with('#') {
         Some("must be a relative path to a file in the study folder (the site loads nothing from elsewhere)")
-    } else if !Path::new(url).components().all(|c| matches!(c, Component::Normal(_))) {
+    } else if !Path::new(url)
+        .components()
+        .all(|c| matches!(c, Component::Normal(_)))
+    {
         Some("must stay inside the study folder")
     } else if !study_dir.join(url).is_file() {
         Some("no such file in the study folder")
@@ -128,10 +133,16 @@ mod tests {
         let site = tempfile::tempdir().unwrap();
         let html = render(dir.path(), site.path()).unwrap();
         assert!(html.contains("<table>"), "{html}");
-        assert!(html.contains(r#"<img src="report/roc/real.png" alt="ROC""#), "{html}");
+        assert!(
+            html.contains(r#"<img src="report/roc/real.png" alt="ROC""#),
+            "{html}"
+        );
         assert!(html.contains(r#"href="report/results.json""#), "{html}");
         assert!(html.contains(r##"href="#study""##), "{html}");
-        assert_eq!(fs::read(site.path().join("report/roc/real.png")).unwrap(), b"png bytes");
+        assert_eq!(
+            fs::read(site.path().join("report/roc/real.png")).unwrap(),
+            b"png bytes"
+        );
         assert!(site.path().join("report/results.json").is_file());
     }
 
@@ -154,6 +165,9 @@ mod tests {
     fn a_missing_report_is_an_error_naming_it() {
         let dir = tempfile::tempdir().unwrap();
         let err = render(dir.path(), dir.path()).unwrap_err();
-        assert!(matches!(err, TeachError::Io { ref path, .. } if path.ends_with(REPORT_MD)), "{err}");
+        assert!(
+            matches!(err, TeachError::Io { ref path, .. } if path.ends_with(REPORT_MD)),
+            "{err}"
+        );
     }
 }

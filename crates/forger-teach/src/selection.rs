@@ -51,7 +51,11 @@ pub(crate) fn select(
     quiz.shuffle(&mut derive(seed, "teach-quiz-order", 0));
     Ok(Selection {
         quiz,
-        library_synthetic: take_per_class(&mut synthetic, Origin::Synthetic, counts.library_synthetic_per_class),
+        library_synthetic: take_per_class(
+            &mut synthetic,
+            Origin::Synthetic,
+            counts.library_synthetic_per_class,
+        ),
         library_real: take_per_class(&mut real, Origin::Real, counts.library_real_per_class),
     })
 }
@@ -86,7 +90,11 @@ fn take_balanced(pools: &mut [VecDeque<usize>], origin: Origin, n: usize) -> Res
                 break;
             }
             if let Some(item) = pool.pop_front() {
-                out.push(Pick { origin, class, item });
+                out.push(Pick {
+                    origin,
+                    class,
+                    item,
+                });
             }
         }
     }
@@ -100,7 +108,11 @@ fn take_per_class(pools: &mut [VecDeque<usize>], origin: Origin, n: usize) -> Ve
         .enumerate()
         .flat_map(|(class, pool)| {
             let k = n.min(pool.len());
-            pool.drain(..k).map(move |item| Pick { origin, class, item })
+            pool.drain(..k).map(move |item| Pick {
+                origin,
+                class,
+                item,
+            })
         })
         .collect()
 }
@@ -135,25 +147,48 @@ mod tests {
         let real = pools(&[6, 6]);
         let a = select(&syn, &real, counts(6, 4, 3), 7).unwrap();
         assert_eq!(a, select(&syn, &real, counts(6, 4, 3), 7).unwrap());
-        assert_ne!(a.quiz, select(&syn, &real, counts(6, 4, 3), 8).unwrap().quiz);
+        assert_ne!(
+            a.quiz,
+            select(&syn, &real, counts(6, 4, 3), 8).unwrap().quiz
+        );
 
-        let count = |origin, class| a.quiz.iter().filter(|p| p.origin == origin && p.class == class).count();
-        assert_eq!([count(Origin::Synthetic, 0), count(Origin::Synthetic, 1)], [3, 3]);
+        let count = |origin, class| {
+            a.quiz
+                .iter()
+                .filter(|p| p.origin == origin && p.class == class)
+                .count()
+        };
+        assert_eq!(
+            [count(Origin::Synthetic, 0), count(Origin::Synthetic, 1)],
+            [3, 3]
+        );
         assert_eq!([count(Origin::Real, 0), count(Origin::Real, 1)], [2, 2]);
         // Shuffled: not all synthetic questions first.
-        assert!(a.quiz[..6].iter().any(|p| p.origin == Origin::Real), "{:?}", a.quiz);
+        assert!(
+            a.quiz[..6].iter().any(|p| p.origin == Origin::Real),
+            "{:?}",
+            a.quiz
+        );
 
         assert_eq!(a.library_synthetic.len(), 6);
         assert_eq!(a.library_real.len(), 6);
         for lib in a.library_synthetic.iter().chain(&a.library_real) {
-            assert!(!a.quiz.contains(lib), "{lib:?} is in the quiz and the library");
+            assert!(
+                !a.quiz.contains(lib),
+                "{lib:?} is in the quiz and the library"
+            );
         }
     }
 
     #[test]
     fn short_classes_give_what_they_have() {
         let a = select(&pools(&[1, 5]), &pools(&[2, 2]), counts(4, 2, 10), 0).unwrap();
-        let syn_classes: Vec<usize> = a.quiz.iter().filter(|p| p.origin == Origin::Synthetic).map(|p| p.class).collect();
+        let syn_classes: Vec<usize> = a
+            .quiz
+            .iter()
+            .filter(|p| p.origin == Origin::Synthetic)
+            .map(|p| p.class)
+            .collect();
         assert_eq!(syn_classes.iter().filter(|&&c| c == 0).count(), 1);
         assert_eq!(a.library_synthetic.len(), 2);
         assert_eq!(a.library_real.len(), 2);
@@ -162,7 +197,17 @@ mod tests {
     #[test]
     fn too_few_cases_for_the_quiz_is_an_error() {
         let err = select(&pools(&[2, 2]), &pools(&[1, 1]), counts(2, 3, 0), 0).unwrap_err();
-        assert!(matches!(err, TeachError::TooFewCases { needed: 3, available: 2, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                TeachError::TooFewCases {
+                    needed: 3,
+                    available: 2,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         assert!(err.to_string().contains("real images"), "{err}");
     }
 }

@@ -118,13 +118,20 @@ impl SiteOptions {
 /// synthetic folder without samples, classes that differ between the
 /// synthetic and real cases, too few cases for the quiz, or an `out` that is
 /// something else.
-pub fn build_site(inputs: &SiteInputs<'_>, options: &SiteOptions, out: &Path) -> Result<SiteSummary> {
+pub fn build_site(
+    inputs: &SiteInputs<'_>,
+    options: &SiteOptions,
+    out: &Path,
+) -> Result<SiteSummary> {
     let counts = options.counts()?;
     check_out(out)?;
     let classes = inputs.real.classes().to_vec();
     cases::check_real(inputs.real)?;
     let synthetic_files = cases::read_synthetic(inputs.synthetic_dir, &classes)?;
-    let synthetic_items: Vec<Vec<usize>> = synthetic_files.iter().map(|f| (0..f.len()).collect()).collect();
+    let synthetic_items: Vec<Vec<usize>> = synthetic_files
+        .iter()
+        .map(|f| (0..f.len()).collect())
+        .collect();
     let chosen = selection::select(
         &synthetic_items,
         &cases::real_by_class(inputs.real),
@@ -144,7 +151,9 @@ pub fn build_site(inputs: &SiteInputs<'_>, options: &SiteOptions, out: &Path) ->
     let site = staging.path();
     let write_case = |pick: &Pick, file: String| -> Result<SiteCase> {
         let image = match pick.origin {
-            Origin::Synthetic => cases::copy_synthetic(&synthetic_files[pick.class][pick.item], site, file)?,
+            Origin::Synthetic => {
+                cases::copy_synthetic(&synthetic_files[pick.class][pick.item], site, file)?
+            }
             Origin::Real => cases::write_real(inputs.real, pick.item, site, file)?,
         };
         Ok(SiteCase {
@@ -183,7 +192,11 @@ pub fn build_site(inputs: &SiteInputs<'_>, options: &SiteOptions, out: &Path) ->
     if let Some(study) = inputs.study_dir {
         write(site, "report.html", &report::render(study, site)?)?;
     }
-    write(site, "index.html", &pages::library(&classes, &library, has_report))?;
+    write(
+        site,
+        "index.html",
+        &pages::library(&classes, &library, has_report),
+    )?;
     let page_data = PageData {
         questions: answer_key
             .questions
@@ -199,9 +212,19 @@ pub fn build_site(inputs: &SiteInputs<'_>, options: &SiteOptions, out: &Path) ->
         ask_class: options.ask_class,
     };
     let page_json = html::script_json(&serde_json::to_string(&page_data)?);
-    let quiz_html = pages::quiz(&page_json, quiz_cases.len(), &classes, options.ask_class, has_report);
+    let quiz_html = pages::quiz(
+        &page_json,
+        quiz_cases.len(),
+        &classes,
+        options.ask_class,
+        has_report,
+    );
     write(site, "quiz.html", &quiz_html)?;
-    write(site, "quiz.json", &serde_json::to_string_pretty(&answer_key)?)?;
+    write(
+        site,
+        "quiz.json",
+        &serde_json::to_string_pretty(&answer_key)?,
+    )?;
     write(site, "assets/site.css", STYLE_CSS)?;
     write(site, "assets/library.js", LIBRARY_JS)?;
     write(site, "assets/quiz.js", QUIZ_JS)?;

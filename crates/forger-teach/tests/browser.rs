@@ -21,11 +21,18 @@ fn missing_tools(browser_dir: &Path, chromium: &Path) -> Vec<String> {
     if !chromium.is_file() {
         missing.push(format!("Chromium at {}", chromium.display()));
     }
-    if Command::new("node").arg("--version").output().map_or(true, |o| !o.status.success()) {
+    if Command::new("node")
+        .arg("--version")
+        .output()
+        .map_or(true, |o| !o.status.success())
+    {
         missing.push("node on PATH".to_string());
     }
     if !browser_dir.join("node_modules/playwright-core").is_dir() {
-        missing.push(format!("{}/node_modules/playwright-core", browser_dir.display()));
+        missing.push(format!(
+            "{}/node_modules/playwright-core",
+            browser_dir.display()
+        ));
     }
     missing
 }
@@ -53,7 +60,8 @@ fn assert_not_blank(path: &Path) {
 #[test]
 fn reader_test_library_and_report_work_in_headless_chromium() {
     let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    let chromium = std::env::var_os("CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
+    let chromium = std::env::var_os("CHROMIUM")
+        .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
     let missing = missing_tools(&browser_dir, &chromium);
     if !missing.is_empty() {
         let notice = format!(
@@ -102,9 +110,20 @@ fn reader_test_library_and_report_work_in_headless_chromium() {
         .expect("running node");
     println!("{}", String::from_utf8_lossy(&output.stdout));
     eprintln!("{}", String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success(), "the browser check failed: {}", output.status);
+    assert!(
+        output.status.success(),
+        "the browser check failed: {}",
+        output.status
+    );
 
-    for shot in ["index.png", "quiz.png", "quiz-result.png", "report.png", "index-phone.png", "quiz-phone.png"] {
+    for shot in [
+        "index.png",
+        "quiz.png",
+        "quiz-result.png",
+        "report.png",
+        "index-phone.png",
+        "quiz-phone.png",
+    ] {
         assert_not_blank(&shots.join(shot));
     }
 }

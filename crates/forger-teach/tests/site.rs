@@ -7,7 +7,9 @@ use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use forger_teach::{build_site, AnswerKey, SiteInputs, SiteOptions, TeachError, Truth, SITE_MARKER};
+use forger_teach::{
+    build_site, AnswerKey, SiteInputs, SiteOptions, TeachError, Truth, SITE_MARKER,
+};
 
 struct Inputs {
     dir: tempfile::TempDir,
@@ -73,7 +75,15 @@ fn writes_every_page_with_a_key_that_matches_the_options() {
     let inputs = Inputs::new(12, 8);
     let out = inputs.out();
     let summary = build_site(&inputs.site_inputs(), &options(3), &out).unwrap();
-    for file in ["index.html", "quiz.html", "quiz.json", "report.html", "assets/site.css", "assets/quiz.js", SITE_MARKER] {
+    for file in [
+        "index.html",
+        "quiz.html",
+        "quiz.json",
+        "report.html",
+        "assets/site.css",
+        "assets/quiz.js",
+        SITE_MARKER,
+    ] {
         assert!(out.join(file).is_file(), "{file} missing");
     }
     assert!(out.join("report/roc/real.png").is_file());
@@ -81,26 +91,46 @@ fn writes_every_page_with_a_key_that_matches_the_options() {
     assert_eq!((summary.library_synthetic, summary.library_real), (10, 6));
     assert!(summary.has_report);
 
-    let key: AnswerKey = serde_json::from_str(&fs::read_to_string(out.join("quiz.json")).unwrap()).unwrap();
+    let key: AnswerKey =
+        serde_json::from_str(&fs::read_to_string(out.join("quiz.json")).unwrap()).unwrap();
     assert_eq!(key, summary.answer_key);
     assert_eq!(key.questions.len(), 10);
-    let synthetic = key.questions.iter().filter(|q| q.answer == Truth::Synthetic).count();
+    let synthetic = key
+        .questions
+        .iter()
+        .filter(|q| q.answer == Truth::Synthetic)
+        .count();
     assert_eq!(synthetic, 6);
     for q in &key.questions {
         assert!(out.join(&q.image).is_file(), "{} missing", q.image);
         assert!(common::classes().contains(&q.class));
-        assert!(!q.image.contains("real") && !q.image.contains("synthetic"), "{} gives the answer away", q.image);
+        assert!(
+            !q.image.contains("real") && !q.image.contains("synthetic"),
+            "{} gives the answer away",
+            q.image
+        );
     }
-    let json: serde_json::Value = serde_json::from_str(&fs::read_to_string(out.join("quiz.json")).unwrap()).unwrap();
-    assert_eq!(json.as_object().unwrap().keys().collect::<Vec<_>>(), ["questions"]);
+    let json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(out.join("quiz.json")).unwrap()).unwrap();
+    assert_eq!(
+        json.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["questions"]
+    );
     assert!(json["questions"][0]["answer"].is_string());
 
     // No quiz image is also in the library (every generated image differs).
     let bytes = |p: &Path| fs::read(p).unwrap();
-    let library: HashSet<Vec<u8>> = files_under(&out.join("cases")).iter().map(|p| bytes(p)).collect();
+    let library: HashSet<Vec<u8>> = files_under(&out.join("cases"))
+        .iter()
+        .map(|p| bytes(p))
+        .collect();
     assert_eq!(library.len(), 16);
     for q in &key.questions {
-        assert!(!library.contains(&bytes(&out.join(&q.image))), "{} is in the library too", q.image);
+        assert!(
+            !library.contains(&bytes(&out.join(&q.image))),
+            "{} is in the library too",
+            q.image
+        );
     }
 
     let index = fs::read_to_string(out.join("index.html")).unwrap();
@@ -120,10 +150,17 @@ fn the_site_is_self_contained() {
     let out = inputs.out();
     build_site(&inputs.site_inputs(), &options(1), &out).unwrap();
     for file in files_under(&out) {
-        if file.extension().is_some_and(|e| e == "html" || e == "css" || e == "js") {
+        if file
+            .extension()
+            .is_some_and(|e| e == "html" || e == "css" || e == "js")
+        {
             let text = fs::read_to_string(&file).unwrap();
             for remote in ["http://", "https://", "//cdn", "@import", "url("] {
-                assert!(!text.contains(remote), "{} refers to {remote}", file.display());
+                assert!(
+                    !text.contains(remote),
+                    "{} refers to {remote}",
+                    file.display()
+                );
             }
         }
     }
@@ -140,8 +177,14 @@ fn same_seed_same_site_other_seed_other_quiz() {
     build_site(&inputs.site_inputs(), &options(5), &b).unwrap();
     build_site(&inputs.site_inputs(), &options(6), &c).unwrap();
     assert_eq!(read(&a), read(&b));
-    assert_eq!(fs::read(a.join("quiz/001.png")).unwrap(), fs::read(b.join("quiz/001.png")).unwrap());
-    assert_eq!(fs::read_to_string(a.join("index.html")).unwrap(), fs::read_to_string(b.join("index.html")).unwrap());
+    assert_eq!(
+        fs::read(a.join("quiz/001.png")).unwrap(),
+        fs::read(b.join("quiz/001.png")).unwrap()
+    );
+    assert_eq!(
+        fs::read_to_string(a.join("index.html")).unwrap(),
+        fs::read_to_string(b.join("index.html")).unwrap()
+    );
     assert_ne!(read(&a), read(&c));
 }
 
@@ -155,14 +198,29 @@ fn a_site_is_rebuilt_in_place_and_an_empty_folder_is_used() {
         study_dir: None,
         ..inputs.site_inputs()
     };
-    let summary = build_site(&no_report, &SiteOptions { ask_class: true, ..options(2) }, &out).unwrap();
+    let summary = build_site(
+        &no_report,
+        &SiteOptions {
+            ask_class: true,
+            ..options(2)
+        },
+        &out,
+    )
+    .unwrap();
     assert!(!summary.has_report);
     assert!(!out.join("stale.txt").exists());
     assert!(!out.join("report.html").exists());
-    assert!(!fs::read_to_string(out.join("index.html")).unwrap().contains("report.html"));
-    assert!(fs::read_to_string(out.join("quiz.html")).unwrap().contains("class-choice"));
+    assert!(!fs::read_to_string(out.join("index.html"))
+        .unwrap()
+        .contains("report.html"));
+    assert!(fs::read_to_string(out.join("quiz.html"))
+        .unwrap()
+        .contains("class-choice"));
     // Nothing is left beside the site.
-    let siblings: Vec<_> = fs::read_dir(out.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let siblings: Vec<_> = fs::read_dir(out.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(siblings, ["site"]);
 
     let empty = inputs.dir.path().join("empty");
@@ -180,8 +238,14 @@ fn a_folder_that_is_not_a_site_is_refused_untouched() {
     let err = build_site(&inputs.site_inputs(), &options(1), &out).unwrap_err();
     assert!(matches!(err, TeachError::NotASite { .. }), "{err}");
     let text = err.to_string();
-    assert!(text.contains(&out.display().to_string()) && text.contains(SITE_MARKER), "{text}");
-    assert_eq!(fs::read_to_string(out.join("thesis.tex")).unwrap(), "precious");
+    assert!(
+        text.contains(&out.display().to_string()) && text.contains(SITE_MARKER),
+        "{text}"
+    );
+    assert_eq!(
+        fs::read_to_string(out.join("thesis.tex")).unwrap(),
+        "precious"
+    );
 
     let file = inputs.dir.path().join("a-file");
     fs::write(&file, "x").unwrap();
@@ -198,29 +262,84 @@ fn bad_inputs_are_clear_errors_naming_the_path() {
 
     let empty = inputs.dir.path().join("no-samples");
     fs::create_dir_all(empty.join("normal")).unwrap();
-    let err = build_site(&SiteInputs { synthetic_dir: &empty, ..inputs.site_inputs() }, &options(1), &out).unwrap_err();
+    let err = build_site(
+        &SiteInputs {
+            synthetic_dir: &empty,
+            ..inputs.site_inputs()
+        },
+        &options(1),
+        &out,
+    )
+    .unwrap_err();
     assert!(matches!(err, TeachError::NoSamples { .. }), "{err}");
     assert!(err.to_string().contains("no-samples"), "{err}");
 
-    let other = forger_data::Dataset::new(vec![0; 28 * 28], vec![0], [1, 28, 28], vec!["cat".into(), "dog".into()]).unwrap();
-    let err = build_site(&SiteInputs { real: &other, ..inputs.site_inputs() }, &options(1), &out).unwrap_err();
+    let other = forger_data::Dataset::new(
+        vec![0; 28 * 28],
+        vec![0],
+        [1, 28, 28],
+        vec!["cat".into(), "dog".into()],
+    )
+    .unwrap();
+    let err = build_site(
+        &SiteInputs {
+            real: &other,
+            ..inputs.site_inputs()
+        },
+        &options(1),
+        &out,
+    )
+    .unwrap_err();
     assert!(matches!(err, TeachError::ClassMismatch { .. }), "{err}");
     let text = err.to_string();
-    assert!(text.contains("synthetic") && text.contains("\"dog\"") && text.contains("\"pneumonia\""), "{text}");
+    assert!(
+        text.contains("synthetic") && text.contains("\"dog\"") && text.contains("\"pneumonia\""),
+        "{text}"
+    );
 
-    let err = build_site(&inputs.site_inputs(), &SiteOptions { quiz_length: 100, ..options(1) }, &out).unwrap_err();
+    let err = build_site(
+        &inputs.site_inputs(),
+        &SiteOptions {
+            quiz_length: 100,
+            ..options(1)
+        },
+        &out,
+    )
+    .unwrap_err();
     assert!(matches!(err, TeachError::TooFewCases { .. }), "{err}");
 
-    let err = build_site(&inputs.site_inputs(), &SiteOptions { synthetic_fraction: 1.5, ..options(1) }, &out).unwrap_err();
+    let err = build_site(
+        &inputs.site_inputs(),
+        &SiteOptions {
+            synthetic_fraction: 1.5,
+            ..options(1)
+        },
+        &out,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("synthetic_fraction"), "{err}");
 
     let no_report = inputs.dir.path().join("no-report");
     fs::create_dir(&no_report).unwrap();
-    let err = build_site(&SiteInputs { study_dir: Some(&no_report), ..inputs.site_inputs() }, &options(1), &out).unwrap_err();
+    let err = build_site(
+        &SiteInputs {
+            study_dir: Some(&no_report),
+            ..inputs.site_inputs()
+        },
+        &options(1),
+        &out,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("report.md"), "{err}");
 
     // Nothing was written by the failed builds.
     assert!(!out.exists());
-    let leftovers: Vec<_> = fs::read_dir(inputs.dir.path().join("out")).map(|d| d.count()).into_iter().collect();
-    assert!(leftovers.iter().all(|&n| n == 0), "staging folders were left behind");
+    let leftovers: Vec<_> = fs::read_dir(inputs.dir.path().join("out"))
+        .map(|d| d.count())
+        .into_iter()
+        .collect();
+    assert!(
+        leftovers.iter().all(|&n| n == 0),
+        "staging folders were left behind"
+    );
 }

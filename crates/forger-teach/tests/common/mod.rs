@@ -22,7 +22,13 @@ fn picture(class: usize, id: u32, soft: bool) -> Vec<u8> {
     for y in 0..SIZE {
         for x in 0..SIZE {
             let d = ((x as f32 - c).powi(2) + (y as f32 - c).powi(2)).sqrt();
-            let blob = if soft { (1.0 - d / (radius * 1.4)).max(0.0) * 220.0 } else if d < radius { 200.0 } else { 30.0 };
+            let blob = if soft {
+                (1.0 - d / (radius * 1.4)).max(0.0) * 220.0
+            } else if d < radius {
+                200.0
+            } else {
+                30.0
+            };
             let texture = ((x * 7 + y * 13 + id * 31) % 23) as f32 * if soft { 1.5 } else { 2.5 };
             out.push((blob + texture).min(255.0) as u8);
         }
@@ -36,7 +42,8 @@ pub fn synthetic_folder(dir: &Path, per_class: u32) {
         fs::create_dir_all(dir.join(name)).unwrap();
         for i in 0..per_class {
             let img = GrayImage::from_raw(SIZE, SIZE, picture(class, 1000 + i, true)).unwrap();
-            img.save(dir.join(name).join(format!("{i:05}.png"))).unwrap();
+            img.save(dir.join(name).join(format!("{i:05}.png")))
+                .unwrap();
         }
     }
 }
@@ -67,7 +74,9 @@ pub fn study_folder(dir: &Path) {
         }
     });
     roc.save(dir.join("roc/real.png")).unwrap();
-    GrayImage::from_pixel(4, 4, Luma([9])).save(dir.join("unreferenced.png")).unwrap();
+    GrayImage::from_pixel(4, 4, Luma([9]))
+        .save(dir.join("unreferenced.png"))
+        .unwrap();
     fs::write(
         dir.join("report.md"),
         "# Real vs synthetic: ROC AUC\n\nA tiny study made by the tests.\n\n\
