@@ -139,6 +139,20 @@ pub fn build_site(
         options.seed,
     )?;
 
+    for (origin, got, per_class) in [
+        (
+            "synthetic",
+            chosen.library_synthetic.len(),
+            options.synthetic_per_class,
+        ),
+        ("real", chosen.library_real.len(), options.real_per_class),
+    ] {
+        if got < per_class * classes.len() {
+            tracing::warn!(
+                "the library shows {got} {origin} cases, fewer than the {per_class} per class asked for: the rest are in the reader test or do not exist"
+            );
+        }
+    }
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

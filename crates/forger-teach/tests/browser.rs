@@ -85,45 +85,56 @@ fn reader_test_library_and_report_work_in_headless_chromium() {
     common::synthetic_folder(&synthetic_dir, 16);
     common::study_folder(&study_dir);
     let real = common::real_dataset(10);
-    let site = work.join("site");
-    let options = SiteOptions {
-        synthetic_per_class: 8,
-        real_per_class: 4,
-        quiz_length: 12,
-        synthetic_fraction: 0.5,
-        seed: 11,
-        ask_class: false,
-    };
-    let inputs = SiteInputs {
-        synthetic_dir: &synthetic_dir,
-        real: &real,
-        study_dir: Some(&study_dir),
-    };
-    build_site(&inputs, &options, &site).unwrap();
-
-    let output = Command::new("node")
-        .arg(browser_dir.join("check.mjs"))
-        .arg(&site)
-        .arg(&shots)
-        .env("CHROMIUM", &chromium)
-        .output()
-        .expect("running node");
-    println!("{}", String::from_utf8_lossy(&output.stdout));
-    eprintln!("{}", String::from_utf8_lossy(&output.stderr));
-    assert!(
-        output.status.success(),
-        "the browser check failed: {}",
-        output.status
-    );
-
-    for shot in [
-        "index.png",
-        "quiz.png",
-        "quiz-result.png",
-        "report.png",
-        "index-phone.png",
-        "quiz-phone.png",
+    // The default site, and one that also asks for the class and has no report.
+    for (name, ask_class, study) in [
+        ("site", false, Some(study_dir.as_path())),
+        ("site-ask-class", true, None),
     ] {
-        assert_not_blank(&shots.join(shot));
+        let site = work.join(name);
+        let shots = shots.join(name);
+        let options = SiteOptions {
+            synthetic_per_class: 8,
+            real_per_class: 4,
+            quiz_length: 12,
+            synthetic_fraction: 0.5,
+            seed: 11,
+            ask_class,
+        };
+        let inputs = SiteInputs {
+            synthetic_dir: &synthetic_dir,
+            real: &real,
+            study_dir: study,
+        };
+        build_site(&inputs, &options, &site).unwrap();
+
+        let output = Command::new("node")
+            .arg(browser_dir.join("check.mjs"))
+            .arg(&site)
+            .arg(&shots)
+            .env("CHROMIUM", &chromium)
+            .output()
+            .expect("running node");
+        println!("{}", String::from_utf8_lossy(&output.stdout));
+        eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "the browser check of {name} failed: {}",
+            output.status
+        );
+
+        let mut expected = vec![
+            "index.png",
+            "quiz.png",
+            "quiz-result.png",
+            "index-phone.png",
+            "quiz-phone.png",
+        ];
+        if study.is_some() {
+            expected.push("report.png");
+        }
+        for shot in expected {
+            assert_not_blank(&shots.join(shot));
+        }
+        assert_eq!(shots.join("report.png").exists(), study.is_some());
     }
 }

@@ -1,7 +1,8 @@
 // Drives the system Chromium (through playwright-core, which downloads no
 // browser of its own) against a generated teaching site:
 //   node check.mjs SITE_DIR SHOTS_DIR
-// (a) answers every question from quiz.json: expects a perfect score;
+// (a) answers every question from quiz.json (and its class, by number key,
+//     when the page asks for it): expects a perfect score;
 // (b) answers every question "real" with the R key, and (c) "synthetic" with
 //     the S key: expects the score the key implies;
 // checks the saved JSON and CSV, the class filter, that nothing is loaded
@@ -66,11 +67,17 @@ async function visibleAnswerButtons(page) {
 
 async function takeQuiz(page, choose, how) {
   await page.goto(url("quiz.html"));
+  const classNames = await page.locator("#class-choice input").evaluateAll((inputs) => inputs.map((i) => i.value));
   for (const [i, q] of key.questions.entries()) {
     assert.deepEqual(await visibleAnswerButtons(page), ["real", "synthetic"], `question ${i + 1}: answer buttons`);
     const src = await page.locator("#question-image").getAttribute("src");
     assert.equal(src, q.image, `question ${i + 1} shows the image the key names`);
     assert.equal(await page.locator("#result").count(), 0, "no result before the last answer");
+    if (classNames.length) {
+      // Name the class with its number key, then answer.
+      await page.keyboard.press(String(classNames.indexOf(q.class) + 1));
+      assert.ok(await page.locator(`#class-choice input[value="${q.class}"]`).isChecked(), "class key picks the class");
+    }
     const answer = choose(q);
     if (how === "click") {
       await page.locator(`#question [data-answer="${answer}"]`).click();
@@ -102,6 +109,10 @@ try {
   const saved = JSON.parse(readFileSync(await json.path(), "utf8"));
   assert.equal(saved.correct, n);
   assert.deepEqual(saved.answers.map((a) => a.truth), key.questions.map((q) => q.answer));
+  if (await page.locator("#class-choice").count()) {
+    assert.deepEqual(saved.answers.map((a) => a.classAnswer), key.questions.map((q) => q.class));
+    assert.match(await page.locator("#result").innerText(), new RegExp(`Class named right: ${n} of ${n}`));
+  }
   const [csv] = await Promise.all([page.waitForEvent("download"), page.locator("#save-csv").click()]);
   const lines = readFileSync(await csv.path(), "utf8").trim().split("\n");
   assert.equal(lines.length, n + 1, "CSV has a header and one row per answer");
