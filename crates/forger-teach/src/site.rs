@@ -111,7 +111,9 @@ impl SiteOptions {
 /// Builds the teaching site in `out`: `index.html` (case library),
 /// `quiz.html` and `quiz.json` (reader test and its answer key), and
 /// `report.html` when a study folder is given, with every image, style and
-/// script inside `out`. Quiz images are not in the library.
+/// script inside `out`. Quiz images are not in the library, and their file
+/// names give nothing away; the answers are embedded in `quiz.html` for
+/// scoring, so the test is for self-assessment, not an exam.
 ///
 /// `out` must not exist, be empty, or be a site built before (it is then
 /// replaced whole). Fails with a [`TeachError`] naming the path on a
