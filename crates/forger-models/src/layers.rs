@@ -88,10 +88,41 @@ pub fn max_pool2d(xs: &Tensor, k: usize) -> Result<Tensor> {
         .max(3)
 }
 
+/// Inverted dropout: each element is zeroed with probability `p` and the
+/// rest scaled by `1 / (1 - p)`. The mask is drawn from `rng` (Candle's CPU
+/// generator cannot be seeded), so a training run is a function of its seed.
+pub fn dropout(xs: &Tensor, p: f64, rng: &mut rand_pcg::Pcg64) -> Result<Tensor> {
+    if p <= 0.0 {
+        return Ok(xs.clone());
+    }
+    use rand::Rng;
+    let keep = 1.0 - p;
+    let scale = (1.0 / keep) as f32;
+    let mask: Vec<f32> = (0..xs.elem_count())
+        .map(|_| if rng.gen::<f64>() < keep { scale } else { 0.0 })
+        .collect();
+    let mask = Tensor::from_vec(mask, xs.shape(), xs.device())?.to_dtype(xs.dtype())?;
+    xs.mul(&mask)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use candle_core::{DType, Device, Var};
+
+    #[test]
+    fn dropout_keeps_the_expectation_and_is_seeded() {
+        use rand::SeedableRng;
+        let x = Tensor::ones(10_000, DType::F32, &Device::Cpu).unwrap();
+        let a = dropout(&x, 0.3, &mut rand_pcg::Pcg64::seed_from_u64(5)).unwrap();
+        let b = dropout(&x, 0.3, &mut rand_pcg::Pcg64::seed_from_u64(5)).unwrap();
+        assert_eq!(a.to_vec1::<f32>().unwrap(), b.to_vec1::<f32>().unwrap());
+        let v = a.to_vec1::<f32>().unwrap();
+        let zeros = v.iter().filter(|&&x| x == 0.0).count();
+        assert!((2700..3300).contains(&zeros), "{zeros} of 10000 dropped");
+        let mean = v.iter().sum::<f32>() / 10_000.0;
+        assert!((mean - 1.0).abs() < 0.05, "{mean}");
+    }
 
     #[test]
     fn max_pool_gradient_is_one_at_the_max() {

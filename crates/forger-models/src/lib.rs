@@ -8,6 +8,7 @@
 mod architecture;
 mod classifier;
 mod error;
+mod gan;
 mod init;
 pub mod layers;
 mod mnist_cnn;
@@ -15,5 +16,6 @@ mod mnist_cnn;
 pub use architecture::ClassifierConfig;
 pub use classifier::{ImageClassifier, Mode};
 pub use error::{ModelError, Result};
+pub use gan::{Discriminator, GanConfig, Generator};
 pub use init::seeded_vars;
 pub use mnist_cnn::{MnistCnn, MnistCnnConfig};
