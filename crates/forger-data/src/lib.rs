@@ -13,12 +13,14 @@
 //! # Ok::<(), forger_data::DataError>(())
 //! ```
 
+pub mod atomic;
 mod batch;
 mod dataset;
 mod decode;
 mod error;
 pub mod idx;
 pub mod npz;
+pub mod png;
 pub mod rng;
 mod spec;
 

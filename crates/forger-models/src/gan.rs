@@ -22,10 +22,13 @@ use candle_nn::{BatchNorm, Conv2dConfig, ConvTranspose2dConfig, Embedding, Init,
 use serde::{Deserialize, Serialize};
 
 use crate::layers::dropout;
-use crate::{ModelError, Mode};
+use crate::{Mode, ModelError};
 
 /// DCGAN weights start as N(0, 0.02), batch-norm scales as N(1, 0.02).
-const WEIGHT_INIT: Init = Init::Randn { mean: 0.0, stdev: 0.02 };
+const WEIGHT_INIT: Init = Init::Randn {
+    mean: 0.0,
+    stdev: 0.02,
+};
 const LEAKY_SLOPE: f64 = 0.2;
 
 /// Shape and width of a DCGAN pair.
@@ -77,7 +80,9 @@ impl GanConfig {
             )));
         }
         if self.classes.is_some_and(|k| k < 2) || self.latent == 0 {
-            return Err(ModelError::Config("a conditional GAN needs at least two classes and z at least 1 long".into()));
+            return Err(ModelError::Config(
+                "a conditional GAN needs at least two classes and z at least 1 long".into(),
+            ));
         }
         Ok((Generator::new(self, g)?, Discriminator::new(self, d)?))
     }
@@ -88,14 +93,26 @@ fn leaky(x: &Tensor) -> Result<Tensor> {
 }
 
 fn batch_norm(channels: usize, vb: VarBuilder) -> Result<BatchNorm> {
-    let weight = vb.get_with_hints(channels, "weight", Init::Randn { mean: 1.0, stdev: 0.02 })?;
+    let weight = vb.get_with_hints(
+        channels,
+        "weight",
+        Init::Randn {
+            mean: 1.0,
+            stdev: 0.02,
+        },
+    )?;
     let bias = vb.get_with_hints(channels, "bias", Init::Const(0.0))?;
     let mean = vb.get_with_hints(channels, "running_mean", Init::Const(0.0))?;
     let var = vb.get_with_hints(channels, "running_var", Init::Const(1.0))?;
     BatchNorm::new(channels, mean, var, weight, bias, 1e-5)
 }
 
-fn conv_transpose(cin: usize, cout: usize, stride: usize, vb: VarBuilder) -> Result<candle_nn::ConvTranspose2d> {
+fn conv_transpose(
+    cin: usize,
+    cout: usize,
+    stride: usize,
+    vb: VarBuilder,
+) -> Result<candle_nn::ConvTranspose2d> {
     let weight = vb.get_with_hints((cin, cout, 5, 5), "weight", WEIGHT_INIT)?;
     let config = ConvTranspose2dConfig {
         padding: 2,
@@ -107,7 +124,10 @@ fn conv_transpose(cin: usize, cout: usize, stride: usize, vb: VarBuilder) -> Res
 }
 
 fn embedding(classes: usize, dim: usize, vb: VarBuilder) -> Result<Embedding> {
-    Ok(Embedding::new(vb.get_with_hints((classes, dim), "weight", WEIGHT_INIT)?, dim))
+    Ok(Embedding::new(
+        vb.get_with_hints((classes, dim), "weight", WEIGHT_INIT)?,
+        dim,
+    ))
 }
 
 /// The generator: noise (and a class) in, images in `[-1, 1]` out.
@@ -129,8 +149,15 @@ impl Generator {
             Some(k) => Some(embedding(k, config.embedding, vb.pp("label_embedding"))?),
             None => None,
         };
-        let z_in = config.latent + if config.classes.is_some() { config.embedding } else { 0 };
-        let weight = vb.pp("project").get_with_hints((w0 * base * base, z_in), "weight", WEIGHT_INIT)?;
+        let z_in = config.latent
+            + if config.classes.is_some() {
+                config.embedding
+            } else {
+                0
+            };
+        let weight =
+            vb.pp("project")
+                .get_with_hints((w0 * base * base, z_in), "weight", WEIGHT_INIT)?;
         Ok(Self {
             project: candle_nn::Linear::new(weight, None),
             bn0: batch_norm(w0 * base * base, vb.pp("bn0"))?,
@@ -193,14 +220,19 @@ impl Discriminator {
             Ok(candle_nn::Conv2d::new(weight, Some(bias), config))
         };
         let features = d1 * (config.image[1] / 4) * (config.image[2] / 4);
-        let head_weight = vb.pp("head").get_with_hints((1, features), "weight", WEIGHT_INIT)?;
+        let head_weight = vb
+            .pp("head")
+            .get_with_hints((1, features), "weight", WEIGHT_INIT)?;
         let head_bias = vb.pp("head").get_with_hints(1, "bias", Init::Const(0.0))?;
         let projection = match config.classes {
             Some(k) => Some(embedding(k, features, vb.pp("projection"))?),
             None => None,
         };
         Ok(Self {
-            convs: [conv(config.image[0], d0, vb.pp("conv1"))?, conv(d0, d1, vb.pp("conv2"))?],
+            convs: [
+                conv(config.image[0], d0, vb.pp("conv1"))?,
+                conv(d0, d1, vb.pp("conv2"))?,
+            ],
             head: candle_nn::Linear::new(head_weight, Some(head_bias)),
             projection,
             dropout: config.dropout,
@@ -220,7 +252,12 @@ impl Discriminator {
     }
 
     /// Logits `(N, 1)`: high for real. Labels `(N,)` for a conditional GAN.
-    pub fn forward(&self, images: &Tensor, labels: Option<&Tensor>, mode: Mode<'_>) -> Result<Tensor> {
+    pub fn forward(
+        &self,
+        images: &Tensor,
+        labels: Option<&Tensor>,
+        mode: Mode<'_>,
+    ) -> Result<Tensor> {
         let h = self.features(images, mode)?;
         let logit = self.head.forward(&h)?;
         match (&self.projection, labels) {
@@ -245,7 +282,10 @@ mod tests {
         let (gv, dv) = (VarMap::new(), VarMap::new());
         let dev = Device::Cpu;
         let (g, d) = config
-            .init(seeded_vars(&gv, Pcg64::seed_from_u64(1), &dev), seeded_vars(&dv, Pcg64::seed_from_u64(2), &dev))
+            .init(
+                seeded_vars(&gv, Pcg64::seed_from_u64(1), &dev),
+                seeded_vars(&dv, Pcg64::seed_from_u64(2), &dev),
+            )
             .unwrap();
         (g, d, gv, dv)
     }
@@ -259,11 +299,20 @@ mod tests {
         assert_eq!(d.forward(&img, None, Mode::Eval).unwrap().dims(), &[2, 1]);
         let trainable = |vm: &VarMap| -> usize {
             let data = vm.data().lock().unwrap();
-            data.iter().filter(|(k, _)| !k.contains("running")).map(|(_, v)| v.elem_count()).sum()
+            data.iter()
+                .filter(|(k, _)| !k.contains("running"))
+                .map(|(_, v)| v.elem_count())
+                .sum()
         };
         // As PyTorch counts W3: G 2,330,944 and D 212,865 parameters.
-        assert_eq!(trainable(&gv), 100 * 12544 + 2 * 12544 + 256 * 128 * 25 + 2 * 128 + 128 * 64 * 25 + 2 * 64 + 64 * 25);
-        assert_eq!(trainable(&dv), 64 * 25 + 64 + 64 * 128 * 25 + 128 + 6272 + 1);
+        assert_eq!(
+            trainable(&gv),
+            100 * 12544 + 2 * 12544 + 256 * 128 * 25 + 2 * 128 + 128 * 64 * 25 + 2 * 64 + 64 * 25
+        );
+        assert_eq!(
+            trainable(&dv),
+            64 * 25 + 64 + 64 * 128 * 25 + 128 + 6272 + 1
+        );
     }
 
     #[test]
@@ -280,13 +329,22 @@ mod tests {
         let y = Tensor::new(&[0u32, 1, 1], &Device::Cpu).unwrap();
         let img = g.forward(&z, Some(&y), false).unwrap();
         assert_eq!(img.dims(), &[3, 3, 64, 64]);
-        assert_eq!(d.forward(&img, Some(&y), Mode::Eval).unwrap().dims(), &[3, 1]);
+        assert_eq!(
+            d.forward(&img, Some(&y), Mode::Eval).unwrap().dims(),
+            &[3, 1]
+        );
         assert!(g.forward(&z, None, false).is_err());
-        let bad = GanConfig { image: [1, 32, 32], ..Default::default() };
+        let bad = GanConfig {
+            image: [1, 32, 32],
+            ..Default::default()
+        };
         let (gv, dv) = (VarMap::new(), VarMap::new());
         let dev = Device::Cpu;
         let err = bad
-            .init(seeded_vars(&gv, Pcg64::seed_from_u64(1), &dev), seeded_vars(&dv, Pcg64::seed_from_u64(2), &dev))
+            .init(
+                seeded_vars(&gv, Pcg64::seed_from_u64(1), &dev),
+                seeded_vars(&dv, Pcg64::seed_from_u64(2), &dev),
+            )
             .unwrap_err();
         assert!(err.to_string().contains("28x28 or 64x64"), "{err}");
     }
