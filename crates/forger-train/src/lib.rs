@@ -19,6 +19,7 @@ pub mod plot;
 mod progress;
 pub mod quality;
 mod run_dir;
+pub mod study;
 
 pub use error::{Result, TrainError};
 pub use evaluate::{argmax, evaluate, positive_score, predict_probabilities, Evaluation};

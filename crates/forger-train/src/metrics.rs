@@ -217,3 +217,105 @@ mod tests {
         assert_eq!(cm.recall(), vec![0.5, 1.0, 0.0]);
     }
 }
+
+/// ROC AUC with its DeLong (1988) standard error and a 95% confidence
+/// interval `auc +- 1.96 se`, clipped to `[0, 1]`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AucInterval {
+    pub auc: f64,
+    pub std_error: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+/// ROC AUC with a DeLong confidence interval. Ties count one half, as in
+/// [`roc_auc`]; a single-class input is an error.
+pub fn roc_auc_delong(labels: &[u32], scores: &[f64]) -> Result<AucInterval> {
+    count_classes(labels, scores)?;
+    let pos: Vec<f64> = labels
+        .iter()
+        .zip(scores)
+        .filter(|(&l, _)| l == 1)
+        .map(|(_, &s)| s)
+        .collect();
+    let neg: Vec<f64> = labels
+        .iter()
+        .zip(scores)
+        .filter(|(&l, _)| l == 0)
+        .map(|(_, &s)| s)
+        .collect();
+    let psi = |x: f64, y: f64| {
+        if x > y {
+            1.0
+        } else if x == y {
+            0.5
+        } else {
+            0.0
+        }
+    };
+    // Structural components: each positive's share of negatives it beats, and vice versa.
+    let v10: Vec<f64> = pos
+        .iter()
+        .map(|&x| neg.iter().map(|&y| psi(x, y)).sum::<f64>() / neg.len() as f64)
+        .collect();
+    let v01: Vec<f64> = neg
+        .iter()
+        .map(|&y| pos.iter().map(|&x| psi(x, y)).sum::<f64>() / pos.len() as f64)
+        .collect();
+    let auc = v10.iter().sum::<f64>() / pos.len() as f64;
+    let variance = |v: &[f64]| {
+        if v.len() < 2 {
+            return 0.0;
+        }
+        v.iter().map(|x| (x - auc).powi(2)).sum::<f64>() / (v.len() - 1) as f64
+    };
+    let se = (variance(&v10) / pos.len() as f64 + variance(&v01) / neg.len() as f64).sqrt();
+    Ok(AucInterval {
+        auc,
+        std_error: se,
+        low: (auc - 1.96 * se).max(0.0),
+        high: (auc + 1.96 * se).min(1.0),
+    })
+}
+
+#[cfg(test)]
+mod delong_tests {
+    use super::*;
+
+    #[test]
+    fn delong_matches_a_hand_computation_with_ties() {
+        // positives {2, 3}, negatives {1, 2}: V10 = (0.75, 1), V01 = (1, 0.75)
+        let ci = roc_auc_delong(&[0, 0, 1, 1], &[1.0, 2.0, 2.0, 3.0]).unwrap();
+        assert_eq!(ci.auc, 0.875);
+        // var(V10) = var(V01) = 0.03125; se = sqrt(0.03125/2 + 0.03125/2)
+        assert!(
+            (ci.std_error - 0.03125f64.sqrt()).abs() < 1e-12,
+            "{}",
+            ci.std_error
+        );
+        assert!((ci.low - (0.875 - 1.96 * 0.03125f64.sqrt())).abs() < 1e-12);
+        assert_eq!(ci.high, 1.0);
+        assert_eq!(
+            roc_auc_delong(&[0, 1, 0], &[1.0, 2.0, 2.0]).unwrap().auc,
+            0.75
+        );
+        assert!(roc_auc_delong(&[0, 0], &[1.0, 2.0]).is_err());
+    }
+
+    #[test]
+    fn delong_interval_narrows_with_more_data() {
+        let make = |n: usize| -> (Vec<u32>, Vec<f64>) {
+            let labels: Vec<u32> = (0..n).map(|i| (i % 2) as u32).collect();
+            let scores = (0..n)
+                .map(|i| (i % 2) as f64 * 0.3 + ((i * 7919) % 101) as f64 / 101.0)
+                .collect();
+            (labels, scores)
+        };
+        let (l1, s1) = make(40);
+        let (l2, s2) = make(400);
+        let small = roc_auc_delong(&l1, &s1).unwrap();
+        let large = roc_auc_delong(&l2, &s2).unwrap();
+        assert!(large.high - large.low < small.high - small.low);
+        assert!((roc_auc(&l2, &s2).unwrap() - large.auc).abs() < 1e-12);
+    }
+}
