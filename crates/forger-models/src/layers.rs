@@ -2,15 +2,20 @@
 //! TensorFlow's SAME padding, PyTorch's default initialisation, and a
 //! max-pool whose gradient is right.
 
-use candle_core::{Module, Result, Tensor, D};
-use candle_nn::{Conv2dConfig, Init, VarBuilder};
+use candle_core::{Module, Result, Tensor};
+use candle_nn::{Init, VarBuilder};
+
+use crate::kernels::{self, Padding};
 
 /// PyTorch's default initialisation for a layer with `fan_in` inputs:
 /// uniform in `+-1/sqrt(fan_in)` for weights and biases alike. Used so that
 /// forger's tutorials start where the PyTorch and Keras ones do.
 pub fn torch_default_init(fan_in: usize) -> Init {
     let bound = 1.0 / (fan_in.max(1) as f64).sqrt();
-    Init::Uniform { lo: -bound, up: bound }
+    Init::Uniform {
+        lo: -bound,
+        up: bound,
+    }
 }
 
 /// A fully connected layer with PyTorch's default initialisation.
@@ -24,60 +29,101 @@ pub fn linear(in_dim: usize, out_dim: usize, vb: VarBuilder) -> Result<candle_nn
 /// A stride-1 convolution with TensorFlow's SAME padding: the output has the
 /// input's height and width. For an even kernel `k` the padding is
 /// asymmetric, `k/2 - 1` before and `k/2` after (for 4x4: 1 and 2).
+/// Runs on forger's kernels on CPU ([`crate::kernels::conv2d`]).
 #[derive(Debug, Clone)]
 pub struct Conv2dSame {
-    conv: candle_nn::Conv2d,
-    kernel: usize,
+    weight: Tensor,
+    bias: Tensor,
+    padding: Padding,
 }
 
 /// A [`Conv2dSame`] with PyTorch's default initialisation.
-pub fn conv2d_same(in_channels: usize, out_channels: usize, kernel: usize, vb: VarBuilder) -> Result<Conv2dSame> {
+pub fn conv2d_same(
+    in_channels: usize,
+    out_channels: usize,
+    kernel: usize,
+    vb: VarBuilder,
+) -> Result<Conv2dSame> {
     let init = torch_default_init(in_channels * kernel * kernel);
     let weight = vb.get_with_hints((out_channels, in_channels, kernel, kernel), "weight", init)?;
     let bias = vb.get_with_hints(out_channels, "bias", init)?;
-    // Odd kernels pad symmetrically, which the convolution does itself.
-    let padding = if kernel % 2 == 1 { kernel / 2 } else { 0 };
-    let config = Conv2dConfig {
-        padding,
-        ..Default::default()
-    };
     Ok(Conv2dSame {
-        conv: candle_nn::Conv2d::new(weight, Some(bias), config),
-        kernel,
+        weight,
+        bias,
+        padding: Padding::same(kernel),
     })
 }
 
 impl Module for Conv2dSame {
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        if self.kernel % 2 == 1 {
-            return self.conv.forward(xs);
+        kernels::conv2d(xs, &self.weight, Some(&self.bias), 1, self.padding)
+    }
+}
+
+/// A transposed convolution (PyTorch's `ConvTranspose2d`, dilation 1, one
+/// group), on forger's kernels on CPU ([`crate::kernels::conv_transpose2d`]).
+#[derive(Debug, Clone)]
+pub struct ConvTranspose2d {
+    weight: Tensor,
+    bias: Option<Tensor>,
+    config: ConvTranspose2dConfig,
+}
+
+/// Stride, padding and output padding of a [`ConvTranspose2d`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvTranspose2dConfig {
+    /// Stride (upsampling factor).
+    pub stride: usize,
+    /// Rows and columns cropped from each side of the full output.
+    pub padding: usize,
+    /// Rows and columns added after the last (less than `stride`).
+    pub output_padding: usize,
+}
+
+/// A [`ConvTranspose2d`] from `in_channels` to `out_channels` with a square
+/// `kernel`, with or without bias, and PyTorch's default initialisation
+/// (whose fan-in for this layer is `out_channels * kernel^2`). Its weight is
+/// `(in_channels, out_channels, kernel, kernel)`, as in PyTorch.
+pub fn conv_transpose2d(
+    in_channels: usize,
+    out_channels: usize,
+    kernel: usize,
+    config: ConvTranspose2dConfig,
+    bias: bool,
+    vb: VarBuilder,
+) -> Result<ConvTranspose2d> {
+    let init = torch_default_init(out_channels * kernel * kernel);
+    let weight = vb.get_with_hints((in_channels, out_channels, kernel, kernel), "weight", init)?;
+    let bias = if bias {
+        Some(vb.get_with_hints(out_channels, "bias", init)?)
+    } else {
+        None
+    };
+    Ok(ConvTranspose2d {
+        weight,
+        bias,
+        config,
+    })
+}
+
+impl Module for ConvTranspose2d {
+    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        let c = self.config;
+        let ys =
+            kernels::conv_transpose2d(xs, &self.weight, c.stride, c.padding, c.output_padding)?;
+        match &self.bias {
+            Some(b) => ys.broadcast_add(&b.reshape((1, b.elem_count(), 1, 1))?),
+            None => Ok(ys),
         }
-        let (before, after) = (self.kernel / 2 - 1, self.kernel / 2);
-        let xs = xs.pad_with_zeros(D::Minus2, before, after)?;
-        let xs = xs.pad_with_zeros(D::Minus1, before, after)?;
-        self.conv.forward(&xs)
     }
 }
 
 /// Max-pooling with a `k x k` window and stride `k` (floor mode: trailing
-/// rows and columns that do not fill a window are dropped).
-///
-/// Written as a reshape and two max-reductions rather than with Candle's
-/// `max_pool2d`, whose backward pass divides the gradient by `k^2`. The
-/// gradient of a max-reduction goes to the maximal element (to each of them
-/// on ties), which is the gradient of max-pooling.
+/// rows and columns that do not fill a window are dropped), with the right
+/// gradient: Candle's `max_pool2d` divides it by `k^2`. See
+/// [`crate::kernels::max_pool2d`].
 pub fn max_pool2d(xs: &Tensor, k: usize) -> Result<Tensor> {
-    let (n, c, h, w) = xs.dims4()?;
-    let (ho, wo) = (h / k, w / k);
-    let xs = if ho * k != h || wo * k != w {
-        xs.narrow(2, 0, ho * k)?.narrow(3, 0, wo * k)?
-    } else {
-        xs.clone()
-    };
-    xs.contiguous()?
-        .reshape((n, c, ho, k, wo, k))?
-        .max(5)?
-        .max(3)
+    kernels::max_pool2d(xs, k)
 }
 
 #[cfg(test)]
@@ -98,12 +144,31 @@ mod tests {
     fn max_pool_matches_finite_differences() {
         let dev = Device::Cpu;
         // f64, so that the finite differences are exact enough to compare.
-        let values: Vec<f64> = (0..2 * 3 * 5 * 6).map(|i| ((i * 37) % 101) as f64 / 7.0).collect();
-        let x = Var::from_tensor(&Tensor::from_vec(values.clone(), (2, 3, 5, 6), &dev).unwrap()).unwrap();
-        let weights = Tensor::arange(0f64, 2. * 3. * 2. * 3., &dev).unwrap().reshape((2, 3, 2, 3)).unwrap();
-        let loss = |t: &Tensor| max_pool2d(t, 2).unwrap().mul(&weights).unwrap().sum_all().unwrap();
+        let values: Vec<f64> = (0..2 * 3 * 5 * 6)
+            .map(|i| ((i * 37) % 101) as f64 / 7.0)
+            .collect();
+        let x = Var::from_tensor(&Tensor::from_vec(values.clone(), (2, 3, 5, 6), &dev).unwrap())
+            .unwrap();
+        let weights = Tensor::arange(0f64, 2. * 3. * 2. * 3., &dev)
+            .unwrap()
+            .reshape((2, 3, 2, 3))
+            .unwrap();
+        let loss = |t: &Tensor| {
+            max_pool2d(t, 2)
+                .unwrap()
+                .mul(&weights)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+        };
         let grads = loss(x.as_tensor()).backward().unwrap();
-        let analytic = grads.get(x.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        let analytic = grads
+            .get(x.as_tensor())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
         let eps = 1e-3;
         for i in 0..values.len() {
             let mut plus = values.clone();
@@ -111,10 +176,16 @@ mod tests {
             let mut minus = values.clone();
             minus[i] -= eps;
             let f = |v: Vec<f64>| {
-                loss(&Tensor::from_vec(v, (2, 3, 5, 6), &dev).unwrap()).to_scalar::<f64>().unwrap()
+                loss(&Tensor::from_vec(v, (2, 3, 5, 6), &dev).unwrap())
+                    .to_scalar::<f64>()
+                    .unwrap()
             };
             let numeric = (f(plus) - f(minus)) / (2.0 * eps);
-            assert!((numeric - analytic[i]).abs() < 1e-6, "element {i}: {numeric} vs {}", analytic[i]);
+            assert!(
+                (numeric - analytic[i]).abs() < 1e-6,
+                "element {i}: {numeric} vs {}",
+                analytic[i]
+            );
         }
     }
 
@@ -128,15 +199,27 @@ mod tests {
         // before, output (i, j) reads input (i - 1, j - 1).
         let mut k = vec![0f32; 16];
         k[0] = 1.0;
-        vm.data().lock().unwrap()["c.weight"].set(&Tensor::from_vec(k, (1, 1, 4, 4), &dev).unwrap()).unwrap();
-        vm.data().lock().unwrap()["c.bias"].set(&Tensor::zeros(1, DType::F32, &dev).unwrap()).unwrap();
-        let x = Tensor::arange(1f32, 26., &dev).unwrap().reshape((1, 1, 5, 5)).unwrap();
+        vm.data().lock().unwrap()["c.weight"]
+            .set(&Tensor::from_vec(k, (1, 1, 4, 4), &dev).unwrap())
+            .unwrap();
+        vm.data().lock().unwrap()["c.bias"]
+            .set(&Tensor::zeros(1, DType::F32, &dev).unwrap())
+            .unwrap();
+        let x = Tensor::arange(1f32, 26., &dev)
+            .unwrap()
+            .reshape((1, 1, 5, 5))
+            .unwrap();
         let y = conv.forward(&x).unwrap();
         assert_eq!(y.dims(), &[1, 1, 5, 5]);
         let y = y.flatten_all().unwrap().to_vec1::<f32>().unwrap();
         assert_eq!(&y[..6], &[0., 0., 0., 0., 0., 0.]);
         assert_eq!(y[6], 1.0);
         let odd = conv2d_same(2, 3, 3, vb.pp("odd")).unwrap();
-        assert_eq!(odd.forward(&Tensor::zeros((1, 2, 7, 9), DType::F32, &dev).unwrap()).unwrap().dims(), &[1, 3, 7, 9]);
+        assert_eq!(
+            odd.forward(&Tensor::zeros((1, 2, 7, 9), DType::F32, &dev).unwrap())
+                .unwrap()
+                .dims(),
+            &[1, 3, 7, 9]
+        );
     }
 }

@@ -8,6 +8,7 @@
 mod classifier;
 mod error;
 mod init;
+pub mod kernels;
 pub mod layers;
 mod mnist_cnn;
 

@@ -1,0 +1,116 @@
+//! Max-pooling with a `k x k` window and stride `k` as a custom op whose
+//! gradient goes, whole, to the first maximal element of each window.
+
+use candle_core::backend::BackendStorage;
+use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
+
+use super::contiguous;
+use super::gemm::Float;
+
+/// `(n, c, h, w) -> (n, c, h / k, w / k)`, floor mode.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MaxPool {
+    pub k: usize,
+}
+
+impl MaxPool {
+    /// Calls `f(output_index, input_index_of_the_max)` for every window.
+    fn for_each_max<T: Float>(&self, x: &[T], dims: &[usize], mut f: impl FnMut(usize, usize)) {
+        let (planes, h, w, k) = (dims[0] * dims[1], dims[2], dims[3], self.k);
+        let (oh, ow) = (h / k, w / k);
+        for plane in 0..planes {
+            let base = plane * h * w;
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut best = base + oy * k * w + ox * k;
+                    for dy in 0..k {
+                        let row = base + (oy * k + dy) * w + ox * k;
+                        for i in row..row + k {
+                            if x[i] > x[best] {
+                                best = i;
+                            }
+                        }
+                    }
+                    f((plane * oh + oy) * ow + ox, best);
+                }
+            }
+        }
+    }
+
+    fn out_shape(&self, dims: &[usize]) -> Shape {
+        (dims[0], dims[1], dims[2] / self.k, dims[3] / self.k).into()
+    }
+
+    fn pool<T: Float>(&self, x: &[T], dims: &[usize]) -> Vec<T> {
+        let mut y = vec![T::zero(); self.out_shape(dims).elem_count()];
+        self.for_each_max(x, dims, |o, i| y[o] = x[i]);
+        y
+    }
+
+    fn unpool<T: Float>(&self, x: &[T], dims: &[usize], dy: &[T]) -> Vec<T> {
+        let mut dx = vec![T::zero(); x.len()];
+        self.for_each_max(x, dims, |o, i| dx[i] = dy[o]);
+        dx
+    }
+}
+
+impl CustomOp1 for MaxPool {
+    fn name(&self) -> &'static str {
+        "forger-max-pool2d"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let dims = l.dims();
+        let out = match s {
+            CpuStorage::F32(x) => {
+                CpuStorage::F32(self.pool(contiguous(x, l, "max-pool input")?, dims))
+            }
+            CpuStorage::F64(x) => {
+                CpuStorage::F64(self.pool(contiguous(x, l, "max-pool input")?, dims))
+            }
+            _ => bail!("forger max-pool takes f32 or f64, got {:?}", s.dtype()),
+        };
+        Ok((out, self.out_shape(dims)))
+    }
+
+    fn bwd(&self, x: &Tensor, _y: &Tensor, dy: &Tensor) -> Result<Option<Tensor>> {
+        x.apply_op2_no_bwd(&dy.contiguous()?, &MaxUnpool(*self))
+            .map(Some)
+    }
+}
+
+/// `(x, dy) -> dx` for [`MaxPool`].
+struct MaxUnpool(MaxPool);
+
+impl CustomOp2 for MaxUnpool {
+    fn name(&self) -> &'static str {
+        "forger-max-pool2d-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let dims = l1.dims();
+        let out = match (s1, s2) {
+            (CpuStorage::F32(x), CpuStorage::F32(dy)) => CpuStorage::F32(self.0.unpool(
+                contiguous(x, l1, "max-pool input")?,
+                dims,
+                contiguous(dy, l2, "max-pool gradient")?,
+            )),
+            (CpuStorage::F64(x), CpuStorage::F64(dy)) => CpuStorage::F64(self.0.unpool(
+                contiguous(x, l1, "max-pool input")?,
+                dims,
+                contiguous(dy, l2, "max-pool gradient")?,
+            )),
+            _ => bail!(
+                "forger max-pool gradient takes f32 or f64, got {:?}",
+                s1.dtype()
+            ),
+        };
+        Ok((out, dims.into()))
+    }
+}
