@@ -59,30 +59,27 @@ impl Geometry {
         (self.c_out, self.c_in, self.kh, self.kw)
     }
 
-    /// Calls `f(col_offset, input_offset, len)` for every run of `len` output
-    /// columns, starting at `col_offset` in a `patch() x (images * positions())`
-    /// im2col matrix, that read the input at `input_offset + j * stride`
-    /// (`j < len`) in the `images` images starting at the slice's start.
-    /// Taps that fall into the padding are skipped.
-    fn for_each_run(&self, images: usize, mut f: impl FnMut(usize, usize, usize)) {
+    /// Calls `f` with the [`Block`] of every im2col row `(ci, ky, kx)` and
+    /// image of a `patch() x (images * positions())` im2col matrix.
+    fn for_each_block(&self, images: usize, mut f: impl FnMut(Block)) {
         let (p, cols) = (self.positions(), images * self.positions());
         for ci in 0..self.c_in {
             for ky in 0..self.kh {
                 let rows = valid(self.oh, self.h, self.pad_top, ky, self.stride);
                 for kx in 0..self.kw {
                     let xs = valid(self.ow, self.w, self.pad_left, kx, self.stride);
-                    if xs.is_empty() {
-                        continue;
-                    }
                     let row = (ci * self.kh + ky) * self.kw + kx;
                     for img in 0..images {
                         let plane = (img * self.c_in + ci) * self.h * self.w;
-                        for oy in rows.clone() {
-                            let iy = oy * self.stride + ky - self.pad_top;
-                            let ix = xs.start * self.stride + kx - self.pad_left;
-                            let col = row * cols + img * p + oy * self.ow + xs.start;
-                            f(col, plane + iy * self.w + ix, xs.len());
-                        }
+                        // The tap of the first valid position; unused when there is none.
+                        let iy = (rows.start * self.stride + ky).saturating_sub(self.pad_top);
+                        let ix = (xs.start * self.stride + kx).saturating_sub(self.pad_left);
+                        f(Block {
+                            col: row * cols + img * p,
+                            src: plane + iy * self.w + ix,
+                            rows: rows.clone(),
+                            cols: xs.clone(),
+                        });
                     }
                 }
             }
@@ -92,16 +89,26 @@ impl Geometry {
     /// Fills `col` (`patch() x (images * positions())`) with the input patches
     /// of the `images` images at the start of `input`.
     pub fn im2col<T: Float>(&self, input: &[T], images: usize, col: &mut [T]) {
-        let col = &mut col[..self.patch() * images * self.positions()];
-        col.fill(T::zero());
-        let s = self.stride;
-        self.for_each_run(images, |c, i, len| {
-            let dst = &mut col[c..c + len];
-            if s == 1 {
-                dst.copy_from_slice(&input[i..i + len]);
-            } else {
-                for (j, d) in dst.iter_mut().enumerate() {
-                    *d = input[i + j * s];
+        let (s, ow) = (self.stride, self.ow);
+        self.for_each_block(images, |b| {
+            for (oy, dst) in col[b.col..b.col + self.positions()]
+                .chunks_exact_mut(ow)
+                .enumerate()
+            {
+                if !b.rows.contains(&oy) || b.cols.is_empty() {
+                    dst.fill(T::zero());
+                    continue;
+                }
+                let src = &input[b.src + (oy - b.rows.start) * s * self.w..];
+                dst[..b.cols.start].fill(T::zero());
+                dst[b.cols.end..].fill(T::zero());
+                let dst = &mut dst[b.cols.clone()];
+                if s == 1 {
+                    dst.copy_from_slice(&src[..dst.len()]);
+                } else {
+                    for (j, d) in dst.iter_mut().enumerate() {
+                        *d = src[j * s];
+                    }
                 }
             }
         });
@@ -112,13 +119,28 @@ impl Geometry {
     pub fn col2im<T: Float>(&self, col: &[T], images: usize, input: &mut [T]) {
         let input = &mut input[..images * self.image_len()];
         input.fill(T::zero());
-        let s = self.stride;
-        self.for_each_run(images, |c, i, len| {
-            for (j, &v) in col[c..c + len].iter().enumerate() {
-                input[i + j * s] += v;
+        let (s, ow) = (self.stride, self.ow);
+        self.for_each_block(images, |b| {
+            for oy in b.rows.clone() {
+                let src = b.src + (oy - b.rows.start) * s * self.w;
+                let run = &col[b.col + oy * ow..][b.cols.clone()];
+                for (j, &v) in run.iter().enumerate() {
+                    input[src + j * s] += v;
+                }
             }
         });
     }
+}
+
+/// Where one im2col row `(ci, ky, kx)` of one image lies and what it reads:
+/// its `positions()` entries start at `col`; output positions `(oy, ox)` in
+/// `rows x cols` read the input at `src + (oy - rows.start) * stride * w +
+/// (ox - cols.start) * stride`; the others read padding (zero).
+struct Block {
+    col: usize,
+    src: usize,
+    rows: Range<usize>,
+    cols: Range<usize>,
 }
 
 /// Output indices `o < out_len` whose tap `o * stride + k - pad` lands inside

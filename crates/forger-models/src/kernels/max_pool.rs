@@ -4,6 +4,8 @@
 use candle_core::backend::BackendStorage;
 use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 
+use rayon::prelude::*;
+
 use super::contiguous;
 use super::gemm::Float;
 
@@ -14,25 +16,28 @@ pub(crate) struct MaxPool {
 }
 
 impl MaxPool {
-    /// Calls `f(output_index, input_index_of_the_max)` for every window.
-    fn for_each_max<T: Float>(&self, x: &[T], dims: &[usize], mut f: impl FnMut(usize, usize)) {
-        let (planes, h, w, k) = (dims[0] * dims[1], dims[2], dims[3], self.k);
+    /// Calls `f(output_index, input_index_of_the_max)` for every window of
+    /// one `h x w` plane.
+    fn for_each_max<T: Float>(
+        &self,
+        x: &[T],
+        (h, w): (usize, usize),
+        mut f: impl FnMut(usize, usize),
+    ) {
+        let k = self.k;
         let (oh, ow) = (h / k, w / k);
-        for plane in 0..planes {
-            let base = plane * h * w;
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let mut best = base + oy * k * w + ox * k;
-                    for dy in 0..k {
-                        let row = base + (oy * k + dy) * w + ox * k;
-                        for i in row..row + k {
-                            if x[i] > x[best] {
-                                best = i;
-                            }
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let mut best = oy * k * w + ox * k;
+                for dy in 0..k {
+                    let row = (oy * k + dy) * w + ox * k;
+                    for (i, &v) in x[row..row + k].iter().enumerate() {
+                        if v > x[best] {
+                            best = row + i;
                         }
                     }
-                    f((plane * oh + oy) * ow + ox, best);
                 }
+                f(oy * ow + ox, best);
             }
         }
     }
@@ -41,15 +46,30 @@ impl MaxPool {
         (dims[0], dims[1], dims[2] / self.k, dims[3] / self.k).into()
     }
 
+    /// The window maxima, planes in parallel.
     fn pool<T: Float>(&self, x: &[T], dims: &[usize]) -> Vec<T> {
+        let (h, w) = (dims[2], dims[3]);
         let mut y = vec![T::zero(); self.out_shape(dims).elem_count()];
-        self.for_each_max(x, dims, |o, i| y[o] = x[i]);
+        let plane_out = (h / self.k) * (w / self.k);
+        y.par_chunks_mut(plane_out)
+            .zip(x.par_chunks(h * w))
+            .for_each(|(y, x)| {
+                self.for_each_max(x, (h, w), |o, i| y[o] = x[i]);
+            });
         y
     }
 
+    /// The gradient: each window's `dy` to its first maximum, planes in parallel.
     fn unpool<T: Float>(&self, x: &[T], dims: &[usize], dy: &[T]) -> Vec<T> {
+        let (h, w) = (dims[2], dims[3]);
         let mut dx = vec![T::zero(); x.len()];
-        self.for_each_max(x, dims, |o, i| dx[i] = dy[o]);
+        let plane_out = (h / self.k) * (w / self.k);
+        dx.par_chunks_mut(h * w)
+            .zip(x.par_chunks(h * w))
+            .zip(dy.par_chunks(plane_out))
+            .for_each(|((dx, x), dy)| {
+                self.for_each_max(x, (h, w), |o, i| dx[i] = dy[o]);
+            });
         dx
     }
 }
