@@ -29,11 +29,12 @@ impl MaxPool {
         for oy in 0..oh {
             for ox in 0..ow {
                 let mut best = oy * k * w + ox * k;
+                let mut max = x[best];
                 for dy in 0..k {
                     let row = (oy * k + dy) * w + ox * k;
                     for (i, &v) in x[row..row + k].iter().enumerate() {
-                        if v > x[best] {
-                            best = row + i;
+                        if v > max {
+                            (best, max) = (row + i, v);
                         }
                     }
                 }
@@ -46,15 +47,28 @@ impl MaxPool {
         (dims[0], dims[1], dims[2] / self.k, dims[3] / self.k).into()
     }
 
-    /// The window maxima, planes in parallel.
+    /// The window maxima, planes in parallel. A running maximum over the
+    /// window's rows, without the argmax, so that it vectorizes.
     fn pool<T: Float>(&self, x: &[T], dims: &[usize]) -> Vec<T> {
-        let (h, w) = (dims[2], dims[3]);
+        let (h, w, k) = (dims[2], dims[3], self.k);
+        let (oh, ow) = (h / k, w / k);
         let mut y = vec![T::zero(); self.out_shape(dims).elem_count()];
-        let plane_out = (h / self.k) * (w / self.k);
-        y.par_chunks_mut(plane_out)
+        y.par_chunks_mut(oh * ow)
             .zip(x.par_chunks(h * w))
             .for_each(|(y, x)| {
-                self.for_each_max(x, (h, w), |o, i| y[o] = x[i]);
+                for (oy, out) in y.chunks_exact_mut(ow).enumerate() {
+                    for (o, win) in out.iter_mut().zip(x[oy * k * w..].chunks_exact(k)) {
+                        *o = win[0];
+                    }
+                    for dy in 0..k {
+                        let row = &x[(oy * k + dy) * w..][..ow * k];
+                        for (o, win) in out.iter_mut().zip(row.chunks_exact(k)) {
+                            for &v in win {
+                                *o = if v > *o { v } else { *o };
+                            }
+                        }
+                    }
+                }
             });
         y
     }
