@@ -3,7 +3,8 @@
 //! forger's kernels, and one forward+backward step of W1, W2 and W3-like
 //! networks both ways. Run it with
 //! `RAYON_NUM_THREADS=2 cargo run --release -p forger-models --example conv_profile`
-//! (`-- --quick` for fewer repetitions). Speed targets are checked by
+//! (`-- --quick` for fewer repetitions, `-- --profile w2` to run one step
+//! alone under `perf record`). Speed targets are checked by
 //! `cargo xtask bench`; this is the per-op profile behind them.
 
 use std::time::Instant;
@@ -330,7 +331,22 @@ fn w3_step(seed: u64, dev: &Device) -> Result<impl FnMut() -> Result<()>> {
 }
 
 fn main() -> Result<()> {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args: Vec<String> = std::env::args().collect();
+    // `--profile w1|w2|w3`: only run that step with forger's kernels, 30
+    // times, for `perf record`.
+    if let Some(i) = args.iter().position(|a| a == "--profile") {
+        let dev = Device::Cpu;
+        let mut step: Box<dyn FnMut() -> Result<()>> = match args.get(i + 1).map(String::as_str) {
+            Some("w1") => Box::new(w1_step(0, &dev)?),
+            Some("w2") => Box::new(w2_step(0, &dev)?),
+            Some("w3") => Box::new(w3_step(0, &dev)?),
+            other => candle_core::bail!("--profile takes w1, w2 or w3, got {other:?}"),
+        };
+        let ms = median_ms(30, &mut step)?;
+        println!("median step {ms:.1} ms");
+        return Ok(());
+    }
+    let quick = args.iter().any(|a| a == "--quick");
     let reps = if quick { 3 } else { 7 };
     println!(
         "threads {}, median of {reps} after one warm-up",

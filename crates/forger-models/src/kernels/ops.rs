@@ -3,13 +3,15 @@
 //! no-backward [`Primitive`] ops.
 
 use candle_core::backend::BackendStorage;
-use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
+use candle_core::{
+    bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor,
+};
 
 use super::gemm::Float;
 use super::geometry::Geometry;
 use super::{compute, contiguous};
 
-/// Which of the three convolution primitives a [`Primitive`] op runs.
+/// Which of the convolution primitives a [`Primitive`] op runs.
 #[derive(Debug, Clone, Copy)]
 enum Kind {
     /// `(x, w) -> y`
@@ -18,6 +20,8 @@ enum Kind {
     InputGrad,
     /// `(x, dy) -> dw`
     WeightGrad,
+    /// `dy -> db` (one argument)
+    BiasGrad,
 }
 
 /// One convolution primitive, without backward.
@@ -33,6 +37,7 @@ impl Primitive {
             Kind::Forward => self.g.output_shape().into(),
             Kind::InputGrad => self.g.input_shape().into(),
             Kind::WeightGrad => self.g.kernel_shape().into(),
+            Kind::BiasGrad => self.g.c_out.into(),
         }
     }
 
@@ -41,6 +46,7 @@ impl Primitive {
             Kind::Forward => compute::forward(&self.g, a, b, bias),
             Kind::InputGrad => compute::input_grad(&self.g, a, b),
             Kind::WeightGrad => compute::weight_grad(&self.g, a, b),
+            Kind::BiasGrad => compute::bias_grad(&self.g, a),
         }
     }
 
@@ -96,6 +102,7 @@ impl CustomOp2 for Primitive {
             Kind::Forward => "forger-conv2d",
             Kind::InputGrad => "forger-conv2d-input-grad",
             Kind::WeightGrad => "forger-conv2d-weight-grad",
+            Kind::BiasGrad => "forger-conv2d-bias-grad",
         }
     }
 
@@ -107,6 +114,17 @@ impl CustomOp2 for Primitive {
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         self.cpu((s1, l1), (s2, l2), None)
+    }
+}
+
+impl CustomOp1 for Primitive {
+    fn name(&self) -> &'static str {
+        CustomOp2::name(self)
+    }
+
+    /// The one-argument primitive (the bias gradient).
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        self.cpu((s, l), (s, l), None)
     }
 }
 
@@ -194,7 +212,10 @@ impl CustomOp3 for Conv2dOp {
         dy: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let (dx, dw) = self.grads(x, w, dy)?;
-        let db = wanted(b, || dy.sum([0, 2, 3]))?;
+        let db = wanted(b, || {
+            dy.contiguous()?
+                .apply_op1_no_bwd(&self.primitive(Kind::BiasGrad))
+        })?;
         Ok((dx, dw, db))
     }
 }
