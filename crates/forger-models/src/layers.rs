@@ -222,4 +222,47 @@ mod tests {
             &[1, 3, 7, 9]
         );
     }
+
+    #[test]
+    fn conv_transpose_layer_shapes_bias_and_init() {
+        let dev = Device::Cpu;
+        let vm = candle_nn::VarMap::new();
+        let vb = VarBuilder::from_varmap(&vm, DType::F32, &dev);
+        let config = ConvTranspose2dConfig {
+            stride: 2,
+            padding: 2,
+            output_padding: 1,
+        };
+        let layer = conv_transpose2d(4, 2, 5, config, true, vb.pp("t")).unwrap();
+        let x = Tensor::ones((1, 4, 7, 7), DType::F32, &dev).unwrap();
+        let y = layer.forward(&x).unwrap();
+        assert_eq!(y.dims(), &[1, 2, 14, 14]);
+        let vars = vm.data().lock().unwrap();
+        let (w, b) = (vars["t.weight"].as_tensor(), vars["t.bias"].as_tensor());
+        assert_eq!(w.dims(), &[4, 2, 5, 5]);
+        // PyTorch's fan-in for a transposed conv: out_channels * k^2 = 50.
+        let bound = 1.0 / 50f32.sqrt();
+        let max = w
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(max <= bound && max > bound / 2.0, "{max} vs {bound}");
+        let unbiased = kernels::conv_transpose2d(&x, w, 2, 2, 1).unwrap();
+        let diff = (y - unbiased
+            .broadcast_add(&b.reshape((1, 2, 1, 1)).unwrap())
+            .unwrap())
+        .unwrap();
+        assert_eq!(
+            diff.abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap(),
+            0.0
+        );
+    }
 }

@@ -28,7 +28,7 @@ fn split(n: usize) -> Split {
     let threads = candle_core::utils::get_num_threads().max(1);
     let workers = threads.min(n).max(1);
     Split {
-        per_worker: n.div_ceil(workers),
+        per_worker: n.div_ceil(workers).max(1),
         gemm_threads: if workers == 1 { threads } else { 1 },
     }
 }

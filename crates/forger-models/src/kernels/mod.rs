@@ -132,8 +132,10 @@ pub fn conv2d(
     if wc_in != c_in {
         bail!("conv2d: the input has {c_in} channels, the kernel expects {wc_in}");
     }
-    if stride == 0 {
-        bail!("conv2d: stride must be at least 1");
+    if stride == 0 || c_in == 0 || c_out == 0 {
+        bail!(
+            "conv2d: need a stride and channels, got stride {stride}, {c_in} -> {c_out} channels"
+        );
     }
     if let Some(b) = bias {
         if b.dims() != [c_out] {
@@ -203,6 +205,9 @@ pub fn conv_transpose2d(
     let (wc_in, c_out, kh, kw) = w.dims4()?;
     if wc_in != c_in {
         bail!("conv_transpose2d: the input has {c_in} channels, the kernel expects {wc_in}");
+    }
+    if c_in == 0 || c_out == 0 {
+        bail!("conv_transpose2d: need channels, got {c_in} -> {c_out}");
     }
     if stride == 0 || output_padding >= stride {
         bail!("conv_transpose2d: need stride >= 1 and output_padding < stride, got {stride} and {output_padding}");

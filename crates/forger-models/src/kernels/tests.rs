@@ -594,4 +594,18 @@ fn strided_inputs_and_bad_shapes() {
     .to_string()
     .contains("output_padding"));
     assert!(max_pool2d(&x, 6).is_err());
+    // An empty batch gives an empty batch.
+    let empty = Tensor::zeros((0, 3, 5, 4), DType::F32, &dev).unwrap();
+    assert_eq!(
+        conv2d(&empty, &w, None, 2, Padding::uniform(1))
+            .unwrap()
+            .dims(),
+        &[0, 2, 3, 2]
+    );
+    let wt = Tensor::ones((3, 2, 3, 3), DType::F32, &dev).unwrap();
+    assert_eq!(
+        conv_transpose2d(&empty, &wt, 2, 1, 1).unwrap().dims(),
+        &[0, 2, 10, 8]
+    );
+    assert_eq!(max_pool2d(&empty, 2).unwrap().dims(), &[0, 3, 2, 2]);
 }
