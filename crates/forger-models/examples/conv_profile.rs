@@ -170,10 +170,12 @@ fn ops(reps: usize) -> Result<()> {
     }
     kernels::set_enabled(true);
 
-    println!("\nCandle vs forger (ms). bwd = backward of sum(y * r) for x and w; bwd(w) with x a constant, as for a first layer");
+    println!("\nCandle (C) vs forger (f), ms. bwd = backward of sum(y * r) for x and w; bwd(w) with x a constant, as for a first layer.");
+    println!("loss = sum(y * r) and its backward alone on a leaf y of the output's shape: a part of both fwd+bwd columns");
+    let pair = |(a, b): (f64, f64)| format!("{a:.1} / {b:.1}");
     println!(
-        "{:<26} {:>15} {:>15} {:>15}",
-        "op (batch first)", "fwd C / f", "fwd+bwd C / f", "fwd+bwd(w) C / f"
+        "{:<26} {:>15} {:>15} {:>17} {:>7}",
+        "op (batch first)", "fwd C / f", "fwd+bwd C / f", "fwd+bwd(w) C / f", "loss"
     );
     for c in &cases {
         let x = Var::randn(0f32, 1., c.x, &dev)?;
@@ -187,9 +189,9 @@ fn ops(reps: usize) -> Result<()> {
         let w_only = both(reps, || {
             c.apply(&xc, &w)?.mul(&r)?.sum_all()?.backward().map(|_| ())
         })?;
-        let pair = |(a, b): (f64, f64)| format!("{a:.1} / {b:.1}");
+        let loss = loss_ms(&r, reps)?;
         println!(
-            "{:<26} {:>15} {:>15} {:>15}",
+            "{:<26} {:>15} {:>15} {:>17} {loss:>7.1}",
             c.name,
             pair(fwd),
             pair(all),
@@ -207,15 +209,22 @@ fn ops(reps: usize) -> Result<()> {
                 .backward()
                 .map(|_| ())
         })?;
+        let loss = loss_ms(&r, reps)?;
         let name = format!("max-pool 2 {}x{}x{}", shape.1, shape.2, shape.3);
         println!(
-            "{:<26} {:>15} {:>15}",
-            name,
-            format!("{:.1} / {:.1}", fwd.0, fwd.1),
-            format!("{:.1} / {:.1}", all.0, all.1)
+            "{name:<26} {:>15} {:>15} {:>17} {loss:>7.1}",
+            pair(fwd),
+            pair(all),
+            ""
         );
     }
     Ok(())
+}
+
+/// The benchmark's own loss, `sum(y * r)` and its backward, on a leaf `y`.
+fn loss_ms(r: &Tensor, reps: usize) -> Result<f64> {
+    let y = Var::randn(0f32, 1., r.shape(), r.device())?;
+    median_ms(reps, || y.mul(r)?.sum_all()?.backward().map(|_| ()))
 }
 
 fn leaky_relu(x: &Tensor) -> Result<Tensor> {
