@@ -18,10 +18,11 @@
 //! synthetic teaching and training set cannot afford.
 
 use candle_core::{Module, ModuleT, Result, Tensor, D};
-use candle_nn::{BatchNorm, Conv2dConfig, ConvTranspose2dConfig, Embedding, Init, VarBuilder};
+use candle_nn::{BatchNorm, Embedding, Init, VarBuilder};
 use serde::{Deserialize, Serialize};
 
-use crate::layers::dropout;
+use crate::kernels::Padding;
+use crate::layers::{dropout, Conv2d, ConvTranspose2d, ConvTranspose2dConfig};
 use crate::{Mode, ModelError};
 
 /// DCGAN weights start as N(0, 0.02), batch-norm scales as N(1, 0.02).
@@ -112,15 +113,14 @@ fn conv_transpose(
     cout: usize,
     stride: usize,
     vb: VarBuilder,
-) -> Result<candle_nn::ConvTranspose2d> {
+) -> Result<ConvTranspose2d> {
     let weight = vb.get_with_hints((cin, cout, 5, 5), "weight", WEIGHT_INIT)?;
     let config = ConvTranspose2dConfig {
         padding: 2,
         output_padding: stride - 1,
         stride,
-        dilation: 1,
     };
-    Ok(candle_nn::ConvTranspose2d::new(weight, None, config))
+    Ok(ConvTranspose2d::new(weight, None, config))
 }
 
 fn embedding(classes: usize, dim: usize, vb: VarBuilder) -> Result<Embedding> {
@@ -135,7 +135,7 @@ fn embedding(classes: usize, dim: usize, vb: VarBuilder) -> Result<Embedding> {
 pub struct Generator {
     project: candle_nn::Linear,
     bn0: BatchNorm,
-    up: [candle_nn::ConvTranspose2d; 3],
+    up: [ConvTranspose2d; 3],
     bn: [BatchNorm; 2],
     label_embedding: Option<Embedding>,
     config: GanConfig,
@@ -200,7 +200,7 @@ impl Generator {
 /// The discriminator: images (and classes) in, one real-vs-fake logit out.
 #[derive(Debug, Clone)]
 pub struct Discriminator {
-    convs: [candle_nn::Conv2d; 2],
+    convs: [Conv2d; 2],
     head: candle_nn::Linear,
     projection: Option<Embedding>,
     dropout: f64,
@@ -209,15 +209,10 @@ pub struct Discriminator {
 impl Discriminator {
     fn new(config: &GanConfig, vb: VarBuilder) -> Result<Self> {
         let [d0, d1] = config.discriminator_widths;
-        let conv = |cin: usize, cout: usize, vb: VarBuilder| -> Result<candle_nn::Conv2d> {
+        let conv = |cin: usize, cout: usize, vb: VarBuilder| -> Result<Conv2d> {
             let weight = vb.get_with_hints((cout, cin, 5, 5), "weight", WEIGHT_INIT)?;
             let bias = vb.get_with_hints(cout, "bias", Init::Const(0.0))?;
-            let config = Conv2dConfig {
-                padding: 2,
-                stride: 2,
-                ..Default::default()
-            };
-            Ok(candle_nn::Conv2d::new(weight, Some(bias), config))
+            Ok(Conv2d::new(weight, Some(bias), 2, Padding::uniform(2)))
         };
         let features = d1 * (config.image[1] / 4) * (config.image[2] / 4);
         let head_weight = vb

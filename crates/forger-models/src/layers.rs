@@ -2,8 +2,10 @@
 //! TensorFlow's SAME padding, PyTorch's default initialisation, and a
 //! max-pool whose gradient is right.
 
-use candle_core::{Module, Result, Tensor, D};
-use candle_nn::{Conv2dConfig, Init, VarBuilder};
+use candle_core::{Module, Result, Tensor};
+use candle_nn::{Init, VarBuilder};
+
+use crate::kernels::{self, Padding};
 
 /// PyTorch's default initialisation for a layer with `fan_in` inputs:
 /// uniform in `+-1/sqrt(fan_in)` for weights and biases alike. Used so that
@@ -24,68 +26,127 @@ pub fn linear(in_dim: usize, out_dim: usize, vb: VarBuilder) -> Result<candle_nn
     Ok(candle_nn::Linear::new(weight, Some(bias)))
 }
 
-/// A stride-1 convolution with TensorFlow's SAME padding: the output has the
-/// input's height and width. For an even kernel `k` the padding is
-/// asymmetric, `k/2 - 1` before and `k/2` after (for 4x4: 1 and 2).
+/// A 2-D convolution (one group, dilation 1) with any stride and
+/// asymmetric padding, on forger's kernels on CPU ([`crate::kernels::conv2d`]).
 #[derive(Debug, Clone)]
-pub struct Conv2dSame {
-    conv: candle_nn::Conv2d,
-    kernel: usize,
+pub struct Conv2d {
+    weight: Tensor,
+    bias: Option<Tensor>,
+    stride: usize,
+    padding: Padding,
 }
 
-/// A [`Conv2dSame`] with PyTorch's default initialisation.
+impl Conv2d {
+    /// A convolution with weight `(out, in, k, k)` and an optional bias `(out,)`.
+    pub fn new(weight: Tensor, bias: Option<Tensor>, stride: usize, padding: Padding) -> Self {
+        Self {
+            weight,
+            bias,
+            stride,
+            padding,
+        }
+    }
+}
+
+/// A stride-1 convolution with TensorFlow's SAME padding (the output has the
+/// input's height and width; for an even kernel `k` the padding is
+/// asymmetric, `k/2 - 1` before and `k/2` after: for 4x4, 1 and 2), with
+/// PyTorch's default initialisation.
 pub fn conv2d_same(
     in_channels: usize,
     out_channels: usize,
     kernel: usize,
     vb: VarBuilder,
-) -> Result<Conv2dSame> {
+) -> Result<Conv2d> {
     let init = torch_default_init(in_channels * kernel * kernel);
     let weight = vb.get_with_hints((out_channels, in_channels, kernel, kernel), "weight", init)?;
     let bias = vb.get_with_hints(out_channels, "bias", init)?;
-    // Odd kernels pad symmetrically, which the convolution does itself.
-    let padding = if kernel % 2 == 1 { kernel / 2 } else { 0 };
-    let config = Conv2dConfig {
-        padding,
-        ..Default::default()
-    };
-    Ok(Conv2dSame {
-        conv: candle_nn::Conv2d::new(weight, Some(bias), config),
-        kernel,
-    })
+    Ok(Conv2d::new(weight, Some(bias), 1, Padding::same(kernel)))
 }
 
-impl Module for Conv2dSame {
+impl Module for Conv2d {
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        if self.kernel % 2 == 1 {
-            return self.conv.forward(xs);
+        kernels::conv2d(
+            xs,
+            &self.weight,
+            self.bias.as_ref(),
+            self.stride,
+            self.padding,
+        )
+    }
+}
+
+/// A transposed convolution (PyTorch's `ConvTranspose2d`, dilation 1, one
+/// group), on forger's kernels on CPU ([`crate::kernels::conv_transpose2d`]).
+#[derive(Debug, Clone)]
+pub struct ConvTranspose2d {
+    weight: Tensor,
+    bias: Option<Tensor>,
+    config: ConvTranspose2dConfig,
+}
+
+/// Stride, padding and output padding of a [`ConvTranspose2d`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvTranspose2dConfig {
+    /// Stride (upsampling factor).
+    pub stride: usize,
+    /// Rows and columns cropped from each side of the full output.
+    pub padding: usize,
+    /// Rows and columns added after the last (less than `stride`).
+    pub output_padding: usize,
+}
+
+/// A [`ConvTranspose2d`] from `in_channels` to `out_channels` with a square
+/// `kernel`, with or without bias, and PyTorch's default initialisation
+/// (whose fan-in for this layer is `out_channels * kernel^2`). Its weight is
+/// `(in_channels, out_channels, kernel, kernel)`, as in PyTorch.
+pub fn conv_transpose2d(
+    in_channels: usize,
+    out_channels: usize,
+    kernel: usize,
+    config: ConvTranspose2dConfig,
+    bias: bool,
+    vb: VarBuilder,
+) -> Result<ConvTranspose2d> {
+    let init = torch_default_init(out_channels * kernel * kernel);
+    let weight = vb.get_with_hints((in_channels, out_channels, kernel, kernel), "weight", init)?;
+    let bias = if bias {
+        Some(vb.get_with_hints(out_channels, "bias", init)?)
+    } else {
+        None
+    };
+    Ok(ConvTranspose2d::new(weight, bias, config))
+}
+
+impl ConvTranspose2d {
+    /// A transposed convolution with weight `(in, out, k, k)` and an optional bias `(out,)`.
+    pub fn new(weight: Tensor, bias: Option<Tensor>, config: ConvTranspose2dConfig) -> Self {
+        Self {
+            weight,
+            bias,
+            config,
         }
-        let (before, after) = (self.kernel / 2 - 1, self.kernel / 2);
-        let xs = xs.pad_with_zeros(D::Minus2, before, after)?;
-        let xs = xs.pad_with_zeros(D::Minus1, before, after)?;
-        self.conv.forward(&xs)
+    }
+}
+
+impl Module for ConvTranspose2d {
+    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        let c = self.config;
+        let ys =
+            kernels::conv_transpose2d(xs, &self.weight, c.stride, c.padding, c.output_padding)?;
+        match &self.bias {
+            Some(b) => ys.broadcast_add(&b.reshape((1, b.elem_count(), 1, 1))?),
+            None => Ok(ys),
+        }
     }
 }
 
 /// Max-pooling with a `k x k` window and stride `k` (floor mode: trailing
-/// rows and columns that do not fill a window are dropped).
-///
-/// Written as a reshape and two max-reductions rather than with Candle's
-/// `max_pool2d`, whose backward pass divides the gradient by `k^2`. The
-/// gradient of a max-reduction goes to the maximal element (to each of them
-/// on ties), which is the gradient of max-pooling.
+/// rows and columns that do not fill a window are dropped), with the right
+/// gradient: Candle's `max_pool2d` divides it by `k^2`. See
+/// [`crate::kernels::max_pool2d`].
 pub fn max_pool2d(xs: &Tensor, k: usize) -> Result<Tensor> {
-    let (n, c, h, w) = xs.dims4()?;
-    let (ho, wo) = (h / k, w / k);
-    let xs = if ho * k != h || wo * k != w {
-        xs.narrow(2, 0, ho * k)?.narrow(3, 0, wo * k)?
-    } else {
-        xs.clone()
-    };
-    xs.contiguous()?
-        .reshape((n, c, ho, k, wo, k))?
-        .max(5)?
-        .max(3)
+    kernels::max_pool2d(xs, k)
 }
 
 /// Inverted dropout: each element is zeroed with probability `p` and the
@@ -108,12 +169,11 @@ pub fn dropout(xs: &Tensor, p: f64, rng: &mut rand_pcg::Pcg64) -> Result<Tensor>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::{DType, Device, Var};
 
     #[test]
     fn dropout_keeps_the_expectation_and_is_seeded() {
         use rand::SeedableRng;
-        let x = Tensor::ones(10_000, DType::F32, &Device::Cpu).unwrap();
+        let x = Tensor::ones(10_000, candle_core::DType::F32, &candle_core::Device::Cpu).unwrap();
         let a = dropout(&x, 0.3, &mut rand_pcg::Pcg64::seed_from_u64(5)).unwrap();
         let b = dropout(&x, 0.3, &mut rand_pcg::Pcg64::seed_from_u64(5)).unwrap();
         assert_eq!(a.to_vec1::<f32>().unwrap(), b.to_vec1::<f32>().unwrap());
@@ -123,6 +183,7 @@ mod tests {
         let mean = v.iter().sum::<f32>() / 10_000.0;
         assert!((mean - 1.0).abs() < 0.05, "{mean}");
     }
+    use candle_core::{DType, Device, Var};
 
     #[test]
     fn max_pool_gradient_is_one_at_the_max() {
@@ -213,6 +274,49 @@ mod tests {
                 .unwrap()
                 .dims(),
             &[1, 3, 7, 9]
+        );
+    }
+
+    #[test]
+    fn conv_transpose_layer_shapes_bias_and_init() {
+        let dev = Device::Cpu;
+        let vm = candle_nn::VarMap::new();
+        let vb = VarBuilder::from_varmap(&vm, DType::F32, &dev);
+        let config = ConvTranspose2dConfig {
+            stride: 2,
+            padding: 2,
+            output_padding: 1,
+        };
+        let layer = conv_transpose2d(4, 2, 5, config, true, vb.pp("t")).unwrap();
+        let x = Tensor::ones((1, 4, 7, 7), DType::F32, &dev).unwrap();
+        let y = layer.forward(&x).unwrap();
+        assert_eq!(y.dims(), &[1, 2, 14, 14]);
+        let vars = vm.data().lock().unwrap();
+        let (w, b) = (vars["t.weight"].as_tensor(), vars["t.bias"].as_tensor());
+        assert_eq!(w.dims(), &[4, 2, 5, 5]);
+        // PyTorch's fan-in for a transposed conv: out_channels * k^2 = 50.
+        let bound = 1.0 / 50f32.sqrt();
+        let max = w
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(max <= bound && max > bound / 2.0, "{max} vs {bound}");
+        let unbiased = kernels::conv_transpose2d(&x, w, 2, 2, 1).unwrap();
+        let diff = (y - unbiased
+            .broadcast_add(&b.reshape((1, 2, 1, 1)).unwrap())
+            .unwrap())
+        .unwrap();
+        assert_eq!(
+            diff.abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap(),
+            0.0
         );
     }
 }

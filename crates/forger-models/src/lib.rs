@@ -2,6 +2,9 @@
 //! whose fresh weights come from a seeded generator ([`seeded_vars`]), so
 //! that the same seed gives the same network on every run.
 //!
+//! [`kernels`] holds forger's own CPU convolution and max-pool kernels,
+//! which [`layers`] use on CPU.
+//!
 //! Every model here implements [`ImageClassifier`]; the training loops in
 //! `forger-train` take any of them, so adding a model touches no loop.
 
@@ -10,6 +13,7 @@ mod classifier;
 mod error;
 mod gan;
 mod init;
+pub mod kernels;
 pub mod layers;
 mod mnist_cnn;
 

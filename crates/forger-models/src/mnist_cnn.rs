@@ -2,7 +2,7 @@ use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
-use crate::layers::{conv2d_same, linear, max_pool2d, Conv2dSame};
+use crate::layers::{conv2d_same, linear, max_pool2d, Conv2d};
 use crate::{ImageClassifier, Mode, ModelError, Result};
 
 /// The MNIST tutorial's CNN: two blocks of SAME convolution, ReLU and 2x2
@@ -58,8 +58,8 @@ impl MnistCnnConfig {
 /// See [`MnistCnnConfig`].
 #[derive(Debug, Clone)]
 pub struct MnistCnn {
-    c1: Conv2dSame,
-    c2: Conv2dSame,
+    c1: Conv2d,
+    c2: Conv2d,
     fc: candle_nn::Linear,
     config: MnistCnnConfig,
 }

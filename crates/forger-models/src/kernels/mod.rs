@@ -1,0 +1,270 @@
+//! forger's own CPU kernels for convolution, transposed convolution and
+//! max-pooling, as Candle custom ops with forward and backward.
+//!
+//! Candle 0.11's CPU `conv_transpose2d` is a direct loop without gemm, and
+//! its conv2d backward uses that loop for every input gradient (even the
+//! first layer's, which nothing needs) and a conv2d with the batch as
+//! channels for the weight gradient. Here all three are im2col/col2im plus
+//! one [`gemm`](https://docs.rs/gemm) call per chunk of images:
+//!
+//! * forward: `y = W * im2col(x)` (+ bias, written before the gemm adds),
+//! * input gradient: `dx = col2im(W^T * dy)`, skipped when `x` needs none,
+//! * weight gradient: `dW = dy * im2col(x)^T`, accumulated over the batch.
+//!
+//! A transposed convolution is the input gradient of a convolution, and its
+//! gradients are that convolution's forward and weight gradient.
+//!
+//! The kernels run on CPU tensors of f32 or f64. On other devices, other
+//! dtypes, or after [`set_enabled`]`(false)`, the functions here call
+//! Candle's own ops, so callers need not choose.
+
+mod compute;
+mod gemm;
+mod geometry;
+mod max_pool;
+mod ops;
+#[cfg(test)]
+mod tests;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use candle_core::{bail, DType, Layout, Result, Tensor, D};
+
+use geometry::Geometry;
+use ops::{Conv2dOp, ConvTranspose2dOp};
+
+static ENABLED: AtomicBool = AtomicBool::new(true);
+
+/// Turns forger's kernels on (the default) or off for the whole process.
+/// Off, every function here uses Candle's ops: for benchmarks comparing the
+/// two, and to rule the kernels out when chasing a numerical problem.
+pub fn set_enabled(enabled: bool) {
+    ENABLED.store(enabled, Ordering::Relaxed);
+}
+
+/// Whether forger's kernels run for `t` (CPU, f32 or f64, and enabled).
+fn use_kernels(t: &Tensor) -> bool {
+    ENABLED.load(Ordering::Relaxed)
+        && t.device().is_cpu()
+        && matches!(t.dtype(), DType::F32 | DType::F64)
+}
+
+/// The contiguous elements of `s` under `l`.
+fn contiguous<'a, T>(s: &'a [T], l: &Layout, what: &str) -> Result<&'a [T]> {
+    match l.contiguous_offsets() {
+        Some((start, end)) => Ok(&s[start..end]),
+        None => bail!("forger kernel: the {what} must be contiguous"),
+    }
+}
+
+/// Zero padding of a convolution's input, per side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Padding {
+    /// Rows before the first.
+    pub top: usize,
+    /// Rows after the last.
+    pub bottom: usize,
+    /// Columns before the first.
+    pub left: usize,
+    /// Columns after the last.
+    pub right: usize,
+}
+
+impl Padding {
+    /// `p` on every side.
+    pub fn uniform(p: usize) -> Self {
+        Self {
+            top: p,
+            bottom: p,
+            left: p,
+            right: p,
+        }
+    }
+
+    /// TensorFlow's SAME padding for a stride-1 `kernel x kernel`
+    /// convolution: `(kernel - 1) / 2` before and the rest after, so an even
+    /// kernel pads one more after (4x4: 1 before, 2 after).
+    pub fn same(kernel: usize) -> Self {
+        let total = kernel.saturating_sub(1);
+        let before = total / 2;
+        let after = total - before;
+        Self {
+            top: before,
+            bottom: after,
+            left: before,
+            right: after,
+        }
+    }
+
+    fn is_uniform(&self) -> bool {
+        self.top == self.bottom && self.left == self.right && self.top == self.left
+    }
+}
+
+/// Output length of a convolution over `len` with the given padding.
+fn conv_out(
+    len: usize,
+    before: usize,
+    after: usize,
+    k: usize,
+    stride: usize,
+    what: &str,
+) -> Result<usize> {
+    let padded = len + before + after;
+    if padded < k {
+        bail!("conv2d: the kernel {what} {k} exceeds the padded input {what} {padded}");
+    }
+    Ok((padded - k) / stride + 1)
+}
+
+/// 2-D convolution of `x` `(n, c_in, h, w)` with `w` `(c_out, c_in, kh, kw)`
+/// and an optional `bias` `(c_out)`: stride `stride`, zero `padding`,
+/// dilation 1, one group. Differentiable in all three arguments.
+pub fn conv2d(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    stride: usize,
+    padding: Padding,
+) -> Result<Tensor> {
+    let (n, c_in, h, wd) = x.dims4()?;
+    let (c_out, wc_in, kh, kw) = w.dims4()?;
+    if wc_in != c_in {
+        bail!("conv2d: the input has {c_in} channels, the kernel expects {wc_in}");
+    }
+    if stride == 0 || c_in == 0 || c_out == 0 {
+        bail!(
+            "conv2d: need a stride and channels, got stride {stride}, {c_in} -> {c_out} channels"
+        );
+    }
+    if let Some(b) = bias {
+        if b.dims() != [c_out] {
+            bail!("conv2d: bias of shape {:?}, expected [{c_out}]", b.dims());
+        }
+    }
+    let oh = conv_out(h, padding.top, padding.bottom, kh, stride, "height")?;
+    let ow = conv_out(wd, padding.left, padding.right, kw, stride, "width")?;
+    if !use_kernels(x) {
+        return candle_conv2d(x, w, bias, stride, padding);
+    }
+    let g = Geometry {
+        n,
+        c_in,
+        h,
+        w: wd,
+        c_out,
+        kh,
+        kw,
+        stride,
+        pad_top: padding.top,
+        pad_left: padding.left,
+        oh,
+        ow,
+    };
+    let op = Conv2dOp(g);
+    let (x, w) = (x.contiguous()?, w.contiguous()?);
+    match bias {
+        Some(b) => x.apply_op3(&w, &b.contiguous()?, op),
+        None => x.apply_op2(&w, op),
+    }
+}
+
+/// [`conv2d`] through Candle's ops.
+fn candle_conv2d(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    stride: usize,
+    padding: Padding,
+) -> Result<Tensor> {
+    let y = if padding.is_uniform() {
+        x.conv2d(w, padding.top, stride, 1, 1)?
+    } else {
+        let x = x.pad_with_zeros(D::Minus2, padding.top, padding.bottom)?;
+        let x = x.pad_with_zeros(D::Minus1, padding.left, padding.right)?;
+        x.conv2d(w, 0, stride, 1, 1)?
+    };
+    match bias {
+        Some(b) => y.broadcast_add(&b.reshape((1, b.elem_count(), 1, 1))?),
+        None => Ok(y),
+    }
+}
+
+/// 2-D transposed convolution (PyTorch's `conv_transpose2d`) of `x`
+/// `(n, c_in, h, w)` with `w` `(c_in, c_out, kh, kw)`: the output is
+/// `(h - 1) * stride - 2 * padding + kh + output_padding` high (likewise
+/// wide). Dilation 1, one group, no bias. Differentiable in `x` and `w`.
+pub fn conv_transpose2d(
+    x: &Tensor,
+    w: &Tensor,
+    stride: usize,
+    padding: usize,
+    output_padding: usize,
+) -> Result<Tensor> {
+    let (n, c_in, h, wd) = x.dims4()?;
+    let (wc_in, c_out, kh, kw) = w.dims4()?;
+    if wc_in != c_in {
+        bail!("conv_transpose2d: the input has {c_in} channels, the kernel expects {wc_in}");
+    }
+    if c_in == 0 || c_out == 0 {
+        bail!("conv_transpose2d: need channels, got {c_in} -> {c_out}");
+    }
+    if stride == 0 || output_padding >= stride {
+        bail!("conv_transpose2d: need stride >= 1 and output_padding < stride, got {stride} and {output_padding}");
+    }
+    let out = |len: usize, k: usize| {
+        ((len - 1) * stride + k + output_padding)
+            .checked_sub(2 * padding)
+            .filter(|&o| o > 0)
+    };
+    let (Some(oh), Some(ow)) = (out(h, kh), out(wd, kw)) else {
+        bail!("conv_transpose2d: padding {padding} leaves no output for a {h}x{wd} input and a {kh}x{kw} kernel");
+    };
+    if !use_kernels(x) {
+        return x.conv_transpose2d(w, padding, output_padding, stride, 1);
+    }
+    // The convolution whose input gradient this is: from (oh, ow) to (h, w).
+    let g = Geometry {
+        n,
+        c_in: c_out,
+        h: oh,
+        w: ow,
+        c_out: c_in,
+        kh,
+        kw,
+        stride,
+        pad_top: padding,
+        pad_left: padding,
+        oh: h,
+        ow: wd,
+    };
+    x.contiguous()?
+        .apply_op2(&w.contiguous()?, ConvTranspose2dOp(g))
+}
+
+/// Max-pooling of `x` `(n, c, h, w)` with a `k x k` window and stride `k`
+/// (floor mode: rows and columns that do not fill a window are dropped).
+/// The gradient of each window goes to its first maximal element, as in
+/// PyTorch; Candle's own `max_pool2d` divides it by `k^2`, so the fallback
+/// off the kernels is a reshape and two max-reductions.
+pub fn max_pool2d(x: &Tensor, k: usize) -> Result<Tensor> {
+    let (n, c, h, w) = x.dims4()?;
+    let (ho, wo) = (h / k.max(1), w / k.max(1));
+    if k == 0 || ho == 0 || wo == 0 {
+        bail!("max_pool2d: a {k}x{k} window does not fit a {h}x{w} input");
+    }
+    if use_kernels(x) {
+        return x.contiguous()?.apply_op1(max_pool::MaxPool { k });
+    }
+    // The gradient of a max-reduction goes to the maximal element (to each
+    // of them on ties).
+    let x = if ho * k != h || wo * k != w {
+        x.narrow(2, 0, ho * k)?.narrow(3, 0, wo * k)?
+    } else {
+        x.clone()
+    };
+    x.contiguous()?
+        .reshape((n, c, ho, k, wo, k))?
+        .max(5)?
+        .max(3)
+}
