@@ -3,6 +3,7 @@
 
 mod bench;
 mod experiment;
+mod study;
 
 use std::path::{Path, PathBuf};
 

@@ -66,6 +66,19 @@ impl Dataset {
         (0..n).map(|i| i.to_string()).collect()
     }
 
+    /// The same data with other class names (one per class).
+    pub fn with_class_names(mut self, names: &[&str]) -> Result<Self> {
+        if names.len() != self.classes.len() {
+            return Err(DataError::Invalid(format!(
+                "{} class names given for {} classes",
+                names.len(),
+                self.classes.len()
+            )));
+        }
+        self.classes = names.iter().map(|n| n.to_string()).collect();
+        Ok(self)
+    }
+
     /// Number of images.
     pub fn len(&self) -> usize {
         self.labels.len()
