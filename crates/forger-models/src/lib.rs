@@ -5,12 +5,14 @@
 //! Every model here implements [`ImageClassifier`]; the training loops in
 //! `forger-train` take any of them, so adding a model touches no loop.
 
+mod catdog_cnn;
 mod classifier;
 mod error;
 mod init;
 pub mod layers;
 mod mnist_cnn;
 
+pub use catdog_cnn::{CatDogCnn, CatDogCnnConfig};
 pub use classifier::{ImageClassifier, Mode};
 pub use error::{ModelError, Result};
 pub use init::seeded_vars;
