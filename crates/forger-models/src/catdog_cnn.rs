@@ -109,18 +109,18 @@ impl ImageClassifier for CatDogCnn {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::{DType, Device};
+    use candle_core::Device;
     use rand::SeedableRng;
     use rand_pcg::Pcg64;
 
-    fn model(config: &CatDogCnnConfig, vm: &candle_nn::VarMap) -> Result<CatDogCnn> {
+    fn build(config: &CatDogCnnConfig, vm: &candle_nn::VarMap) -> Result<CatDogCnn> {
         config.init(crate::seeded_vars(vm, Pcg64::seed_from_u64(0), &Device::Cpu))
     }
 
     #[test]
     fn tutorial_shapes_and_parameter_count() {
         let vm = candle_nn::VarMap::new();
-        let model = model(&CatDogCnnConfig::default(), &vm).unwrap();
+        let model = build(&CatDogCnnConfig::default(), &vm).unwrap();
         let x = Tensor::rand(0f32, 1., (2, 3, 64, 64), &Device::Cpu).unwrap();
         assert_eq!(model.logits(&x, Mode::Eval).unwrap().dims(), &[2, 2]);
         assert_eq!(CatDogCnnConfig::default().features(), 4096);
@@ -138,7 +138,7 @@ mod tests {
             classes: 3,
             ..Default::default()
         };
-        let model = model(&config, &vm).unwrap();
+        let model = build(&config, &vm).unwrap();
         let x = Tensor::rand(0f32, 1., (4, 1, 20, 12), &Device::Cpu).unwrap();
         let run = |mode: Mode| model.logits(&x, mode).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
         let eval = run(Mode::Eval);
@@ -149,7 +149,7 @@ mod tests {
         assert_ne!(train, eval);
         assert_ne!(train, run(Mode::Train(&mut Pcg64::seed_from_u64(6))));
         let no_dropout = CatDogCnnConfig { dropout: 0.0, ..config.clone() };
-        let plain = model(&no_dropout, &vm).unwrap();
+        let plain = build(&no_dropout, &vm).unwrap();
         let y = plain.logits(&x, Mode::Train(&mut Pcg64::seed_from_u64(5))).unwrap();
         assert_eq!(y.flatten_all().unwrap().to_vec1::<f32>().unwrap(), eval);
     }
@@ -163,7 +163,7 @@ mod tests {
             CatDogCnnConfig { dropout: 1.0, ..Default::default() },
             CatDogCnnConfig { dense: [0, 256], ..Default::default() },
         ] {
-            assert!(model(&bad, &vm).unwrap_err().to_string().contains("CatDogCnn needs"));
+            assert!(build(&bad, &vm).unwrap_err().to_string().contains("CatDogCnn needs"));
         }
     }
 }
