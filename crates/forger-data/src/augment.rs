@@ -103,9 +103,14 @@ impl AugmentConfig {
     /// the field.
     pub fn validate(&self) -> Result<()> {
         let bad = |field: &str, value: String, expected: &str| {
-            Err(DataError::Invalid(format!("augmentation {field} = {value}: expected {expected}")))
+            Err(DataError::Invalid(format!(
+                "augmentation {field} = {value}: expected {expected}"
+            )))
         };
-        for (field, v) in [("rotation_range", self.rotation_range), ("shear_range", self.shear_range)] {
+        for (field, v) in [
+            ("rotation_range", self.rotation_range),
+            ("shear_range", self.shear_range),
+        ] {
             if !(v.is_finite() && v >= 0.0) {
                 return bad(field, v.to_string(), "a finite number of degrees >= 0");
             }
@@ -115,20 +120,36 @@ impl AugmentConfig {
             ("height_shift_range", self.height_shift_range),
         ] {
             if !(0.0..1.0).contains(&v) {
-                return bad(field, v.to_string(), "a fraction of the image size in [0, 1)");
+                return bad(
+                    field,
+                    v.to_string(),
+                    "a fraction of the image size in [0, 1)",
+                );
             }
         }
         let [lo, hi] = self.zoom_range;
         if !(lo.is_finite() && hi.is_finite() && lo > 0.0 && lo <= hi) {
-            return bad("zoom_range", format!("{:?}", self.zoom_range), "[lo, hi] with 0 < lo <= hi");
+            return bad(
+                "zoom_range",
+                format!("{:?}", self.zoom_range),
+                "[lo, hi] with 0 < lo <= hi",
+            );
         }
         if let Some([lo, hi]) = self.brightness_range {
             if !(lo.is_finite() && hi.is_finite() && lo >= 0.0 && lo <= hi) {
-                return bad("brightness_range", format!("[{lo}, {hi}]"), "[lo, hi] with 0 <= lo <= hi");
+                return bad(
+                    "brightness_range",
+                    format!("[{lo}, {hi}]"),
+                    "[lo, hi] with 0 <= lo <= hi",
+                );
             }
         }
         if !(self.rescale.is_finite() && self.rescale != 0.0) {
-            return bad("rescale", self.rescale.to_string(), "a finite, non-zero factor");
+            return bad(
+                "rescale",
+                self.rescale.to_string(),
+                "a finite, non-zero factor",
+            );
         }
         Ok(())
     }
@@ -138,7 +159,13 @@ impl AugmentConfig {
     /// columns), horizontal flip, vertical flip, brightness. Disabled
     /// options draw nothing.
     pub fn sample(&self, rng: &mut Pcg64, [height, width]: [usize; 2]) -> Transform {
-        let mut sym = |range: f32| if range > 0.0 { rng.gen_range(-range..=range) } else { 0.0 };
+        let mut sym = |range: f32| {
+            if range > 0.0 {
+                rng.gen_range(-range..=range)
+            } else {
+                0.0
+            }
+        };
         let rotation = sym(self.rotation_range);
         let shift_y = sym(self.height_shift_range) * height as f32;
         let shift_x = sym(self.width_shift_range) * width as f32;
@@ -151,7 +178,9 @@ impl AugmentConfig {
         };
         let horizontal_flip = self.horizontal_flip && rng.gen_bool(0.5);
         let vertical_flip = self.vertical_flip && rng.gen_bool(0.5);
-        let brightness = self.brightness_range.map_or(1.0, |[lo, hi]| rng.gen_range(lo..=hi));
+        let brightness = self
+            .brightness_range
+            .map_or(1.0, |[lo, hi]| rng.gen_range(lo..=hi));
         Transform {
             rotation,
             shift: [shift_x, shift_y],
@@ -181,10 +210,13 @@ pub struct Transform {
     pub shear: f32,
     /// `[x, y]` factors: above 1 shows a larger area.
     pub zoom: [f32; 2],
+    /// Mirror left-right (after the warp).
     pub horizontal_flip: bool,
+    /// Mirror top-bottom (after the warp).
     pub vertical_flip: bool,
-    /// Multiplies every pixel.
+    /// Multiplies every pixel (last).
     pub brightness: f32,
+    /// What the warp samples outside the image.
     pub fill_mode: FillMode,
 }
 
@@ -204,7 +236,10 @@ impl Transform {
     }
 
     fn warps(&self) -> bool {
-        self.rotation != 0.0 || self.shift != [0.0, 0.0] || self.shear != 0.0 || self.zoom != [1.0, 1.0]
+        self.rotation != 0.0
+            || self.shift != [0.0, 0.0]
+            || self.shear != 0.0
+            || self.zoom != [1.0, 1.0]
     }
 
     /// The map from output `(x, y)` to input `(x, y)`: Keras' `rotation *
@@ -227,7 +262,11 @@ impl Transform {
     /// Applies the transform to a channel-first image of `[c, h, w]`.
     pub fn apply(&self, image: &[u8], [channels, height, width]: [usize; 3]) -> Vec<u8> {
         let plane = height * width;
-        assert_eq!(image.len(), channels * plane, "image does not match its shape");
+        assert_eq!(
+            image.len(),
+            channels * plane,
+            "image does not match its shape"
+        );
         let mut out = Vec::with_capacity(image.len());
         let warp = self.warps().then(|| self.projection([height, width]));
         for src in image.chunks_exact(plane) {
@@ -259,7 +298,12 @@ impl Transform {
 /// (which needs the pixel right of and below the sample) also reaches the
 /// last row and column; sample coordinates are first folded into the image
 /// by the fill mode.
-fn warp_plane(src: &[u8], [height, width]: [usize; 2], projection: Projection, fill: FillMode) -> Vec<u8> {
+fn warp_plane(
+    src: &[u8],
+    [height, width]: [usize; 2],
+    projection: Projection,
+    fill: FillMode,
+) -> Vec<u8> {
     let padded = ImageBuffer::from_fn(width as u32 + 1, height as u32 + 1, |x, y| {
         let (x, y) = ((x as usize).min(width - 1), (y as usize).min(height - 1));
         Luma([f32::from(src[y * width + x])])
@@ -277,8 +321,17 @@ fn warp_plane(src: &[u8], [height, width]: [usize; 2], projection: Projection, f
         _ => 0.0,
     }]);
     let mut out = ImageBuffer::new(width as u32, height as u32);
-    warp_into_with(&padded, mapping, Interpolation::Bilinear, background, &mut out);
-    out.into_raw().into_iter().map(|v: f32| v.round().clamp(0.0, 255.0) as u8).collect()
+    warp_into_with(
+        &padded,
+        mapping,
+        Interpolation::Bilinear,
+        background,
+        &mut out,
+    );
+    out.into_raw()
+        .into_iter()
+        .map(|v: f32| v.round().clamp(0.0, 255.0) as u8)
+        .collect()
 }
 
 /// A sample coordinate moved into `[0, size - 1]` as the fill mode says, or
@@ -414,11 +467,19 @@ mod tests {
             zoom_range: [1.2, 0.8],
             ..AugmentConfig::none()
         };
-        assert!(bad.validate().unwrap_err().to_string().contains("zoom_range"));
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("zoom_range"));
         let bad = AugmentConfig {
             width_shift_range: 1.5,
             ..AugmentConfig::none()
         };
-        assert!(bad.validate().unwrap_err().to_string().contains("width_shift_range"));
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("width_shift_range"));
     }
 }

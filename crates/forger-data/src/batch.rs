@@ -155,12 +155,21 @@ impl<'a> Batcher<'a> {
 
     /// Batches in one epoch.
     pub fn batches_per_epoch(&self) -> usize {
-        batch_count(self.data.len(), self.config.batch_size, self.config.drop_last)
+        batch_count(
+            self.data.len(),
+            self.config.batch_size,
+            self.config.drop_last,
+        )
     }
 
     /// The order in which epoch `epoch` visits the data set.
     pub fn order(&self, epoch: u64) -> Vec<usize> {
-        epoch_order(self.data.len(), self.config.shuffle, self.config.seed, epoch)
+        epoch_order(
+            self.data.len(),
+            self.config.shuffle,
+            self.config.seed,
+            epoch,
+        )
     }
 
     /// The batches of epoch `epoch`, starting at batch `skip` (to resume
@@ -176,7 +185,8 @@ impl<'a> Batcher<'a> {
         let size = self.config.batch_size;
         (skip..self.batches_per_epoch()).map(move |b| {
             let end = ((b + 1) * size).min(order.len());
-            self.data.batch(&order[b * size..end], self.config.scale, &device)
+            self.data
+                .batch(&order[b * size..end], self.config.scale, &device)
         })
     }
 
@@ -197,14 +207,19 @@ mod tests {
     }
 
     fn indices(b: &Batcher, epoch: u64) -> Vec<Vec<usize>> {
-        b.epoch(epoch, &Device::Cpu).map(|x| x.unwrap().indices).collect()
+        b.epoch(epoch, &Device::Cpu)
+            .map(|x| x.unwrap().indices)
+            .collect()
     }
 
     #[test]
     fn partial_batch_kept_or_dropped() {
         let d = data(10);
         let keep = Batcher::new(&d, BatchConfig::sequential(4));
-        assert_eq!(indices(&keep, 0), vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7], vec![8, 9]]);
+        assert_eq!(
+            indices(&keep, 0),
+            vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7], vec![8, 9]]
+        );
         let drop = Batcher::new(&d, BatchConfig::sequential(4).drop_last(true));
         assert_eq!(drop.batches_per_epoch(), 2);
         assert_eq!(indices(&drop, 0).len(), 2);
@@ -217,12 +232,17 @@ mod tests {
         let b = Batcher::new(&d, BatchConfig::new(8).seed(3));
         assert_eq!(a.order(1), b.order(1));
         assert_ne!(a.order(0), a.order(1));
-        assert_ne!(a.order(0), Batcher::new(&d, BatchConfig::new(8).seed(4)).order(0));
+        assert_ne!(
+            a.order(0),
+            Batcher::new(&d, BatchConfig::new(8).seed(4)).order(0)
+        );
         let mut seen: Vec<usize> = indices(&a, 2).concat();
         seen.sort();
         assert_eq!(seen, (0..50).collect::<Vec<_>>());
-        let resumed: Vec<Vec<usize>> =
-            a.epoch_from(2, 3, &Device::Cpu).map(|x| x.unwrap().indices).collect();
+        let resumed: Vec<Vec<usize>> = a
+            .epoch_from(2, 3, &Device::Cpu)
+            .map(|x| x.unwrap().indices)
+            .collect();
         assert_eq!(resumed, indices(&a, 2)[3..].to_vec());
     }
 
@@ -231,11 +251,19 @@ mod tests {
         let d = data(3);
         let batch = d.batch(&[2, 0], PixelScale::Unit, &Device::Cpu).unwrap();
         assert_eq!(batch.images.dims(), &[2, 1, 1, 1]);
-        let v = batch.images.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let v = batch
+            .images
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         assert_eq!(v, vec![20.0 / 255.0, 0.0]);
         assert_eq!(batch.labels.to_vec1::<u32>().unwrap(), vec![0, 0]);
         let sym = d.batch(&[0], PixelScale::Symmetric, &Device::Cpu).unwrap();
-        assert_eq!(sym.images.flatten_all().unwrap().to_vec1::<f32>().unwrap(), vec![-1.0]);
+        assert_eq!(
+            sym.images.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            vec![-1.0]
+        );
         assert_eq!(PixelScale::Symmetric.invert(1.0), 255);
         assert_eq!(PixelScale::Unit.invert(0.5), 128);
     }

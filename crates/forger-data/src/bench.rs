@@ -35,7 +35,10 @@ pub fn folder_pipeline(root: &Path, seconds: f64) -> Result<PipelineBench> {
         index: FolderIndex::discover(&training_root(root))?,
         config: ImageFolderConfig::default(),
     };
-    let pipeline = Pipeline::new(source, PipelineConfig::train(W4_BATCH_SIZE, AugmentConfig::tutorial(), 0))?;
+    let pipeline = Pipeline::new(
+        source,
+        PipelineConfig::train(W4_BATCH_SIZE, AugmentConfig::tutorial(), 0),
+    )?;
     let start = Instant::now();
     let mut images = 0;
     'epochs: for epoch in 0.. {

@@ -161,14 +161,31 @@ mod tests {
 
     fn tiny() -> Dataset {
         let pixels = (0..12).collect();
-        Dataset::new(pixels, vec![0, 1, 1], [1, 2, 2], Dataset::numbered_classes(2)).unwrap()
+        Dataset::new(
+            pixels,
+            vec![0, 1, 1],
+            [1, 2, 2],
+            Dataset::numbered_classes(2),
+        )
+        .unwrap()
     }
 
     #[test]
     fn rejects_mismatched_pixels_and_bad_labels() {
-        assert!(Dataset::new(vec![0; 11], vec![0, 1, 1], [1, 2, 2], Dataset::numbered_classes(2)).is_err());
-        let err = Dataset::new(vec![0; 12], vec![0, 2, 1], [1, 2, 2], Dataset::numbered_classes(2))
-            .unwrap_err();
+        assert!(Dataset::new(
+            vec![0; 11],
+            vec![0, 1, 1],
+            [1, 2, 2],
+            Dataset::numbered_classes(2)
+        )
+        .is_err());
+        let err = Dataset::new(
+            vec![0; 12],
+            vec![0, 2, 1],
+            [1, 2, 2],
+            Dataset::numbered_classes(2),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("label 2"), "{err}");
     }
 

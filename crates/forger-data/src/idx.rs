@@ -49,14 +49,26 @@ pub fn read_pair(images: &Path, labels: &Path) -> Result<Dataset> {
             ),
         ));
     }
-    if let Some((i, &l)) = raw_labels.iter().enumerate().find(|(_, &l)| usize::from(l) >= IDX_CLASSES) {
+    if let Some((i, &l)) = raw_labels
+        .iter()
+        .enumerate()
+        .find(|(_, &l)| usize::from(l) >= IDX_CLASSES)
+    {
         return Err(DataError::format(
             labels,
-            format!("label {l} at index {i} is out of range: expected 0 to {}", IDX_CLASSES - 1),
+            format!(
+                "label {l} at index {i} is out of range: expected 0 to {}",
+                IDX_CLASSES - 1
+            ),
         ));
     }
     let labels = raw_labels.into_iter().map(u32::from).collect();
-    Dataset::new(pixels, labels, [1, rows, cols], Dataset::numbered_classes(IDX_CLASSES))
+    Dataset::new(
+        pixels,
+        labels,
+        [1, rows, cols],
+        Dataset::numbered_classes(IDX_CLASSES),
+    )
 }
 
 /// Loads a folder holding the four standard files (see [`STANDARD_FILES`]).
@@ -112,7 +124,9 @@ fn read_idx(path: &Path, magic: u32, ndims: usize) -> Result<(Vec<u8>, Vec<usize
 
     let truncated = |what: &str| DataError::format(path, format!("truncated file: {what}"));
     let mut word = [0u8; 4];
-    reader.read_exact(&mut word).map_err(|_| truncated("no IDX header"))?;
+    reader
+        .read_exact(&mut word)
+        .map_err(|_| truncated("no IDX header"))?;
     let found = u32::from_be_bytes(word);
     if found != magic {
         return Err(DataError::format(
@@ -139,7 +153,11 @@ fn read_idx(path: &Path, magic: u32, ndims: usize) -> Result<(Vec<u8>, Vec<usize
     };
     if !matches {
         let kind = if gzipped { "uncompressed " } else { "" };
-        let what = if stored_len < expected { "truncated file" } else { "trailing data" };
+        let what = if stored_len < expected {
+            "truncated file"
+        } else {
+            "trailing data"
+        };
         return Err(DataError::format(
             path,
             format!(
@@ -199,7 +217,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = write(dir.path(), "labels", &idx_bytes(LABELS_MAGIC, &[1], &[3]));
         let err = read_images(&p).unwrap_err().to_string();
-        assert!(err.contains("labels") && err.contains("wrong magic number"), "{err}");
+        assert!(
+            err.contains("labels") && err.contains("wrong magic number"),
+            "{err}"
+        );
         assert!(err.contains("0x00000803"), "{err}");
     }
 
@@ -208,7 +229,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         // A header that claims 4 billion images must not allocate them.
         let huge = idx_bytes(IMAGES_MAGIC, &[u32::MAX, 28, 28], &[0; 10]);
-        let err = read_images(&write(dir.path(), "huge", &huge)).unwrap_err().to_string();
+        let err = read_images(&write(dir.path(), "huge", &huge))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("truncated file"), "{err}");
         let err = read_images(&write(dir.path(), "huge.gz", &gzip(&huge)))
             .unwrap_err()
@@ -218,19 +241,30 @@ mod tests {
         cut.truncate(cut.len() - 12);
         assert!(read_images(&write(dir.path(), "cut.gz", &cut)).is_err());
         let long = idx_bytes(LABELS_MAGIC, &[1], &[1, 2]);
-        let err = read_labels(&write(dir.path(), "long", &long)).unwrap_err().to_string();
+        let err = read_labels(&write(dir.path(), "long", &long))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("trailing data"), "{err}");
-        let err = read_labels(&write(dir.path(), "empty", &[])).unwrap_err().to_string();
+        let err = read_labels(&write(dir.path(), "empty", &[]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("truncated"), "{err}");
     }
 
     #[test]
     fn count_mismatch_and_label_range_are_errors() {
         let dir = tempfile::tempdir().unwrap();
-        let images = write(dir.path(), "x", &idx_bytes(IMAGES_MAGIC, &[2, 1, 1], &[0, 1]));
+        let images = write(
+            dir.path(),
+            "x",
+            &idx_bytes(IMAGES_MAGIC, &[2, 1, 1], &[0, 1]),
+        );
         let one = write(dir.path(), "y1", &idx_bytes(LABELS_MAGIC, &[1], &[0]));
         let err = read_pair(&images, &one).unwrap_err().to_string();
-        assert!(err.contains("1 labels") && err.contains("2 images"), "{err}");
+        assert!(
+            err.contains("1 labels") && err.contains("2 images"),
+            "{err}"
+        );
         let bad = write(dir.path(), "y2", &idx_bytes(LABELS_MAGIC, &[2], &[0, 10]));
         let err = read_pair(&images, &bad).unwrap_err().to_string();
         assert!(err.contains("label 10 at index 1 is out of range"), "{err}");

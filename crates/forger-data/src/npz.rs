@@ -26,7 +26,11 @@ pub fn load(path: &Path) -> Result<Splits> {
         let labels = read_member(&mut archive, path, &format!("{split}_labels"))?;
         Ok((images, labels))
     };
-    let raw = [read_split("train")?, read_split("val")?, read_split("test")?];
+    let raw = [
+        read_split("train")?,
+        read_split("val")?,
+        read_split("test")?,
+    ];
     let max_label = raw
         .iter()
         .flat_map(|(_, labels)| labels.data.iter().copied())
@@ -42,9 +46,14 @@ pub fn load(path: &Path) -> Result<Splits> {
 }
 
 fn read_member(archive: &mut zip::ZipArchive<File>, path: &Path, name: &str) -> Result<NpyArray> {
-    let mut member = archive
-        .by_name(&format!("{name}.npy"))
-        .map_err(|_| DataError::format(path, format!("missing array `{name}`: a MedMNIST NPZ holds {{train,val,test}}_{{images,labels}}")))?;
+    let mut member = archive.by_name(&format!("{name}.npy")).map_err(|_| {
+        DataError::format(
+            path,
+            format!(
+                "missing array `{name}`: a MedMNIST NPZ holds {{train,val,test}}_{{images,labels}}"
+            ),
+        )
+    })?;
     let mut bytes = Vec::with_capacity(member.size().min(1 << 30) as usize);
     member
         .read_to_end(&mut bytes)
@@ -52,18 +61,35 @@ fn read_member(archive: &mut zip::ZipArchive<File>, path: &Path, name: &str) -> 
     parse_npy(&bytes).map_err(|what| DataError::format(path, format!("array `{name}`: {what}")))
 }
 
-fn to_dataset(path: &Path, split: &str, (images, labels): (NpyArray, NpyArray), classes: &[String]) -> Result<Dataset> {
+fn to_dataset(
+    path: &Path,
+    split: &str,
+    (images, labels): (NpyArray, NpyArray),
+    classes: &[String],
+) -> Result<Dataset> {
     let bad = |what: String| DataError::format(path, format!("{split} split: {what}"));
     let (n, h, w, c) = match images.shape[..] {
         [n, h, w] => (n, h, w, 1),
         [n, h, w, 3] => (n, h, w, 3),
-        ref s => return Err(bad(format!("images have shape {s:?}: expected (N, H, W) or (N, H, W, 3)"))),
+        ref s => {
+            return Err(bad(format!(
+                "images have shape {s:?}: expected (N, H, W) or (N, H, W, 3)"
+            )))
+        }
     };
     match labels.shape[..] {
         [m] | [m, 1] if m == n => {}
-        ref s => return Err(bad(format!("labels have shape {s:?}: expected ({n},) or ({n}, 1) for {n} images"))),
+        ref s => {
+            return Err(bad(format!(
+                "labels have shape {s:?}: expected ({n},) or ({n}, 1) for {n} images"
+            )))
+        }
     }
-    let pixels = if c == 1 { images.data } else { hwc_to_chw(&images.data, n, h, w, c) };
+    let pixels = if c == 1 {
+        images.data
+    } else {
+        hwc_to_chw(&images.data, n, h, w, c)
+    };
     let labels = labels.data.into_iter().map(u32::from).collect();
     Dataset::new(pixels, labels, [c, h, w], classes.to_vec()).map_err(|e| bad(e.to_string()))
 }
@@ -88,7 +114,10 @@ pub fn parse_npy(bytes: &[u8]) -> std::result::Result<NpyArray, String> {
     }
     let (header_len, start) = match bytes[6] {
         1 => (usize::from(u16::from_le_bytes([bytes[8], bytes[9]])), 10),
-        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
         v => return Err(format!("unsupported .npy version {v}")),
     };
     let header = bytes
@@ -96,7 +125,10 @@ pub fn parse_npy(bytes: &[u8]) -> std::result::Result<NpyArray, String> {
         .ok_or("truncated .npy header")?;
     let header = std::str::from_utf8(header).map_err(|_| "header is not text")?;
     let descr = dict_value(header, "descr").ok_or("header has no 'descr'")?;
-    if !matches!(descr.trim_matches(|c| c == '\'' || c == '"'), "|u1" | "<u1" | ">u1" | "u1") {
+    if !matches!(
+        descr.trim_matches(|c| c == '\'' || c == '"'),
+        "|u1" | "<u1" | ">u1" | "u1"
+    ) {
         return Err(format!("dtype {descr}: expected uint8 ('|u1')"));
     }
     if dict_value(header, "fortran_order").is_some_and(|v| v.starts_with("True")) {
@@ -111,9 +143,15 @@ pub fn parse_npy(bytes: &[u8]) -> std::result::Result<NpyArray, String> {
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<usize>().map_err(|_| format!("unreadable shape ({inner})")))
+        .map(|s| {
+            s.parse::<usize>()
+                .map_err(|_| format!("unreadable shape ({inner})"))
+        })
         .collect::<std::result::Result<Vec<_>, _>>()?;
-    let count = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or("shape overflows")?;
+    let count = shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or("shape overflows")?;
     let data = &bytes[start + header_len..];
     if data.len() != count {
         return Err(format!(
@@ -131,7 +169,10 @@ pub fn parse_npy(bytes: &[u8]) -> std::result::Result<NpyArray, String> {
 /// a bare word.
 fn dict_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
     let at = header.find(&format!("'{key}'"))?;
-    let rest = header[at + key.len() + 2..].trim_start().strip_prefix(':')?.trim_start();
+    let rest = header[at + key.len() + 2..]
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start();
     let end = match rest.chars().next()? {
         q @ ('\'' | '"') => rest[1..].find(q)? + 2,
         '(' => rest.find(')')? + 1,
@@ -160,7 +201,10 @@ mod tests {
     #[test]
     fn parses_shapes_of_one_and_more_dims() {
         assert_eq!(parse_npy(&npy("(3,)", &[1, 2, 3])).unwrap().shape, vec![3]);
-        assert_eq!(parse_npy(&npy("(2, 1)", &[1, 2])).unwrap().shape, vec![2, 1]);
+        assert_eq!(
+            parse_npy(&npy("(2, 1)", &[1, 2])).unwrap().shape,
+            vec![2, 1]
+        );
         let err = parse_npy(&npy("(2, 2)", &[1, 2, 3])).unwrap_err();
         assert!(err.contains("needs 4 bytes"), "{err}");
         let mut f4 = npy("(1,)", &[0]);
@@ -172,6 +216,9 @@ mod tests {
     #[test]
     fn rgb_is_made_channel_first() {
         // one 1x2 image, pixels (r,g,b) = (1,2,3), (4,5,6)
-        assert_eq!(hwc_to_chw(&[1, 2, 3, 4, 5, 6], 1, 1, 2, 3), vec![1, 4, 2, 5, 3, 6]);
+        assert_eq!(
+            hwc_to_chw(&[1, 2, 3, 4, 5, 6], 1, 1, 2, 3),
+            vec![1, 4, 2, 5, 3, 6]
+        );
     }
 }

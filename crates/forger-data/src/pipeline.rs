@@ -221,14 +221,26 @@ impl Shared {
             self.skipped.fetch_add(1, Ordering::Relaxed);
             return Ok(None);
         };
-        let counter = epoch.wrapping_mul(self.source.len() as u64).wrapping_add(position as u64);
+        let counter = epoch
+            .wrapping_mul(self.source.len() as u64)
+            .wrapping_add(position as u64);
         let mut rng = rng::derive(self.config.seed, "augment", counter);
         let augment = &self.config.augment;
         let image = augment.augment(&image, self.source.image_shape(), &mut rng);
-        Ok(Some(image.into_iter().map(|p| f32::from(p) * augment.rescale).collect()))
+        Ok(Some(
+            image
+                .into_iter()
+                .map(|p| f32::from(p) * augment.rescale)
+                .collect(),
+        ))
     }
 
-    fn prepare_batch(&self, epoch: u64, positions: std::ops::Range<usize>, order: &[usize]) -> Result<Prepared> {
+    fn prepare_batch(
+        &self,
+        epoch: u64,
+        positions: std::ops::Range<usize>,
+        order: &[usize],
+    ) -> Result<Prepared> {
         let images: Vec<Result<Option<Vec<f32>>>> = positions
             .clone()
             .into_par_iter()
@@ -276,7 +288,9 @@ impl Iterator for Prefetch {
             let [c, h, w] = self.shape;
             let n = p.labels.len();
             if n == 0 {
-                return Err(DataError::Invalid("every image of a batch was skipped as bad".into()));
+                return Err(DataError::Invalid(
+                    "every image of a batch was skipped as bad".into(),
+                ));
             }
             Ok(Batch {
                 images: Tensor::from_vec(p.pixels, (n, c, h, w), &self.device)?,
@@ -362,14 +376,26 @@ mod tests {
         let ours = collect(&pipeline, 1);
         for (mine, theirs) in ours.iter().zip(batcher.epoch(1, &Device::Cpu)) {
             let theirs = theirs.unwrap();
-            let theirs_x = theirs.images.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let theirs_x = theirs
+                .images
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
             // `p * (1/255)` here, `p / 255` there: equal to rounding.
-            assert!(mine.0.iter().zip(&theirs_x).all(|(a, b)| (a - b).abs() < 1e-6));
+            assert!(mine
+                .0
+                .iter()
+                .zip(&theirs_x)
+                .all(|(a, b)| (a - b).abs() < 1e-6));
             assert_eq!(mine.0.len(), theirs_x.len());
             assert_eq!(mine.2, theirs.indices);
         }
         assert_eq!(ours.len(), 3);
-        let resumed: Vec<_> = pipeline.epoch_from(1, 2, &Device::Cpu).map(|b| b.unwrap().indices).collect();
+        let resumed: Vec<_> = pipeline
+            .epoch_from(1, 2, &Device::Cpu)
+            .map(|b| b.unwrap().indices)
+            .collect();
         assert_eq!(resumed, vec![ours[2].2.clone()]);
         // Dropping an epoch early stops its producer.
         let mut it = pipeline.epoch(0, &Device::Cpu);
@@ -392,7 +418,10 @@ mod tests {
             index: index.clone(),
             config: folder.clone(),
         };
-        let results: Vec<Result<Batch>> = Pipeline::new(source, eval.clone()).unwrap().epoch(0, &Device::Cpu).collect();
+        let results: Vec<Result<Batch>> = Pipeline::new(source, eval.clone())
+            .unwrap()
+            .epoch(0, &Device::Cpu)
+            .collect();
         assert_eq!(results.len(), 2);
         let err = results[1].as_ref().unwrap_err().to_string();
         assert!(err.contains("zz.png"), "{err}");
@@ -405,11 +434,19 @@ mod tests {
             },
         };
         let pipeline = Pipeline::new(skipping, eval).unwrap();
-        let batches: Vec<Batch> = pipeline.epoch(0, &Device::Cpu).map(|b| b.unwrap()).collect();
+        let batches: Vec<Batch> = pipeline
+            .epoch(0, &Device::Cpu)
+            .map(|b| b.unwrap())
+            .collect();
         assert_eq!(batches[0].images.dims(), &[4, 3, 8, 8]);
         assert_eq!(batches[1].indices, vec![4, 5]);
         assert_eq!(pipeline.skipped(), 1);
-        let max = batches[0].images.max_all().unwrap().to_scalar::<f32>().unwrap();
+        let max = batches[0]
+            .images
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
         assert!(max <= 1.0 && max > 0.9, "{max}");
     }
 }

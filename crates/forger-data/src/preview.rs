@@ -36,7 +36,11 @@ impl Default for PreviewConfig {
 /// A grid of `config.rows` images of `data` (fewer if it has fewer): each row
 /// shows the image unchanged, then `config.variants` augmentations of it.
 /// Grey images are drawn grey on RGB.
-pub fn preview_grid(data: &Dataset, augment: &AugmentConfig, config: &PreviewConfig) -> Result<RgbImage> {
+pub fn preview_grid(
+    data: &Dataset,
+    augment: &AugmentConfig,
+    config: &PreviewConfig,
+) -> Result<RgbImage> {
     augment.validate()?;
     let picked = round_robin(data.labels(), data.classes().len(), config.rows);
     if picked.is_empty() {
@@ -54,7 +58,8 @@ pub fn preview_grid(data: &Dataset, augment: &AugmentConfig, config: &PreviewCon
             let tile = if col == 0 {
                 data.image(i).to_vec()
             } else {
-                let mut rng = rng::derive(config.seed, "augment-preview", (row * cols + col) as u64);
+                let mut rng =
+                    rng::derive(config.seed, "augment-preview", (row * cols + col) as u64);
                 augment.augment(data.image(i), shape, &mut rng)
             };
             let (x0, y0) = (GAP + col * (w + GAP), GAP + row * (h + GAP));
@@ -83,7 +88,9 @@ pub fn write_augment_preview(
     let picked = round_robin(index.labels(), index.classes().len(), config.rows);
     let data = index.subset(&picked)?.load(folder)?.dataset;
     let grid = preview_grid(&data, augment, config)?;
-    let name = out.file_name().ok_or_else(|| DataError::format(out, "not a file name"))?;
+    let name = out
+        .file_name()
+        .ok_or_else(|| DataError::format(out, "not a file name"))?;
     let tmp = out.with_file_name(format!(".{}.tmp", name.to_string_lossy()));
     grid.save_with_format(&tmp, ImageFormat::Png)
         .map_err(|e| DataError::format(&tmp, format!("cannot write the PNG: {e}")))?;
@@ -99,7 +106,11 @@ fn round_robin(labels: &[u32], classes: usize, n: usize) -> Vec<usize> {
     }
     let deepest = by_class.iter().map(Vec::len).max().unwrap_or(0);
     (0..deepest)
-        .flat_map(|k| by_class.iter().filter_map(move |members| members.get(k).copied()))
+        .flat_map(|k| {
+            by_class
+                .iter()
+                .filter_map(move |members| members.get(k).copied())
+        })
         .take(n)
         .collect()
 }
@@ -130,13 +141,26 @@ mod tests {
             variants: 2,
             seed: 1,
         };
-        write_augment_preview(dir.path(), &out, &folder, &AugmentConfig::tutorial(), &config).unwrap();
+        write_augment_preview(
+            dir.path(),
+            &out,
+            &folder,
+            &AugmentConfig::tutorial(),
+            &config,
+        )
+        .unwrap();
         let grid = image::open(&out).unwrap().to_rgb8();
         assert_eq!(grid.dimensions(), (3 * 14 + 2, 3 * 12 + 2));
         // Row 1 is the first dog (grey level 40), unchanged in column 0.
         assert_eq!(grid.get_pixel(2, 2 + 12), &Rgb([40, 40, 0]));
         assert!(!dir.path().join(".grid.png.tmp").exists());
-        let err = write_augment_preview(&dir.path().join("nope"), &out, &folder, &AugmentConfig::none(), &config);
+        let err = write_augment_preview(
+            &dir.path().join("nope"),
+            &out,
+            &folder,
+            &AugmentConfig::none(),
+            &config,
+        );
         assert!(err.unwrap_err().to_string().contains("nope"));
     }
 }

@@ -15,14 +15,21 @@ use crate::{rng, DataError, Dataset, Result};
 /// together cover every index once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SplitIndices {
+    /// The images that stay (training).
     pub kept: Vec<usize>,
+    /// The images held out (validation or test).
     pub held_out: Vec<usize>,
 }
 
 /// Splits the images with `labels` (class indices below `num_classes`),
 /// holding out `fraction` of each class (see the module rule). `fraction`
 /// must be in `[0, 1)`.
-pub fn stratified_indices(labels: &[u32], num_classes: usize, fraction: f64, seed: u64) -> Result<SplitIndices> {
+pub fn stratified_indices(
+    labels: &[u32],
+    num_classes: usize,
+    fraction: f64,
+    seed: u64,
+) -> Result<SplitIndices> {
     if !(0.0..1.0).contains(&fraction) {
         return Err(DataError::Invalid(format!(
             "split fraction {fraction} is out of range: expected a value in [0, 1)"
@@ -32,12 +39,17 @@ pub fn stratified_indices(labels: &[u32], num_classes: usize, fraction: f64, see
     for (i, &l) in labels.iter().enumerate() {
         by_class
             .get_mut(l as usize)
-            .ok_or_else(|| DataError::Invalid(format!("label {l} is out of range for {num_classes} classes")))?
+            .ok_or_else(|| {
+                DataError::Invalid(format!(
+                    "label {l} is out of range for {num_classes} classes"
+                ))
+            })?
             .push(i);
     }
     let mut held = vec![false; labels.len()];
     for (c, mut members) in by_class.into_iter().enumerate() {
-        let k = ((fraction * members.len() as f64).round() as usize).min(members.len().saturating_sub(1));
+        let k = ((fraction * members.len() as f64).round() as usize)
+            .min(members.len().saturating_sub(1));
         members.shuffle(&mut rng::derive(seed, "holdout", c as u64));
         for &i in &members[..k] {
             held[i] = true;
@@ -80,7 +92,10 @@ mod tests {
         let l = labels();
         let a = stratified_indices(&l, 3, 0.2, 5).unwrap();
         assert_eq!(a, stratified_indices(&l, 3, 0.2, 5).unwrap());
-        assert_ne!(a.held_out, stratified_indices(&l, 3, 0.2, 6).unwrap().held_out);
+        assert_ne!(
+            a.held_out,
+            stratified_indices(&l, 3, 0.2, 6).unwrap().held_out
+        );
     }
 
     #[test]
@@ -94,14 +109,19 @@ mod tests {
         let mut all: Vec<usize> = s.kept.iter().chain(&s.held_out).copied().collect();
         all.sort();
         assert_eq!(all, (0..l.len()).collect::<Vec<_>>());
-        assert!(s.kept.windows(2).all(|w| w[0] < w[1]) && s.held_out.windows(2).all(|w| w[0] < w[1]));
+        assert!(
+            s.kept.windows(2).all(|w| w[0] < w[1]) && s.held_out.windows(2).all(|w| w[0] < w[1])
+        );
     }
 
     #[test]
     fn every_class_keeps_an_image_and_bad_fractions_fail() {
         let s = stratified_indices(&[0, 1, 1], 2, 0.9, 0).unwrap();
         assert_eq!(s.kept.len(), 2);
-        assert_eq!(stratified_indices(&[0, 1], 2, 0.0, 0).unwrap().held_out, Vec::<usize>::new());
+        assert_eq!(
+            stratified_indices(&[0, 1], 2, 0.0, 0).unwrap().held_out,
+            Vec::<usize>::new()
+        );
         assert!(stratified_indices(&[0, 1], 2, 1.0, 0).is_err());
         assert!(stratified_indices(&[0, 1], 2, f64::NAN, 0).is_err());
         assert!(stratified_indices(&[0, 3], 2, 0.5, 0).is_err());

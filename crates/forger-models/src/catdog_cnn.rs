@@ -114,7 +114,11 @@ mod tests {
     use rand_pcg::Pcg64;
 
     fn build(config: &CatDogCnnConfig, vm: &candle_nn::VarMap) -> Result<CatDogCnn> {
-        config.init(crate::seeded_vars(vm, Pcg64::seed_from_u64(0), &Device::Cpu))
+        config.init(crate::seeded_vars(
+            vm,
+            Pcg64::seed_from_u64(0),
+            &Device::Cpu,
+        ))
     }
 
     #[test]
@@ -140,7 +144,15 @@ mod tests {
         };
         let model = build(&config, &vm).unwrap();
         let x = Tensor::rand(0f32, 1., (4, 1, 20, 12), &Device::Cpu).unwrap();
-        let run = |mode: Mode| model.logits(&x, mode).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let run = |mode: Mode| {
+            model
+                .logits(&x, mode)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+        };
         let eval = run(Mode::Eval);
         assert_eq!(eval.len(), 12);
         assert_eq!(eval, run(Mode::Eval));
@@ -148,9 +160,14 @@ mod tests {
         assert_eq!(train, run(Mode::Train(&mut Pcg64::seed_from_u64(5))));
         assert_ne!(train, eval);
         assert_ne!(train, run(Mode::Train(&mut Pcg64::seed_from_u64(6))));
-        let no_dropout = CatDogCnnConfig { dropout: 0.0, ..config.clone() };
+        let no_dropout = CatDogCnnConfig {
+            dropout: 0.0,
+            ..config.clone()
+        };
         let plain = build(&no_dropout, &vm).unwrap();
-        let y = plain.logits(&x, Mode::Train(&mut Pcg64::seed_from_u64(5))).unwrap();
+        let y = plain
+            .logits(&x, Mode::Train(&mut Pcg64::seed_from_u64(5)))
+            .unwrap();
         assert_eq!(y.flatten_all().unwrap().to_vec1::<f32>().unwrap(), eval);
     }
 
@@ -158,12 +175,27 @@ mod tests {
     fn bad_configs_are_rejected() {
         let vm = candle_nn::VarMap::new();
         for bad in [
-            CatDogCnnConfig { classes: 1, ..Default::default() },
-            CatDogCnnConfig { input: [3, 4, 64], ..Default::default() },
-            CatDogCnnConfig { dropout: 1.0, ..Default::default() },
-            CatDogCnnConfig { dense: [0, 256], ..Default::default() },
+            CatDogCnnConfig {
+                classes: 1,
+                ..Default::default()
+            },
+            CatDogCnnConfig {
+                input: [3, 4, 64],
+                ..Default::default()
+            },
+            CatDogCnnConfig {
+                dropout: 1.0,
+                ..Default::default()
+            },
+            CatDogCnnConfig {
+                dense: [0, 256],
+                ..Default::default()
+            },
         ] {
-            assert!(build(&bad, &vm).unwrap_err().to_string().contains("CatDogCnn needs"));
+            assert!(build(&bad, &vm)
+                .unwrap_err()
+                .to_string()
+                .contains("CatDogCnn needs"));
         }
     }
 }

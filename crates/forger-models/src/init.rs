@@ -35,8 +35,9 @@ impl SeededInit {
             let d = Normal::new(mean, std.max(f64::MIN_POSITIVE)).expect("finite std");
             (0..n).map(|_| d.sample(rng) as f32).collect()
         };
-        let uniform =
-            |rng: &mut Pcg64, lo: f64, up: f64| -> Vec<f32> { (0..n).map(|_| rng.gen_range(lo..=up) as f32).collect() };
+        let uniform = |rng: &mut Pcg64, lo: f64, up: f64| -> Vec<f32> {
+            (0..n).map(|_| rng.gen_range(lo..=up) as f32).collect()
+        };
         match init {
             Init::Const(v) => vec![v as f32; n],
             Init::Randn { mean, stdev } => normal(&mut rng, mean, stdev),
@@ -61,11 +62,21 @@ impl SeededInit {
 }
 
 impl candle_nn::var_builder::SimpleBackend for SeededInit {
-    fn get(&self, shape: Shape, name: &str, init: Init, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
+    fn get(
+        &self,
+        shape: Shape,
+        name: &str,
+        init: Init,
+        dtype: DType,
+        dev: &Device,
+    ) -> candle_core::Result<Tensor> {
         let mut vars = self.varmap.data().lock().unwrap_or_else(|e| e.into_inner());
         if let Some(var) = vars.get(name) {
             if var.shape() != &shape {
-                candle_core::bail!("weight `{name}` has shape {:?}, the model expects {shape:?}", var.shape());
+                candle_core::bail!(
+                    "weight `{name}` has shape {:?}, the model expects {shape:?}",
+                    var.shape()
+                );
             }
             return Ok(var.as_tensor().clone());
         }
@@ -76,7 +87,12 @@ impl candle_nn::var_builder::SimpleBackend for SeededInit {
         Ok(tensor)
     }
 
-    fn get_unchecked(&self, name: &str, _dtype: DType, _dev: &Device) -> candle_core::Result<Tensor> {
+    fn get_unchecked(
+        &self,
+        name: &str,
+        _dtype: DType,
+        _dev: &Device,
+    ) -> candle_core::Result<Tensor> {
         let vars = self.varmap.data().lock().unwrap_or_else(|e| e.into_inner());
         match vars.get(name) {
             Some(var) => Ok(var.as_tensor().clone()),
@@ -85,7 +101,11 @@ impl candle_nn::var_builder::SimpleBackend for SeededInit {
     }
 
     fn contains_tensor(&self, name: &str) -> bool {
-        self.varmap.data().lock().unwrap_or_else(|e| e.into_inner()).contains_key(name)
+        self.varmap
+            .data()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(name)
     }
 }
 
@@ -97,7 +117,9 @@ mod tests {
     fn weights(seed: u64) -> Vec<f32> {
         let vm = VarMap::new();
         let vb = seeded_vars(&vm, Pcg64::seed_from_u64(seed), &Device::Cpu);
-        let w = vb.get_with_hints((3, 4), "w", candle_nn::init::DEFAULT_KAIMING_UNIFORM).unwrap();
+        let w = vb
+            .get_with_hints((3, 4), "w", candle_nn::init::DEFAULT_KAIMING_UNIFORM)
+            .unwrap();
         w.flatten_all().unwrap().to_vec1().unwrap()
     }
 

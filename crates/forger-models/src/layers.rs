@@ -12,7 +12,10 @@ use rand_pcg::Pcg64;
 /// forger's tutorials start where the PyTorch and Keras ones do.
 pub fn torch_default_init(fan_in: usize) -> Init {
     let bound = 1.0 / (fan_in.max(1) as f64).sqrt();
-    Init::Uniform { lo: -bound, up: bound }
+    Init::Uniform {
+        lo: -bound,
+        up: bound,
+    }
 }
 
 /// A fully connected layer with PyTorch's default initialisation.
@@ -33,7 +36,12 @@ pub struct Conv2dSame {
 }
 
 /// A [`Conv2dSame`] with PyTorch's default initialisation.
-pub fn conv2d_same(in_channels: usize, out_channels: usize, kernel: usize, vb: VarBuilder) -> Result<Conv2dSame> {
+pub fn conv2d_same(
+    in_channels: usize,
+    out_channels: usize,
+    kernel: usize,
+    vb: VarBuilder,
+) -> Result<Conv2dSame> {
     let init = torch_default_init(in_channels * kernel * kernel);
     let weight = vb.get_with_hints((out_channels, in_channels, kernel, kernel), "weight", init)?;
     let bias = vb.get_with_hints(out_channels, "bias", init)?;
@@ -138,12 +146,31 @@ mod tests {
     fn max_pool_matches_finite_differences() {
         let dev = Device::Cpu;
         // f64, so that the finite differences are exact enough to compare.
-        let values: Vec<f64> = (0..2 * 3 * 5 * 6).map(|i| ((i * 37) % 101) as f64 / 7.0).collect();
-        let x = Var::from_tensor(&Tensor::from_vec(values.clone(), (2, 3, 5, 6), &dev).unwrap()).unwrap();
-        let weights = Tensor::arange(0f64, 2. * 3. * 2. * 3., &dev).unwrap().reshape((2, 3, 2, 3)).unwrap();
-        let loss = |t: &Tensor| max_pool2d(t, 2).unwrap().mul(&weights).unwrap().sum_all().unwrap();
+        let values: Vec<f64> = (0..2 * 3 * 5 * 6)
+            .map(|i| ((i * 37) % 101) as f64 / 7.0)
+            .collect();
+        let x = Var::from_tensor(&Tensor::from_vec(values.clone(), (2, 3, 5, 6), &dev).unwrap())
+            .unwrap();
+        let weights = Tensor::arange(0f64, 2. * 3. * 2. * 3., &dev)
+            .unwrap()
+            .reshape((2, 3, 2, 3))
+            .unwrap();
+        let loss = |t: &Tensor| {
+            max_pool2d(t, 2)
+                .unwrap()
+                .mul(&weights)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+        };
         let grads = loss(x.as_tensor()).backward().unwrap();
-        let analytic = grads.get(x.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        let analytic = grads
+            .get(x.as_tensor())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
         let eps = 1e-3;
         for i in 0..values.len() {
             let mut plus = values.clone();
@@ -151,10 +178,16 @@ mod tests {
             let mut minus = values.clone();
             minus[i] -= eps;
             let f = |v: Vec<f64>| {
-                loss(&Tensor::from_vec(v, (2, 3, 5, 6), &dev).unwrap()).to_scalar::<f64>().unwrap()
+                loss(&Tensor::from_vec(v, (2, 3, 5, 6), &dev).unwrap())
+                    .to_scalar::<f64>()
+                    .unwrap()
             };
             let numeric = (f(plus) - f(minus)) / (2.0 * eps);
-            assert!((numeric - analytic[i]).abs() < 1e-6, "element {i}: {numeric} vs {}", analytic[i]);
+            assert!(
+                (numeric - analytic[i]).abs() < 1e-6,
+                "element {i}: {numeric} vs {}",
+                analytic[i]
+            );
         }
     }
 
@@ -168,15 +201,27 @@ mod tests {
         // before, output (i, j) reads input (i - 1, j - 1).
         let mut k = vec![0f32; 16];
         k[0] = 1.0;
-        vm.data().lock().unwrap()["c.weight"].set(&Tensor::from_vec(k, (1, 1, 4, 4), &dev).unwrap()).unwrap();
-        vm.data().lock().unwrap()["c.bias"].set(&Tensor::zeros(1, DType::F32, &dev).unwrap()).unwrap();
-        let x = Tensor::arange(1f32, 26., &dev).unwrap().reshape((1, 1, 5, 5)).unwrap();
+        vm.data().lock().unwrap()["c.weight"]
+            .set(&Tensor::from_vec(k, (1, 1, 4, 4), &dev).unwrap())
+            .unwrap();
+        vm.data().lock().unwrap()["c.bias"]
+            .set(&Tensor::zeros(1, DType::F32, &dev).unwrap())
+            .unwrap();
+        let x = Tensor::arange(1f32, 26., &dev)
+            .unwrap()
+            .reshape((1, 1, 5, 5))
+            .unwrap();
         let y = conv.forward(&x).unwrap();
         assert_eq!(y.dims(), &[1, 1, 5, 5]);
         let y = y.flatten_all().unwrap().to_vec1::<f32>().unwrap();
         assert_eq!(&y[..6], &[0., 0., 0., 0., 0., 0.]);
         assert_eq!(y[6], 1.0);
         let odd = conv2d_same(2, 3, 3, vb.pp("odd")).unwrap();
-        assert_eq!(odd.forward(&Tensor::zeros((1, 2, 7, 9), DType::F32, &dev).unwrap()).unwrap().dims(), &[1, 3, 7, 9]);
+        assert_eq!(
+            odd.forward(&Tensor::zeros((1, 2, 7, 9), DType::F32, &dev).unwrap())
+                .unwrap()
+                .dims(),
+            &[1, 3, 7, 9]
+        );
     }
 }

@@ -100,11 +100,22 @@ mod tests {
     fn other_inputs_and_bad_configs() {
         let vm = candle_nn::VarMap::new();
         let vb = crate::seeded_vars(&vm, rand_pcg::Pcg64::seed_from_u64(0), &Device::Cpu);
-        let cfg = MnistCnnConfig { input: [3, 30, 30], classes: 2, ..Default::default() };
+        let cfg = MnistCnnConfig {
+            input: [3, 30, 30],
+            classes: 2,
+            ..Default::default()
+        };
         let model = cfg.init(vb.pp("a")).unwrap();
         let x = Tensor::zeros((2, 3, 30, 30), DType::F32, &Device::Cpu).unwrap();
         assert_eq!(model.logits(&x, Mode::Eval).unwrap().dims(), &[2, 2]);
-        let bad = MnistCnnConfig { classes: 1, ..Default::default() };
-        assert!(bad.init(vb.pp("b")).unwrap_err().to_string().contains("two classes"));
+        let bad = MnistCnnConfig {
+            classes: 1,
+            ..Default::default()
+        };
+        assert!(bad
+            .init(vb.pp("b"))
+            .unwrap_err()
+            .to_string()
+            .contains("two classes"));
     }
 }
