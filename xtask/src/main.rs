@@ -1,1 +1,56 @@
-fn main() {}
+//! forger's task runner, run as `cargo xtask <task>`: experiments and
+//! benchmarks. Orchestration only: every capability is a library call.
+
+mod bench;
+mod experiment;
+
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "forger's experiments and benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Run an experiment end to end (default: the main job).
+    Experiment(experiment::ExperimentArgs),
+    /// Measure training throughput against the PyTorch reference.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    match Cli::parse().task {
+        Task::Experiment(args) => experiment::run(args),
+        Task::Bench(args) => bench::run(args),
+    }
+}
+
+/// The workspace root (xtask lives one level below it).
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// A fresh numbered run directory `runs/<name>/NNN` under the workspace.
+fn new_run_dir(name: &str) -> PathBuf {
+    let base = workspace_root().join("runs").join(name);
+    (1..)
+        .map(|i| base.join(format!("{i:03}")))
+        .find(|p| !p.exists())
+        .unwrap_or(base)
+}

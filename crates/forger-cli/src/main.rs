@@ -1,1 +1,45 @@
-fn main() {}
+//! `forger`: train, evaluate and use image classifiers and GANs from the
+//! command line. Each subcommand parses its arguments and calls one library
+//! function; the capabilities live in the `forger-*` crates.
+
+mod classify;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "forger",
+    version,
+    about = "Train image classifiers and GANs on Candle, on CPU or CUDA"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a classifier.
+    #[command(subcommand)]
+    Train(classify::TrainCommand),
+    /// Evaluate a trained classifier on a data set.
+    Eval(classify::EvalArgs),
+    /// Classify image files with a trained classifier.
+    Predict(classify::PredictArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    match Cli::parse().command {
+        Command::Train(cmd) => classify::train(cmd),
+        Command::Eval(args) => classify::eval(args),
+        Command::Predict(args) => classify::predict(args),
+    }
+}

@@ -20,6 +20,7 @@ pub mod augment;
 mod batch;
 pub mod bench;
 mod dataset;
+mod decode;
 mod error;
 pub mod idx;
 pub mod image_folder;
@@ -32,5 +33,6 @@ pub mod split;
 
 pub use batch::{Batch, BatchConfig, Batcher, PixelScale};
 pub use dataset::{Dataset, Splits};
+pub use decode::load_image;
 pub use error::{DataError, Result};
-pub use spec::load_spec;
+pub use spec::{load_holdout, load_spec};

@@ -1,5 +1,6 @@
 use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
+use serde::{Deserialize, Serialize};
 
 use crate::layers::{conv2d_same, dropout, linear, max_pool2d, Conv2dSame};
 use crate::{ImageClassifier, Mode, ModelError, Result};
@@ -9,14 +10,15 @@ use crate::{ImageClassifier, Mode, ModelError, Result};
 /// dense output of one logit per class (the sigmoid belongs to the loss).
 /// The defaults are the tutorial's: 3x64x64 in, 16/32/64 filters, dropout
 /// 0.3, dense 4096 -> 512 -> 256 -> 2.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CatDogCnnConfig {
     /// `[channels, height, width]` of the input images.
     pub input: [usize; 3],
     /// Filters of the three convolutions.
     pub filters: [usize; 3],
     /// Dropout probability after each block (training only).
-    pub dropout: f32,
+    pub dropout: f64,
     /// Widths of the two hidden dense layers.
     pub dense: [usize; 2],
     /// Number of classes (outputs).

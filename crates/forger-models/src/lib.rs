@@ -5,15 +5,19 @@
 //! Every model here implements [`ImageClassifier`]; the training loops in
 //! `forger-train` take any of them, so adding a model touches no loop.
 
+mod architecture;
 mod catdog_cnn;
 mod classifier;
 mod error;
+mod gan;
 mod init;
 pub mod layers;
 mod mnist_cnn;
 
+pub use architecture::ClassifierConfig;
 pub use catdog_cnn::{CatDogCnn, CatDogCnnConfig};
 pub use classifier::{ImageClassifier, Mode};
 pub use error::{ModelError, Result};
+pub use gan::{Discriminator, GanConfig, Generator};
 pub use init::seeded_vars;
 pub use mnist_cnn::{MnistCnn, MnistCnnConfig};

@@ -1,5 +1,6 @@
 use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
+use serde::{Deserialize, Serialize};
 
 use crate::layers::{conv2d_same, linear, max_pool2d, Conv2dSame};
 use crate::{ImageClassifier, Mode, ModelError, Result};
@@ -7,7 +8,8 @@ use crate::{ImageClassifier, Mode, ModelError, Result};
 /// The MNIST tutorial's CNN: two blocks of SAME convolution, ReLU and 2x2
 /// max-pooling, then one linear layer. The defaults are the tutorial's
 /// (1x28x28 in, 4x4 kernels, 4 then 8 channels, 392 -> 10).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct MnistCnnConfig {
     /// `[channels, height, width]` of the input images.
     pub input: [usize; 3],

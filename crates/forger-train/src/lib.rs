@@ -1,1 +1,42 @@
-//! placeholder
+//! Training for forger: optimizers with saveable state, the classifier fit
+//! loop, evaluation and metrics (including ROC AUC), checkpoints, training
+//! history and plots.
+//!
+//! Every run writes the same directory layout ([`RunDir`]); checkpoints are
+//! one safetensors file ([`checkpoint`]); all files are written atomically.
+
+pub mod atomic;
+pub mod bench;
+pub mod checkpoint;
+mod error;
+mod evaluate;
+mod fit;
+pub mod history;
+pub mod loss;
+pub mod metrics;
+pub mod optim;
+pub mod plot;
+mod progress;
+mod run_dir;
+
+pub use error::{Result, TrainError};
+pub use evaluate::{argmax, evaluate, positive_score, predict_probabilities, Evaluation};
+pub use fit::{
+    fit, load_weights, plot_curves, save_weights, EarlyStopping, FitConfig, FitData, FitMetrics,
+    FitReport, RunConfig, Schedule, Selection, TrainedClassifier,
+};
+pub use loss::LossKind;
+pub use optim::{Optimizer, OptimizerConfig};
+pub use progress::Progress;
+pub use run_dir::RunDir;
+
+/// The device to train on: the first CUDA GPU when `cuda` is set (an error
+/// if forger was built without the `cuda` feature or none is present),
+/// otherwise the CPU.
+pub fn device(cuda: bool) -> Result<candle_core::Device> {
+    if cuda {
+        Ok(candle_core::Device::new_cuda(0)?)
+    } else {
+        Ok(candle_core::Device::Cpu)
+    }
+}

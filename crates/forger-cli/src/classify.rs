@@ -1,0 +1,188 @@
+//! The classifier subcommands: `train`, `eval` and `predict`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use forger_data::{load_holdout, load_spec, Splits};
+use forger_models::{ClassifierConfig, MnistCnnConfig};
+use forger_train::{fit, FitConfig, FitData, OptimizerConfig, RunDir, Schedule, TrainedClassifier};
+
+#[derive(Subcommand)]
+pub enum TrainCommand {
+    /// The MNIST tutorial's CNN (two 4x4 SAME convolutions, 392 -> classes).
+    MnistCnn(MnistCnnArgs),
+}
+
+/// Where the data comes from.
+#[derive(Args)]
+pub struct DataArgs {
+    /// A folder of the four MNIST IDX files, or a MedMNIST `.npz` file.
+    #[arg(long)]
+    data: PathBuf,
+    /// Use only the data's test split: train on all but its last N images
+    /// and test on those N (for a folder that holds only the t10k files).
+    #[arg(long, value_name = "N")]
+    holdout: Option<usize>,
+}
+
+impl DataArgs {
+    fn load(&self) -> anyhow::Result<Splits> {
+        let splits = match self.holdout {
+            Some(n) => load_holdout(&self.data, n)?,
+            None => load_spec(&self.data)?,
+        };
+        tracing::info!(
+            "{}: {} training, {} validation, {} test images of {:?}, classes {:?}",
+            self.data.display(),
+            splits.train.len(),
+            splits.val.len(),
+            splits.test.len(),
+            splits.train.image_shape(),
+            splits.train.classes()
+        );
+        Ok(splits)
+    }
+}
+
+#[derive(Args)]
+pub struct MnistCnnArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Optimizer steps (mini-batches).
+    #[arg(long, default_value_t = 10_000)]
+    steps: u64,
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 0.005)]
+    lr: f64,
+    /// Evaluate, log and checkpoint every this many steps.
+    #[arg(long, default_value_t = 100)]
+    eval_every: u64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// The run directory to write.
+    #[arg(long, default_value = "runs/mnist-cnn")]
+    out: PathBuf,
+    /// Continue the run in `--out` from its last checkpoint.
+    #[arg(long)]
+    resume: bool,
+    /// Train on the first CUDA GPU (needs the `cuda` feature).
+    #[arg(long)]
+    cuda: bool,
+}
+
+pub fn train(cmd: TrainCommand) -> anyhow::Result<()> {
+    match cmd {
+        TrainCommand::MnistCnn(args) => {
+            let splits = args.data.load()?;
+            let [c, h, w] = splits.train.image_shape();
+            let model = ClassifierConfig::MnistCnn(MnistCnnConfig {
+                input: [c, h, w],
+                classes: splits.train.classes().len(),
+                ..Default::default()
+            });
+            let config = FitConfig {
+                optimizer: OptimizerConfig::adam(args.lr),
+                schedule: Schedule::Steps(args.steps),
+                batch_size: args.batch_size,
+                eval_every: Some(args.eval_every),
+                seed: args.seed,
+                ..FitConfig::mnist_tutorial(model)
+            };
+            let device = forger_train::device(args.cuda)?;
+            let run = RunDir::new(&args.out);
+            let data = FitData::from_splits(&splits, args.data.data.display().to_string());
+            let report = fit(&config, &data, &run, &device, args.resume)?;
+            let m = &report.metrics;
+            let auc = m
+                .test_auc
+                .map(|a| format!(", test AUC {a:.4}"))
+                .unwrap_or_default();
+            println!(
+                "test accuracy {:.4}, test loss {:.4}{auc} after {} steps ({:.1} s of training); run in {}",
+                m.test_accuracy,
+                m.test_loss,
+                m.steps,
+                m.train_seconds,
+                run.root().display()
+            );
+            Ok(())
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct EvalArgs {
+    /// A run directory written by `forger train`.
+    #[arg(long)]
+    run: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
+    /// Which split of the data to evaluate on.
+    #[arg(long, default_value = "test", value_parser = ["train", "val", "test"])]
+    split: String,
+    /// Also write the evaluation as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    #[arg(long)]
+    cuda: bool,
+}
+
+pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
+    let device = forger_train::device(args.cuda)?;
+    let trained = TrainedClassifier::load(&RunDir::new(&args.run), &device)?;
+    let splits = args.data.load()?;
+    let data = match args.split.as_str() {
+        "train" => &splits.train,
+        "val" => &splits.val,
+        _ => &splits.test,
+    };
+    let eval = trained.evaluate(data, &device)?;
+    let auc = eval
+        .auc
+        .map(|a| format!(", AUC {a:.4}"))
+        .unwrap_or_default();
+    println!(
+        "{} images: accuracy {:.4}, loss {:.4}{auc}",
+        data.len(),
+        eval.accuracy,
+        eval.loss
+    );
+    println!(
+        "confusion matrix (rows: true class, columns: predicted), classes {:?}:",
+        trained.config.classes
+    );
+    for row in &eval.confusion.matrix {
+        println!("  {row:?}");
+    }
+    if let Some(path) = &args.json {
+        forger_train::atomic::write_json(path, &eval)?;
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct PredictArgs {
+    /// A run directory written by `forger train`.
+    #[arg(long)]
+    run: PathBuf,
+    /// Image files (PNG, JPEG, ...), resized to the model's input.
+    #[arg(required = true)]
+    images: Vec<PathBuf>,
+    #[arg(long)]
+    cuda: bool,
+}
+
+pub fn predict(args: PredictArgs) -> anyhow::Result<()> {
+    let device = forger_train::device(args.cuda)?;
+    let trained = TrainedClassifier::load(&RunDir::new(&args.run), &device)?;
+    for path in &args.images {
+        let (class, probability) = trained
+            .predict_file(path, &device)
+            .with_context(|| format!("predicting {}", path.display()))?;
+        println!("{}\t{class}\t{probability:.4}", path.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,41 @@
+use candle_nn::VarBuilder;
+use serde::{Deserialize, Serialize};
+
+use crate::{CatDogCnnConfig, ImageClassifier, MnistCnnConfig, Result};
+
+/// Every classifier forger can build, by configuration. A run directory
+/// stores this, so `eval` and `predict` rebuild the model that was trained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "architecture", rename_all = "snake_case")]
+pub enum ClassifierConfig {
+    /// The MNIST tutorial's CNN.
+    MnistCnn(MnistCnnConfig),
+    /// The cats-vs-dogs tutorial's CNN.
+    CatDogCnn(CatDogCnnConfig),
+}
+
+impl ClassifierConfig {
+    /// Builds the model with its weights in `vb`.
+    pub fn init(&self, vb: VarBuilder) -> Result<Box<dyn ImageClassifier>> {
+        Ok(match self {
+            Self::MnistCnn(c) => Box::new(c.init(vb)?),
+            Self::CatDogCnn(c) => Box::new(c.init(vb)?),
+        })
+    }
+
+    /// `[channels, height, width]` of the images the model takes.
+    pub fn input_shape(&self) -> [usize; 3] {
+        match self {
+            Self::MnistCnn(c) => c.input,
+            Self::CatDogCnn(c) => c.input,
+        }
+    }
+
+    /// Number of classes.
+    pub fn classes(&self) -> usize {
+        match self {
+            Self::MnistCnn(c) => c.classes,
+            Self::CatDogCnn(c) => c.classes,
+        }
+    }
+}

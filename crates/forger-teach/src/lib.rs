@@ -1,0 +1,37 @@
+//! The teaching side of forger: a self-contained static site that puts the
+//! study's images in front of a person.
+//!
+//! [`build_site`] writes, into one folder that opens from disk with no server
+//! and no network:
+//! - `index.html`, the case library: synthetic cases per class beside a
+//!   smaller set of real ones, with class filters;
+//! - `quiz.html` and its answer key `quiz.json`, the "real or synthetic?"
+//!   reader test (a visual Turing test), seeded and shuffled;
+//! - `report.html`, the study's `report.md` rendered with its images, when a
+//!   study folder is given.
+//!
+//! ```no_run
+//! use forger_teach::{build_site, SiteInputs, SiteOptions};
+//! let splits = forger_data::load_spec("datasets/pneumoniamnist.npz".as_ref())?;
+//! let inputs = SiteInputs {
+//!     synthetic_dir: "runs/gan-auc/synthetic".as_ref(),
+//!     real: &splits.test,
+//!     study_dir: Some("runs/gan-auc".as_ref()),
+//! };
+//! let site = build_site(&inputs, &SiteOptions::default(), "runs/gan-auc/site".as_ref())?;
+//! println!("open {}", site.out.join("index.html").display());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod cases;
+mod error;
+mod html;
+mod pages;
+mod quiz;
+mod report;
+mod selection;
+mod site;
+
+pub use error::{Result, TeachError};
+pub use quiz::{AnswerKey, Question, Truth};
+pub use site::{build_site, SiteInputs, SiteOptions, SiteSummary, SITE_MARKER};

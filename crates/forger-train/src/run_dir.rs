@@ -1,0 +1,57 @@
+//! The one run-directory layout every forger command shares.
+
+use std::path::{Path, PathBuf};
+
+/// Paths inside a run directory.
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    root: PathBuf,
+}
+
+impl RunDir {
+    /// A run directory at `root` (created when something is written).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// The folder itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `config.json`: what was trained, on what classes, with which settings.
+    pub fn config(&self) -> PathBuf {
+        self.root.join("config.json")
+    }
+
+    /// `history.csv`: one row per evaluation.
+    pub fn history(&self) -> PathBuf {
+        self.root.join("history.csv")
+    }
+
+    /// `checkpoint.safetensors`: the latest resumable state.
+    pub fn checkpoint(&self) -> PathBuf {
+        self.root.join("checkpoint.safetensors")
+    }
+
+    /// `model.safetensors`: the final weights (best on validation when the
+    /// run selects, otherwise the last).
+    pub fn model(&self) -> PathBuf {
+        self.root.join("model.safetensors")
+    }
+
+    /// `metrics.json`: the final test metrics.
+    pub fn metrics(&self) -> PathBuf {
+        self.root.join("metrics.json")
+    }
+
+    /// `curves.png`: accuracy and loss against step.
+    pub fn curves(&self) -> PathBuf {
+        self.root.join("curves.png")
+    }
+
+    /// Any other file in the run directory.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+}

@@ -1,0 +1,129 @@
+//! `cargo xtask bench`: forger's training throughput on the workloads of
+//! `shared/bench/WORKLOADS.md`, alternating with the PyTorch reference when
+//! `--torch PYTHON` is given, and the ratio of the medians.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use forger_train::bench;
+use serde_json::json;
+
+use crate::workspace_root;
+
+const WORKLOADS: [&str; 1] = ["mnist_cnn"];
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Comma-separated workloads.
+    #[arg(long, default_value = "mnist_cnn")]
+    workloads: String,
+    /// Python interpreter with torch, to run the reference beside forger.
+    #[arg(long)]
+    torch: Option<PathBuf>,
+    /// The PyTorch reference script.
+    #[arg(long)]
+    reference: Option<PathBuf>,
+    /// Threads for both forger and PyTorch.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Measured runs per workload and framework (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Also write the results as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    // Candle and rayon read this when their thread pools start, which is
+    // after this point: nothing has computed yet.
+    std::env::set_var("RAYON_NUM_THREADS", args.threads.to_string());
+    let reference = args
+        .reference
+        .clone()
+        .unwrap_or_else(|| workspace_root().join("../shared/bench/reference_torch.py"));
+    let device = candle_core::Device::Cpu;
+    let mut results = Vec::new();
+    println!(
+        "threads {}, {} runs each; images/s median (min-max)",
+        args.threads, args.runs
+    );
+    for workload in args.workloads.split(',') {
+        if !WORKLOADS.contains(&workload) {
+            bail!("unknown workload `{workload}`: expected one of {WORKLOADS:?}");
+        }
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for _ in 0..args.runs {
+            ours.push(forger_workload(workload, &device)?);
+            if let Some(python) = &args.torch {
+                theirs.push(torch_workload(python, &reference, workload, args.threads)?);
+            }
+        }
+        let line = format!("{workload:<16} forger {}", summary(&ours));
+        let mut record = json!({"workload": workload, "threads": args.threads, "forger": ours});
+        if theirs.is_empty() {
+            println!("{line}");
+        } else {
+            let ratio = median(&ours) / median(&theirs);
+            println!("{line}  pytorch {}  ratio {ratio:.2}x", summary(&theirs));
+            record["pytorch"] = json!(theirs);
+            record["ratio"] = json!(ratio);
+        }
+        results.push(record);
+    }
+    if let Some(path) = &args.json {
+        forger_train::atomic::write_json(path, &results)?;
+    }
+    Ok(())
+}
+
+fn forger_workload(workload: &str, device: &candle_core::Device) -> anyhow::Result<f64> {
+    let t = match workload {
+        "mnist_cnn" => bench::mnist_cnn(300, 20, device)?,
+        other => bail!("unknown workload `{other}`"),
+    };
+    Ok(t.images_per_s)
+}
+
+fn torch_workload(
+    python: &PathBuf,
+    script: &PathBuf,
+    workload: &str,
+    threads: usize,
+) -> anyhow::Result<f64> {
+    let out = Command::new(python)
+        .arg(script)
+        .args(["--workloads", workload, "--threads", &threads.to_string()])
+        .output()
+        .with_context(|| format!("running {} {}", python.display(), script.display()))?;
+    if !out.status.success() {
+        bail!(
+            "the PyTorch reference failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .last()
+        .context("the PyTorch reference printed nothing")?;
+    let value: serde_json::Value = serde_json::from_str(line)
+        .with_context(|| format!("unreadable reference output: {line}"))?;
+    value["images_per_s"]
+        .as_f64()
+        .context("reference output lacks images_per_s")
+}
+
+fn median(xs: &[f64]) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn summary(xs: &[f64]) -> String {
+    let min = xs.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = xs.iter().copied().fold(0.0, f64::max);
+    format!("{:>8.0} ({:.0}-{:.0})", median(xs), min, max)
+}

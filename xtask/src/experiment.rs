@@ -1,0 +1,131 @@
+//! `cargo xtask experiment`: the tutorials and the main job, with their
+//! default data and settings.
+
+use std::path::PathBuf;
+
+use anyhow::bail;
+use clap::{Args, ValueEnum};
+use forger_data::{load_holdout, load_spec, Splits};
+use forger_models::{ClassifierConfig, MnistCnnConfig};
+use forger_train::{fit, FitConfig, FitData, RunDir, Schedule, Selection};
+
+use crate::{new_run_dir, workspace_root};
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Experiment {
+    /// The main job: the tutorial CNN on the vendored PneumoniaMNIST,
+    /// reporting test accuracy and ROC AUC.
+    Pneumonia,
+    /// The MNIST tutorial: 10,000 Adam steps at batch 64, test accuracy every 100.
+    Mnist,
+}
+
+#[derive(Args)]
+pub struct ExperimentArgs {
+    #[arg(value_enum, default_value = "pneumonia")]
+    experiment: Experiment,
+    /// Data to use instead of the experiment's default.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Train on all but the last N test images and test on those N.
+    #[arg(long, value_name = "N")]
+    holdout: Option<usize>,
+    /// Override the number of optimizer steps.
+    #[arg(long)]
+    steps: Option<u64>,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Run directory (default: a new `runs/<experiment>/NNN`).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[arg(long)]
+    cuda: bool,
+}
+
+pub fn run(args: ExperimentArgs) -> anyhow::Result<()> {
+    let (name, data_path) = match args.experiment {
+        Experiment::Pneumonia => (
+            "pneumonia-cnn",
+            args.data
+                .clone()
+                .unwrap_or_else(|| workspace_root().join("datasets/pneumoniamnist.npz")),
+        ),
+        Experiment::Mnist => (
+            "mnist-cnn",
+            match &args.data {
+                Some(d) => d.clone(),
+                None => default_mnist()?,
+            },
+        ),
+    };
+    let splits: Splits = match args.holdout {
+        Some(n) => load_holdout(&data_path, n)?,
+        None => load_spec(&data_path)?,
+    };
+    let model = ClassifierConfig::MnistCnn(MnistCnnConfig {
+        input: splits.train.image_shape(),
+        classes: splits.train.classes().len(),
+        ..Default::default()
+    });
+    let mut config = match args.experiment {
+        // Short, with the weights of the best validation AUC kept.
+        Experiment::Pneumonia => FitConfig {
+            schedule: Schedule::Steps(1500),
+            selection: Some(Selection::Auc),
+            ..FitConfig::mnist_tutorial(model)
+        },
+        Experiment::Mnist => FitConfig::mnist_tutorial(model),
+    };
+    config.seed = args.seed;
+    if let Some(steps) = args.steps {
+        config.schedule = Schedule::Steps(steps);
+    }
+    let out = args.out.unwrap_or_else(|| new_run_dir(name));
+    tracing::info!(
+        "{name}: {} training / {} validation / {} test images from {}; run directory {}",
+        splits.train.len(),
+        splits.val.len(),
+        splits.test.len(),
+        data_path.display(),
+        out.display()
+    );
+    let device = forger_train::device(args.cuda)?;
+    let data = FitData::from_splits(&splits, data_path.display().to_string());
+    let report = fit(&config, &data, &RunDir::new(&out), &device, false)?;
+    let m = &report.metrics;
+    println!("{name} on {}", data_path.display());
+    println!("  test accuracy  {:.4}", m.test_accuracy);
+    if let Some(auc) = m.test_auc {
+        println!("  test ROC AUC   {auc:.4}");
+    }
+    println!("  test loss      {:.4}", m.test_loss);
+    println!(
+        "  steps          {} (weights of step {} kept)",
+        m.steps, m.kept_step
+    );
+    println!("  training time  {:.1} s", m.train_seconds);
+    println!("  run directory  {}", out.display());
+    Ok(())
+}
+
+/// Downloaded MNIST if present, else Debian's Fashion-MNIST; says which.
+fn default_mnist() -> anyhow::Result<PathBuf> {
+    let downloaded = std::env::var_os("FORGER_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("data"))
+        .join("mnist");
+    let fashion = PathBuf::from("/usr/share/datasets/fashion-mnist");
+    for (dir, what) in [
+        (downloaded, "MNIST"),
+        (fashion, "Fashion-MNIST (Debian's dataset-fashion-mnist)"),
+    ] {
+        if forger_data::idx::find_file(&dir, forger_data::idx::STANDARD_FILES[0]).is_ok() {
+            tracing::info!("using {what} from {}", dir.display());
+            return Ok(dir);
+        }
+    }
+    bail!(
+        "no MNIST data found: place the four MNIST IDX files in data/mnist (or $FORGER_DATA/mnist), \
+         or install Fashion-MNIST with `apt-get install dataset-fashion-mnist`, or pass --data DIR"
+    )
+}
