@@ -58,3 +58,26 @@ pub fn load_holdout(path: &Path, holdout: usize) -> Result<Splits> {
     let val = train.subset(&[])?;
     Ok(Splits { train, val, test })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image_folder::tests::write_tree;
+
+    #[test]
+    fn folders_load_as_idx_or_as_images_by_their_contents() {
+        let dir = tempfile::tempdir().unwrap();
+        write_tree(&dir.path().join("training_set"), &["cats", "dogs"], &[2, 3]);
+        write_tree(&dir.path().join("test_set"), &["cats", "dogs"], &[1, 1]);
+        let splits = load_spec(dir.path()).unwrap();
+        assert_eq!(splits.train.class_counts(), vec![2, 3]);
+        assert_eq!(splits.test.image_shape(), [3, 64, 64]);
+
+        // One IDX file is enough to call a folder IDX, and then the error
+        // names the file that is missing rather than class folders.
+        let idx_dir = tempfile::tempdir().unwrap();
+        std::fs::write(idx_dir.path().join("t10k-labels-idx1-ubyte"), b"").unwrap();
+        let err = load_spec(idx_dir.path()).unwrap_err().to_string();
+        assert!(err.contains("train-images-idx3-ubyte"), "{err}");
+    }
+}
