@@ -6,9 +6,9 @@
 //! `rng::derive(seed, "augment", e * len + p)`, so a seed gives the same
 //! batches however the threads are scheduled.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::BTreeSet;
 use std::sync::mpsc::{sync_channel, Receiver};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use candle_core::{Device, Tensor};
@@ -128,7 +128,8 @@ pub struct Pipeline {
 struct Shared {
     source: ImageSource,
     config: PipelineConfig,
-    skipped: AtomicUsize,
+    /// Indices of the bad files skipped so far.
+    skipped: Mutex<BTreeSet<usize>>,
 }
 
 impl Pipeline {
@@ -141,7 +142,7 @@ impl Pipeline {
             shared: Arc::new(Shared {
                 source,
                 config,
-                skipped: AtomicUsize::new(0),
+                skipped: Mutex::default(),
             }),
         })
     }
@@ -169,10 +170,16 @@ impl Pipeline {
         epoch_order(self.shared.source.len(), c.shuffle, c.seed, epoch)
     }
 
-    /// Bad image files skipped so far (a file source with
-    /// `skip_bad_images`); each is also logged when met.
-    pub fn skipped(&self) -> usize {
-        self.shared.skipped.load(Ordering::Relaxed)
+    /// The distinct bad image files skipped so far (a file source with
+    /// `skip_bad_images`), as source indices; each is also logged whenever
+    /// it is met.
+    pub fn skipped(&self) -> Vec<usize> {
+        let skipped = self
+            .shared
+            .skipped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        skipped.iter().copied().collect()
     }
 
     /// The batches of epoch `epoch`.
@@ -218,7 +225,10 @@ impl Shared {
     /// The `f32` pixels of the image at `position` of epoch `epoch`.
     fn prepare_image(&self, epoch: u64, position: usize, index: usize) -> Result<Option<Vec<f32>>> {
         let Some(image) = self.source.image(index)? else {
-            self.skipped.fetch_add(1, Ordering::Relaxed);
+            self.skipped
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(index);
             return Ok(None);
         };
         let counter = epoch
@@ -440,7 +450,9 @@ mod tests {
             .collect();
         assert_eq!(batches[0].images.dims(), &[4, 3, 8, 8]);
         assert_eq!(batches[1].indices, vec![4, 5]);
-        assert_eq!(pipeline.skipped(), 1);
+        // Skipped in both epochs, counted once.
+        assert_eq!(pipeline.epoch(1, &Device::Cpu).count(), 2);
+        assert_eq!(pipeline.skipped(), vec![6]);
         let max = batches[0]
             .images
             .max_all()
