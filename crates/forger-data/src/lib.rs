@@ -16,6 +16,7 @@
 //! # Ok::<(), forger_data::DataError>(())
 //! ```
 
+pub mod atomic;
 pub mod augment;
 mod batch;
 pub mod bench;
@@ -26,6 +27,7 @@ pub mod idx;
 pub mod image_folder;
 pub mod npz;
 pub mod pipeline;
+pub mod png;
 pub mod preview;
 pub mod rng;
 mod spec;

@@ -3,14 +3,11 @@
 
 use std::path::Path;
 
-use image::{ImageFormat, Rgb, RgbImage};
-
+use crate::atomic::write_atomic;
 use crate::augment::AugmentConfig;
 use crate::image_folder::{training_root, FolderIndex, ImageFolderConfig};
+use crate::png::encode_grid;
 use crate::{rng, DataError, Dataset, Result};
-
-/// Pixels between the tiles of a grid.
-const GAP: usize = 2;
 
 /// The layout of a preview grid.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +16,8 @@ pub struct PreviewConfig {
     pub rows: usize,
     /// Augmented versions per image, right of the original.
     pub variants: usize,
+    /// Each pixel drawn as a `zoom x zoom` block.
+    pub zoom: usize,
     /// Seed of the augmentations.
     pub seed: u64,
 }
@@ -28,50 +27,46 @@ impl Default for PreviewConfig {
         Self {
             rows: 4,
             variants: 7,
+            zoom: 2,
             seed: 0,
         }
     }
 }
 
-/// A grid of `config.rows` images of `data` (fewer if it has fewer): each row
-/// shows the image unchanged, then `config.variants` augmentations of it.
-/// Grey images are drawn grey on RGB.
-pub fn preview_grid(
+/// PNG bytes of a grid of `config.rows` images of `data` (fewer if it has
+/// fewer): each row shows the image unchanged, then `config.variants`
+/// augmentations of it, the `k`-th tile of the grid drawn from
+/// `rng::derive(seed, "augment-preview", k)`.
+pub fn preview_png(
     data: &Dataset,
     augment: &AugmentConfig,
     config: &PreviewConfig,
-) -> Result<RgbImage> {
+) -> Result<Vec<u8>> {
     augment.validate()?;
     let picked = round_robin(data.labels(), data.classes().len(), config.rows);
     if picked.is_empty() {
         return Err(DataError::Invalid("no images to preview".into()));
     }
-    let shape @ [c, h, w] = data.image_shape();
+    let shape = data.image_shape();
     let cols = config.variants + 1;
-    let mut grid = RgbImage::from_pixel(
-        (cols * (w + GAP) + GAP) as u32,
-        (picked.len() * (h + GAP) + GAP) as u32,
-        Rgb([255, 255, 255]),
-    );
-    for (row, &i) in picked.iter().enumerate() {
-        for col in 0..cols {
-            let tile = if col == 0 {
-                data.image(i).to_vec()
-            } else {
+    let tiles: Vec<Vec<Vec<u8>>> = picked
+        .iter()
+        .enumerate()
+        .map(|(row, &i)| {
+            let mut tiles = vec![data.image(i).to_vec()];
+            for col in 1..cols {
                 let mut rng =
                     rng::derive(config.seed, "augment-preview", (row * cols + col) as u64);
-                augment.augment(data.image(i), shape, &mut rng)
-            };
-            let (x0, y0) = (GAP + col * (w + GAP), GAP + row * (h + GAP));
-            for y in 0..h {
-                for x in 0..w {
-                    let at = |ch: usize| tile[ch.min(c - 1) * h * w + y * w + x];
-                    grid.put_pixel((x0 + x) as u32, (y0 + y) as u32, Rgb([at(0), at(1), at(2)]));
-                }
+                tiles.push(augment.augment(data.image(i), shape, &mut rng));
             }
-        }
-    }
-    Ok(grid)
+            tiles
+        })
+        .collect();
+    let rows: Vec<Vec<&[u8]>> = tiles
+        .iter()
+        .map(|row| row.iter().map(Vec::as_slice).collect())
+        .collect();
+    encode_grid(&rows, shape, config.zoom)
 }
 
 /// Writes a preview grid PNG to `out` (atomically) for the class-per-folder
@@ -87,14 +82,7 @@ pub fn write_augment_preview(
     let index = FolderIndex::discover(&training_root(root))?;
     let picked = round_robin(index.labels(), index.classes().len(), config.rows);
     let data = index.subset(&picked)?.load(folder)?.dataset;
-    let grid = preview_grid(&data, augment, config)?;
-    let name = out
-        .file_name()
-        .ok_or_else(|| DataError::format(out, "not a file name"))?;
-    let tmp = out.with_file_name(format!(".{}.tmp", name.to_string_lossy()));
-    grid.save_with_format(&tmp, ImageFormat::Png)
-        .map_err(|e| DataError::format(&tmp, format!("cannot write the PNG: {e}")))?;
-    std::fs::rename(&tmp, out).map_err(|e| DataError::io(out, e))
+    write_atomic(out, &preview_png(&data, augment, config)?)
 }
 
 /// Up to `n` indices, taking the first image of each class in turn, then the
@@ -139,6 +127,7 @@ mod tests {
         let config = PreviewConfig {
             rows: 3,
             variants: 2,
+            zoom: 1,
             seed: 1,
         };
         write_augment_preview(
@@ -152,8 +141,12 @@ mod tests {
         let grid = image::open(&out).unwrap().to_rgb8();
         assert_eq!(grid.dimensions(), (3 * 14 + 2, 3 * 12 + 2));
         // Row 1 is the first dog (grey level 40), unchanged in column 0.
-        assert_eq!(grid.get_pixel(2, 2 + 12), &Rgb([40, 40, 0]));
-        assert!(!dir.path().join(".grid.png.tmp").exists());
+        assert_eq!(grid.get_pixel(2, 2 + 12), &image::Rgb([40, 40, 0]));
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            3,
+            "no temporary file left"
+        );
         let err = write_augment_preview(
             &dir.path().join("nope"),
             &out,

@@ -85,8 +85,9 @@ pub struct CatDogCnn {
     config: CatDogCnnConfig,
 }
 
-impl ImageClassifier for CatDogCnn {
-    fn logits(&self, images: &Tensor, mut mode: Mode<'_>) -> candle_core::Result<Tensor> {
+impl CatDogCnn {
+    /// The blocks and the hidden dense layers: the input of the output layer.
+    fn hidden(&self, images: &Tensor, mut mode: Mode<'_>) -> candle_core::Result<Tensor> {
         let mut x = images.clone();
         for conv in &self.convs {
             x = max_pool2d(&conv.forward(&x)?.relu()?, 2)?;
@@ -95,8 +96,18 @@ impl ImageClassifier for CatDogCnn {
             }
         }
         let x = self.fc1.forward(&x.flatten_from(1)?)?.relu()?;
-        let x = self.fc2.forward(&x)?.relu()?;
-        self.out.forward(&x)
+        self.fc2.forward(&x)?.relu()
+    }
+}
+
+impl ImageClassifier for CatDogCnn {
+    fn logits(&self, images: &Tensor, mode: Mode<'_>) -> candle_core::Result<Tensor> {
+        self.out.forward(&self.hidden(images, mode)?)
+    }
+
+    /// The 256 (by default) activations of the second dense layer.
+    fn features(&self, images: &Tensor) -> candle_core::Result<Tensor> {
+        self.hidden(images, Mode::Eval)
     }
 
     fn num_classes(&self) -> usize {
@@ -129,6 +140,7 @@ mod tests {
         let model = build(&CatDogCnnConfig::default(), &vm).unwrap();
         let x = Tensor::rand(0f32, 1., (2, 3, 64, 64), &Device::Cpu).unwrap();
         assert_eq!(model.logits(&x, Mode::Eval).unwrap().dims(), &[2, 2]);
+        assert_eq!(model.features(&x).unwrap().dims(), &[2, 256]);
         assert_eq!(CatDogCnnConfig::default().features(), 4096);
         let params: usize = vm.all_vars().iter().map(|v| v.elem_count()).sum();
         // convs 3*16*9+16, 16*32*9+32, 32*64*9+64; dense 4096*512+512, 512*256+256, 256*2+2

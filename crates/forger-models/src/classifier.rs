@@ -14,6 +14,9 @@ pub enum Mode<'a> {
 pub trait ImageClassifier {
     /// Logits for a batch of images.
     fn logits(&self, images: &Tensor, mode: Mode<'_>) -> candle_core::Result<Tensor>;
+    /// The activations that feed the last layer, flattened to `(N, F)`, in
+    /// evaluation mode: the feature space of forger's Fréchet distance.
+    fn features(&self, images: &Tensor) -> candle_core::Result<Tensor>;
     /// Number of classes (columns of the logits).
     fn num_classes(&self) -> usize;
     /// `[channels, height, width]` of the images the model takes.

@@ -66,9 +66,14 @@ pub struct MnistCnn {
 
 impl ImageClassifier for MnistCnn {
     fn logits(&self, images: &Tensor, _mode: Mode<'_>) -> candle_core::Result<Tensor> {
+        self.fc.forward(&self.features(images)?)
+    }
+
+    /// The 392 (by default) pooled activations of the second convolution.
+    fn features(&self, images: &Tensor) -> candle_core::Result<Tensor> {
         let x = max_pool2d(&self.c1.forward(images)?.relu()?, 2)?;
         let x = max_pool2d(&self.c2.forward(&x)?.relu()?, 2)?;
-        self.fc.forward(&x.flatten_from(1)?)
+        x.flatten_from(1)
     }
 
     fn num_classes(&self) -> usize {

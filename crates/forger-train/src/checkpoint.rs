@@ -72,7 +72,7 @@ impl CheckpointWriter {
         let info = HashMap::from([(META_KEY.to_string(), json)]);
         let bytes = safetensors::serialize(cpu, Some(info))
             .map_err(|e| TrainError::file(path, format!("cannot serialise checkpoint: {e}")))?;
-        write_atomic(path, &bytes)
+        Ok(write_atomic(path, &bytes)?)
     }
 }
 

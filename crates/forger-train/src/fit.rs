@@ -459,7 +459,7 @@ pub fn save_weights(path: &std::path::Path, varmap: &VarMap) -> Result<()> {
         .collect::<Result<_>>()?;
     let bytes = safetensors::serialize(tensors, None)
         .map_err(|e| TrainError::file(path, format!("cannot serialise weights: {e}")))?;
-    write_atomic(path, &bytes)
+    Ok(write_atomic(path, &bytes)?)
 }
 
 /// Loads weights written by [`save_weights`] into `varmap`.

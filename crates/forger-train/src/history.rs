@@ -35,5 +35,5 @@ pub fn write_csv(path: &Path, rows: &[HistoryRow]) -> Result<()> {
             r.step, r.epoch, r.loss, r.accuracy, r.val_loss, r.val_accuracy, r.seconds
         );
     }
-    write_atomic(path, out.as_bytes())
+    Ok(write_atomic(path, out.as_bytes())?)
 }

@@ -5,18 +5,19 @@
 //! Every run writes the same directory layout ([`RunDir`]); checkpoints are
 //! one safetensors file ([`checkpoint`]); all files are written atomically.
 
-pub mod atomic;
 pub mod bench;
 pub mod checkpoint;
 mod error;
 mod evaluate;
 mod fit;
+pub mod gan;
 pub mod history;
 pub mod loss;
 pub mod metrics;
 pub mod optim;
 pub mod plot;
 mod progress;
+pub mod quality;
 mod run_dir;
 
 pub use error::{Result, TrainError};
@@ -25,6 +26,7 @@ pub use fit::{
     fit, load_weights, plot_curves, save_weights, EarlyStopping, FitConfig, FitData, FitMetrics,
     FitReport, RunConfig, Schedule, Selection, TrainedClassifier,
 };
+pub use forger_data::atomic;
 pub use loss::LossKind;
 pub use optim::{Optimizer, OptimizerConfig};
 pub use progress::Progress;

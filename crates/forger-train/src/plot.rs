@@ -87,7 +87,7 @@ pub fn draw(path: &Path, panels: &[Panel]) -> Result<()> {
     let mut png = Vec::new();
     img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
         .map_err(|e| fail(e.to_string()))?;
-    write_atomic(path, &png)
+    Ok(write_atomic(path, &png)?)
 }
 
 type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;

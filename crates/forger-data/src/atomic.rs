@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::{Result, TrainError};
+use crate::{DataError, Result};
 
 /// Writes `bytes` to `path` atomically, creating parent folders.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -13,7 +13,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
+    std::fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let write = || -> std::io::Result<()> {
@@ -24,22 +24,23 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     };
     write().map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        TrainError::io(path, e)
+        DataError::io(path, e)
     })
 }
 
 /// Writes `value` as pretty JSON, atomically.
 pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
     let mut text =
-        serde_json::to_string_pretty(value).map_err(|e| TrainError::file(path, e.to_string()))?;
+        serde_json::to_string_pretty(value).map_err(|e| DataError::format(path, e.to_string()))?;
     text.push('\n');
     write_atomic(path, text.as_bytes())
 }
 
 /// Reads JSON written by [`write_json`], naming the file on error.
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
-    serde_json::from_str(&text).map_err(|e| TrainError::file(path, format!("unreadable JSON: {e}")))
+    let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
+    serde_json::from_str(&text)
+        .map_err(|e| DataError::format(path, format!("unreadable JSON: {e}")))
 }
 
 #[cfg(test)]
