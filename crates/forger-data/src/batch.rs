@@ -119,6 +119,26 @@ impl Dataset {
     }
 }
 
+/// Batches in one epoch of `len` images.
+pub(crate) fn batch_count(len: usize, batch_size: usize, drop_last: bool) -> usize {
+    let b = batch_size.max(1);
+    if drop_last {
+        len / b
+    } else {
+        len.div_ceil(b)
+    }
+}
+
+/// The order in which epoch `epoch` visits `len` images: a permutation drawn
+/// from `rng::derive(seed, "shuffle", epoch)`, or `0..len` unshuffled.
+pub(crate) fn epoch_order(len: usize, shuffle: bool, seed: u64, epoch: u64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..len).collect();
+    if shuffle {
+        order.shuffle(&mut rng::derive(seed, "shuffle", epoch));
+    }
+    order
+}
+
 /// Cuts a [`Dataset`] into mini-batches, epoch by epoch.
 #[derive(Debug, Clone)]
 pub struct Batcher<'a> {
@@ -135,21 +155,21 @@ impl<'a> Batcher<'a> {
 
     /// Batches in one epoch.
     pub fn batches_per_epoch(&self) -> usize {
-        let (n, b) = (self.data.len(), self.config.batch_size);
-        if self.config.drop_last {
-            n / b
-        } else {
-            n.div_ceil(b)
-        }
+        batch_count(
+            self.data.len(),
+            self.config.batch_size,
+            self.config.drop_last,
+        )
     }
 
     /// The order in which epoch `epoch` visits the data set.
     pub fn order(&self, epoch: u64) -> Vec<usize> {
-        let mut order: Vec<usize> = (0..self.data.len()).collect();
-        if self.config.shuffle {
-            order.shuffle(&mut rng::derive(self.config.seed, "shuffle", epoch));
-        }
-        order
+        epoch_order(
+            self.data.len(),
+            self.config.shuffle,
+            self.config.seed,
+            epoch,
+        )
     }
 
     /// The batches of epoch `epoch`, starting at batch `skip` (to resume

@@ -2,43 +2,29 @@
 
 use std::path::Path;
 
-use image::imageops::FilterType;
-
+use crate::image_folder::{decode_image, ColorMode, ImageFolderConfig, ResizeFilter};
 use crate::{DataError, Result};
 
 /// Decodes the image at `path` (any format the `image` crate reads), converts
-/// it to grey (`channels` 1) or RGB (3) and resizes it to `height x width`;
-/// returns channel-first pixels.
+/// it to grey (`channels` 1) or RGB (3) and resizes it bilinearly to
+/// `height x width`; returns channel-first pixels.
 pub fn load_image(path: &Path, [channels, height, width]: [usize; 3]) -> Result<Vec<u8>> {
-    let img = image::ImageReader::open(path)
-        .map_err(|e| DataError::io(path, e))?
-        .with_guessed_format()
-        .map_err(|e| DataError::io(path, e))?
-        .decode()
-        .map_err(|e| DataError::format(path, format!("cannot decode image: {e}")))?;
-    let (w, h) = (width as u32, height as u32);
-    let img = if img.width() == w && img.height() == h {
-        img
-    } else {
-        img.resize_exact(w, h, FilterType::Triangle)
-    };
-    match channels {
-        1 => Ok(img.to_luma8().into_raw()),
-        3 => {
-            let rgb = img.to_rgb8().into_raw();
-            let plane = height * width;
-            let mut out = vec![0u8; 3 * plane];
-            for (p, px) in rgb.chunks_exact(3).enumerate() {
-                for c in 0..3 {
-                    out[c * plane + p] = px[c];
-                }
-            }
-            Ok(out)
+    let color = match channels {
+        1 => ColorMode::Grey,
+        3 => ColorMode::Rgb,
+        c => {
+            return Err(DataError::Invalid(format!(
+                "images have 1 or 3 channels, not {c}"
+            )))
         }
-        c => Err(DataError::Invalid(format!(
-            "images have 1 or 3 channels, not {c}"
-        ))),
-    }
+    };
+    let config = ImageFolderConfig {
+        size: [height, width],
+        color,
+        filter: ResizeFilter::Bilinear,
+        skip_bad_images: false,
+    };
+    decode_image(path, &config)
 }
 
 #[cfg(test)]

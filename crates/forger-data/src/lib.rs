@@ -1,6 +1,9 @@
 //! Data for forger: readers for the formats the tutorials use (IDX for MNIST
-//! and Fashion-MNIST, NPZ for MedMNIST), an in-memory data set of 8-bit
-//! images, and a seeded mini-batch iterator that yields NCHW `f32` tensors.
+//! and Fashion-MNIST, NPZ for MedMNIST, class-per-folder image trees), an
+//! in-memory data set of 8-bit images, stratified hold-out splits, a seeded
+//! mini-batch iterator that yields NCHW `f32` tensors, Keras-style
+//! augmentation, and a prefetching pipeline that decodes and augments on
+//! worker threads.
 //!
 //! ```no_run
 //! use forger_data::{load_spec, BatchConfig, Batcher};
@@ -14,15 +17,21 @@
 //! ```
 
 pub mod atomic;
+pub mod augment;
 mod batch;
+pub mod bench;
 mod dataset;
 mod decode;
 mod error;
 pub mod idx;
+pub mod image_folder;
 pub mod npz;
+pub mod pipeline;
 pub mod png;
+pub mod preview;
 pub mod rng;
 mod spec;
+pub mod split;
 
 pub use batch::{Batch, BatchConfig, Batcher, PixelScale};
 pub use dataset::{Dataset, Splits};

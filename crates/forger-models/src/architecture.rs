@@ -1,7 +1,7 @@
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
-use crate::{ImageClassifier, MnistCnnConfig, Result};
+use crate::{CatDogCnnConfig, ImageClassifier, MnistCnnConfig, Result};
 
 /// Every classifier forger can build, by configuration. A run directory
 /// stores this, so `eval` and `predict` rebuild the model that was trained.
@@ -10,6 +10,8 @@ use crate::{ImageClassifier, MnistCnnConfig, Result};
 pub enum ClassifierConfig {
     /// The MNIST tutorial's CNN.
     MnistCnn(MnistCnnConfig),
+    /// The cats-vs-dogs tutorial's CNN.
+    CatDogCnn(CatDogCnnConfig),
 }
 
 impl ClassifierConfig {
@@ -17,6 +19,7 @@ impl ClassifierConfig {
     pub fn init(&self, vb: VarBuilder) -> Result<Box<dyn ImageClassifier>> {
         Ok(match self {
             Self::MnistCnn(c) => Box::new(c.init(vb)?),
+            Self::CatDogCnn(c) => Box::new(c.init(vb)?),
         })
     }
 
@@ -24,6 +27,7 @@ impl ClassifierConfig {
     pub fn input_shape(&self) -> [usize; 3] {
         match self {
             Self::MnistCnn(c) => c.input,
+            Self::CatDogCnn(c) => c.input,
         }
     }
 
@@ -31,6 +35,7 @@ impl ClassifierConfig {
     pub fn classes(&self) -> usize {
         match self {
             Self::MnistCnn(c) => c.classes,
+            Self::CatDogCnn(c) => c.classes,
         }
     }
 }

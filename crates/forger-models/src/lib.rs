@@ -9,6 +9,7 @@
 //! `forger-train` take any of them, so adding a model touches no loop.
 
 mod architecture;
+mod catdog_cnn;
 mod classifier;
 mod error;
 mod gan;
@@ -18,6 +19,7 @@ pub mod layers;
 mod mnist_cnn;
 
 pub use architecture::ClassifierConfig;
+pub use catdog_cnn::{CatDogCnn, CatDogCnnConfig};
 pub use classifier::{ImageClassifier, Mode};
 pub use error::{ModelError, Result};
 pub use gan::{Discriminator, GanConfig, Generator};

@@ -1,0 +1,539 @@
+//! Class-per-folder image trees, as Keras' `flow_from_directory` reads them:
+//! `ROOT/<class>/<image>`, one subfolder per class, class names sorted so
+//! that label `i` is the `i`-th name in byte order. Images are decoded with
+//! the `image` crate (JPEG, PNG, BMP, GIF, WebP), converted to grey or RGB
+//! and resized to one size.
+//!
+//! Discovery is strict so that mistakes show early: hidden entries (names
+//! starting with `.`) are ignored, but a class folder that holds a non-image
+//! file, a nested folder or no image at all is an error naming it.
+
+use std::path::{Path, PathBuf};
+
+use image::imageops::{self, FilterType};
+use image::{DynamicImage, ImageBuffer, Pixel};
+use rayon::prelude::*;
+
+use crate::{DataError, Dataset, Result, Splits};
+
+/// File extensions (lower case) taken as images.
+pub const IMAGE_EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "bmp", "gif", "webp"];
+
+/// Fraction of a single class-per-folder tree that [`crate::load_spec`]
+/// holds out as the test split (stratified, seed [`FOLDER_SPLIT_SEED`]).
+pub const DEFAULT_TEST_SPLIT: f64 = 0.2;
+
+/// Seed of the test split [`crate::load_spec`] makes of a single tree.
+pub const FOLDER_SPLIT_SEED: u64 = 0;
+
+/// Channels of the decoded images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ColorMode {
+    /// One channel (luma).
+    Grey,
+    /// Three channels, red, green, blue.
+    #[default]
+    Rgb,
+}
+
+impl ColorMode {
+    /// Number of channels.
+    pub fn channels(self) -> usize {
+        match self {
+            Self::Grey => 1,
+            Self::Rgb => 3,
+        }
+    }
+}
+
+/// The filter used to resize images (the `image` crate's filters).
+/// Keras' `load_img` uses nearest by default; forger defaults to area
+/// averaging, which avoids aliasing when large photos shrink to 64x64 and is
+/// the fastest of the filters that do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResizeFilter {
+    /// Nearest neighbour: fastest, aliased.
+    Nearest,
+    /// The mean of the input pixels under each output pixel (OpenCV's
+    /// `INTER_AREA`; the `image` crate's `thumbnail`), interpolating where
+    /// the image grows.
+    #[default]
+    Area,
+    /// Bilinear (a triangle filter, widened when shrinking).
+    Bilinear,
+    /// Catmull-Rom cubic.
+    CatmullRom,
+    /// Gaussian.
+    Gaussian,
+    /// Lanczos with window 3: sharpest, slowest.
+    Lanczos3,
+}
+
+impl ResizeFilter {
+    /// Resizes to `width x height`.
+    fn resize<P: Pixel<Subpixel = u8> + 'static>(
+        self,
+        image: &ImageBuffer<P, Vec<u8>>,
+        width: u32,
+        height: u32,
+    ) -> Vec<u8> {
+        let filter = match self {
+            Self::Area => return imageops::thumbnail(image, width, height).into_raw(),
+            Self::Nearest => FilterType::Nearest,
+            Self::Bilinear => FilterType::Triangle,
+            Self::CatmullRom => FilterType::CatmullRom,
+            Self::Gaussian => FilterType::Gaussian,
+            Self::Lanczos3 => FilterType::Lanczos3,
+        };
+        imageops::resize(image, width, height, filter).into_raw()
+    }
+}
+
+/// How images of a tree are decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageFolderConfig {
+    /// `[height, width]` every image is resized to (64x64 by default).
+    pub size: [usize; 2],
+    /// Grey or RGB (RGB by default).
+    pub color: ColorMode,
+    /// Resize filter.
+    pub filter: ResizeFilter,
+    /// Skip images that cannot be decoded, logging each, instead of stopping
+    /// with an error (off by default).
+    pub skip_bad_images: bool,
+}
+
+impl Default for ImageFolderConfig {
+    fn default() -> Self {
+        Self {
+            size: [64, 64],
+            color: ColorMode::Rgb,
+            filter: ResizeFilter::Area,
+            skip_bad_images: false,
+        }
+    }
+}
+
+impl ImageFolderConfig {
+    /// `[channels, height, width]` of the decoded images.
+    pub fn image_shape(&self) -> [usize; 3] {
+        [self.color.channels(), self.size[0], self.size[1]]
+    }
+}
+
+/// The files of a class-per-folder tree and their labels, not yet decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderIndex {
+    root: PathBuf,
+    classes: Vec<String>,
+    files: Vec<PathBuf>,
+    labels: Vec<u32>,
+}
+
+/// A decoded tree: the data set and the files skipped as undecodable (empty
+/// unless [`ImageFolderConfig::skip_bad_images`] is set).
+#[derive(Debug, Clone)]
+pub struct FolderLoad {
+    /// The decoded images and their labels.
+    pub dataset: Dataset,
+    /// Files that could not be decoded and were left out.
+    pub skipped: Vec<PathBuf>,
+}
+
+impl FolderIndex {
+    /// Lists the classes and image files under `root`, classes in sorted
+    /// order, files sorted by name within each class.
+    pub fn discover(root: &Path) -> Result<Self> {
+        let mut class_dirs = Vec::new();
+        for entry in visible_entries(root)? {
+            if entry.is_dir() {
+                class_dirs.push(entry);
+            } else {
+                tracing::debug!(file = %entry.display(), "ignoring a file beside the class folders");
+            }
+        }
+        if class_dirs.len() < 2 {
+            return Err(DataError::format(
+                root,
+                format!(
+                    "found {} class folder(s): a class-per-folder image tree needs at least two subfolders, one per class",
+                    class_dirs.len()
+                ),
+            ));
+        }
+        let mut classes = Vec::with_capacity(class_dirs.len());
+        let mut files = Vec::new();
+        let mut labels = Vec::new();
+        for (label, dir) in class_dirs.iter().enumerate() {
+            let name = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let before = files.len();
+            for entry in visible_entries(dir)? {
+                if entry.is_dir() {
+                    return Err(DataError::format(
+                        &entry,
+                        "unexpected folder inside a class folder: class folders hold image files only",
+                    ));
+                }
+                if !is_image_name(&entry) {
+                    return Err(DataError::format(
+                        &entry,
+                        format!(
+                            "not an image file: expected one of the extensions {}",
+                            IMAGE_EXTENSIONS.join(", ")
+                        ),
+                    ));
+                }
+                files.push(entry);
+                labels.push(label as u32);
+            }
+            if files.len() == before {
+                return Err(DataError::format(
+                    dir,
+                    format!("class folder `{name}` holds no images"),
+                ));
+            }
+            classes.push(name);
+        }
+        Ok(Self {
+            root: root.to_path_buf(),
+            classes,
+            files,
+            labels,
+        })
+    }
+
+    /// The folder the tree was read from.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Class names, indexed by label.
+    pub fn classes(&self) -> &[String] {
+        &self.classes
+    }
+
+    /// Image files, grouped by class.
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+
+    /// Label of each file.
+    pub fn labels(&self) -> &[u32] {
+        &self.labels
+    }
+
+    /// Number of image files.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    /// Whether there are no files (never true for a discovered tree).
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// The files at `indices`, in that order, with the same classes.
+    pub fn subset(&self, indices: &[usize]) -> Result<Self> {
+        if let Some(&bad) = indices.iter().find(|&&i| i >= self.len()) {
+            return Err(DataError::Invalid(format!(
+                "index {bad} is out of range for a tree of {} images",
+                self.len()
+            )));
+        }
+        Ok(Self {
+            root: self.root.clone(),
+            classes: self.classes.clone(),
+            files: indices.iter().map(|&i| self.files[i].clone()).collect(),
+            labels: indices.iter().map(|&i| self.labels[i]).collect(),
+        })
+    }
+
+    /// Decodes image `i`. `Ok(None)` means it was undecodable and skipped
+    /// (logged) because the config says so.
+    pub fn decode(&self, i: usize, config: &ImageFolderConfig) -> Result<Option<Vec<u8>>> {
+        let path = &self.files[i];
+        match decode_image(path, config) {
+            Ok(pixels) => Ok(Some(pixels)),
+            Err(e) if config.skip_bad_images => {
+                tracing::warn!(file = %path.display(), error = %e, "skipping a bad image");
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Decodes every image (in parallel) into a [`Dataset`].
+    pub fn load(&self, config: &ImageFolderConfig) -> Result<FolderLoad> {
+        let decoded: Vec<Result<Option<Vec<u8>>>> = (0..self.len())
+            .into_par_iter()
+            .map(|i| self.decode(i, config))
+            .collect();
+        let mut pixels =
+            Vec::with_capacity(self.len() * config.image_shape().iter().product::<usize>());
+        let mut labels = Vec::with_capacity(self.len());
+        let mut skipped = Vec::new();
+        for (i, image) in decoded.into_iter().enumerate() {
+            match image? {
+                Some(p) => {
+                    pixels.extend_from_slice(&p);
+                    labels.push(self.labels[i]);
+                }
+                None => skipped.push(self.files[i].clone()),
+            }
+        }
+        if !skipped.is_empty() {
+            tracing::warn!(root = %self.root.display(), skipped = skipped.len(), "skipped bad images");
+        }
+        let dataset = Dataset::new(pixels, labels, config.image_shape(), self.classes.clone())?;
+        Ok(FolderLoad { dataset, skipped })
+    }
+}
+
+/// Decodes one image file into channel-first pixels of `config`'s shape.
+/// The format is sniffed from the contents, so a misnamed file still loads.
+pub fn decode_image(path: &Path, config: &ImageFolderConfig) -> Result<Vec<u8>> {
+    let image = image::ImageReader::open(path)
+        .map_err(|e| DataError::io(path, e))?
+        .with_guessed_format()
+        .map_err(|e| DataError::io(path, e))?
+        .decode()
+        .map_err(|e| DataError::format(path, format!("cannot decode the image: {e}")))?;
+    Ok(to_chw(&image, config))
+}
+
+/// Converts and resizes a decoded image into channel-first pixels.
+pub fn to_chw(image: &DynamicImage, config: &ImageFolderConfig) -> Vec<u8> {
+    let [h, w] = config.size.map(|s| s as u32);
+    let filter = config.filter;
+    // Borrow the decoded buffer when it already has the wanted channels.
+    let (hwc, c) = match (config.color, image) {
+        (ColorMode::Grey, DynamicImage::ImageLuma8(b)) => (filter.resize(b, w, h), 1),
+        (ColorMode::Grey, _) => (filter.resize(&image.to_luma8(), w, h), 1),
+        (ColorMode::Rgb, DynamicImage::ImageRgb8(b)) => (filter.resize(b, w, h), 3),
+        (ColorMode::Rgb, _) => (filter.resize(&image.to_rgb8(), w, h), 3),
+    };
+    let plane = hwc.len() / c;
+    let mut chw = vec![0u8; hwc.len()];
+    for (p, px) in hwc.chunks_exact(c).enumerate() {
+        for (ch, &v) in px.iter().enumerate() {
+            chw[ch * plane + p] = v;
+        }
+    }
+    chw
+}
+
+/// Discovers and decodes a class-per-folder tree.
+pub fn load_folder(root: &Path, config: &ImageFolderConfig) -> Result<FolderLoad> {
+    FolderIndex::discover(root)?.load(config)
+}
+
+/// A Kaggle-layout root (`training_set/` and `test_set/`, each a
+/// class-per-folder tree), decoded.
+#[derive(Debug, Clone)]
+pub struct KaggleSplits {
+    /// `training_set/`.
+    pub train: FolderLoad,
+    /// `test_set/`.
+    pub test: FolderLoad,
+}
+
+/// Whether `root` holds `training_set/` and `test_set/` folders.
+pub fn is_kaggle_layout(root: &Path) -> bool {
+    root.join("training_set").is_dir() && root.join("test_set").is_dir()
+}
+
+/// The training tree of `root`: `root/training_set` in the Kaggle layout,
+/// `root` itself otherwise.
+pub fn training_root(root: &Path) -> PathBuf {
+    if is_kaggle_layout(root) {
+        root.join("training_set")
+    } else {
+        root.to_path_buf()
+    }
+}
+
+/// Loads a Kaggle-layout root. The test tree must have the same class names
+/// as the training tree, so that labels mean the same in both.
+pub fn load_kaggle(root: &Path, config: &ImageFolderConfig) -> Result<KaggleSplits> {
+    if !is_kaggle_layout(root) {
+        return Err(DataError::format(
+            root,
+            "expected a Kaggle layout: `training_set/` and `test_set/` folders, each with one subfolder per class",
+        ));
+    }
+    let train_index = FolderIndex::discover(&root.join("training_set"))?;
+    let test_index = FolderIndex::discover(&root.join("test_set"))?;
+    if train_index.classes() != test_index.classes() {
+        return Err(DataError::format(
+            &root.join("test_set"),
+            format!(
+                "class folders {:?} differ from those of training_set, {:?}",
+                test_index.classes(),
+                train_index.classes()
+            ),
+        ));
+    }
+    Ok(KaggleSplits {
+        train: train_index.load(config)?,
+        test: test_index.load(config)?,
+    })
+}
+
+/// Loads an image-folder source as [`Splits`] with the default config (RGB
+/// 64x64, stop on a bad image), `val` empty. A Kaggle-layout root gives its
+/// `training_set` and `test_set`; a single tree is split, stratified by
+/// class, into train and a test fraction of [`DEFAULT_TEST_SPLIT`] with seed
+/// [`FOLDER_SPLIT_SEED`] (see [`crate::split::stratified_indices`]).
+pub fn load_splits(root: &Path) -> Result<Splits> {
+    let config = ImageFolderConfig::default();
+    let (train, test) = if is_kaggle_layout(root) {
+        let splits = load_kaggle(root, &config)?;
+        (splits.train.dataset, splits.test.dataset)
+    } else {
+        load_folder(root, &config)?
+            .dataset
+            .split_stratified(DEFAULT_TEST_SPLIT, FOLDER_SPLIT_SEED)?
+    };
+    let val = train.subset(&[])?;
+    Ok(Splits { train, val, test })
+}
+
+fn is_image_name(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// The entries of `dir` whose names do not start with `.`, sorted by name.
+fn visible_entries(dir: &Path) -> Result<Vec<PathBuf>> {
+    let io = |e| DataError::io(dir, e);
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        if !entry.file_name().to_string_lossy().starts_with('.') {
+            entries.push(entry.path());
+        }
+    }
+    entries.sort();
+    Ok(entries)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use image::{Rgb, RgbImage};
+
+    /// Writes `counts[i]` small images of class `names[i]` under `root`, in
+    /// mixed formats; image `k` of class `i` is a flat colour `(40 i + k, ...)`.
+    pub(crate) fn write_tree(root: &Path, names: &[&str], counts: &[usize]) {
+        for (i, (name, &n)) in names.iter().zip(counts).enumerate() {
+            let dir = root.join(name);
+            std::fs::create_dir_all(&dir).unwrap();
+            for k in 0..n {
+                let v = (40 * i + k) as u8;
+                let img =
+                    RgbImage::from_fn(12, 10, |x, _| Rgb([v, v, if x < 6 { 0 } else { 255 }]));
+                let ext = ["png", "bmp", "png"][k % 3];
+                img.save(dir.join(format!("img{k:02}.{ext}"))).unwrap();
+            }
+        }
+    }
+
+    fn small() -> ImageFolderConfig {
+        ImageFolderConfig {
+            size: [4, 6],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn discovers_sorted_classes_and_files() {
+        let dir = tempfile::tempdir().unwrap();
+        write_tree(dir.path(), &["dogs", "cats", "birds"], &[2, 3, 1]);
+        std::fs::write(dir.path().join("cats/.DS_Store"), b"x").unwrap();
+        let index = FolderIndex::discover(dir.path()).unwrap();
+        assert_eq!(index.classes(), ["birds", "cats", "dogs"]);
+        assert_eq!(index.labels(), [0, 1, 1, 1, 2, 2]);
+        assert!(index.files()[1].ends_with("cats/img00.png"));
+        let load = index.load(&small()).unwrap();
+        assert_eq!(load.dataset.image_shape(), [3, 4, 6]);
+        assert_eq!(load.dataset.len(), 6);
+        // cats image 2: red = green = 40 + 2; blue 0 left, 255 right.
+        let img = load.dataset.image(3);
+        assert_eq!(&img[..6], &[42; 6]);
+        assert_eq!((img[2 * 24], img[2 * 24 + 5]), (0, 255));
+        let grey = index
+            .load(&ImageFolderConfig {
+                color: ColorMode::Grey,
+                ..small()
+            })
+            .unwrap();
+        assert_eq!(grey.dataset.image_shape(), [1, 4, 6]);
+    }
+
+    #[test]
+    fn bad_trees_are_reported_clearly() {
+        let dir = tempfile::tempdir().unwrap();
+        write_tree(dir.path(), &["cats"], &[2]);
+        let err = FolderIndex::discover(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("found 1 class folder"), "{err}");
+        std::fs::create_dir(dir.path().join("dogs")).unwrap();
+        let err = FolderIndex::discover(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("`dogs` holds no images"), "{err}");
+        std::fs::write(dir.path().join("dogs/notes.txt"), b"hello").unwrap();
+        let err = FolderIndex::discover(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("notes.txt") && err.contains("not an image file"),
+            "{err}"
+        );
+        let err = FolderIndex::discover(&dir.path().join("missing"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing"), "{err}");
+    }
+
+    #[test]
+    fn corrupt_image_stops_or_is_skipped_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        write_tree(dir.path(), &["cats", "dogs"], &[2, 2]);
+        let bad = dir.path().join("dogs/broken.jpg");
+        std::fs::write(&bad, b"\xff\xd8\xff\xe0 not really a jpeg").unwrap();
+        let err = load_folder(dir.path(), &small()).unwrap_err().to_string();
+        assert!(
+            err.contains("broken.jpg") && err.contains("cannot decode"),
+            "{err}"
+        );
+        let skip = ImageFolderConfig {
+            skip_bad_images: true,
+            ..small()
+        };
+        let load = load_folder(dir.path(), &skip).unwrap();
+        assert_eq!(load.skipped, vec![bad]);
+        assert_eq!(load.dataset.labels(), [0, 0, 1, 1]);
+    }
+
+    #[test]
+    fn kaggle_layout_and_load_splits() {
+        let dir = tempfile::tempdir().unwrap();
+        write_tree(&dir.path().join("training_set"), &["cats", "dogs"], &[5, 5]);
+        write_tree(&dir.path().join("test_set"), &["cats", "dogs"], &[1, 2]);
+        let splits = load_splits(dir.path()).unwrap();
+        assert_eq!(
+            (splits.train.len(), splits.val.len(), splits.test.len()),
+            (10, 0, 3)
+        );
+        assert_eq!(splits.test.classes(), ["cats", "dogs"]);
+        assert_eq!(training_root(dir.path()), dir.path().join("training_set"));
+
+        let single = load_splits(&dir.path().join("training_set")).unwrap();
+        assert_eq!(single.test.class_counts(), vec![1, 1]);
+        assert_eq!(single.train.class_counts(), vec![4, 4]);
+
+        write_tree(&dir.path().join("test_set"), &["horses"], &[1]);
+        let err = load_kaggle(dir.path(), &small()).unwrap_err().to_string();
+        assert!(err.contains("test_set") && err.contains("horses"), "{err}");
+    }
+}
