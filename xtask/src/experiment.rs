@@ -4,32 +4,33 @@
 use std::path::PathBuf;
 
 use anyhow::bail;
-use clap::{Args, ValueEnum};
+use clap::{Args, Subcommand};
 use forger_data::{load_holdout, load_spec, Splits};
 use forger_models::{ClassifierConfig, MnistCnnConfig};
 use forger_train::{fit, FitConfig, FitData, RunDir, Schedule, Selection};
 
 use crate::{new_run_dir, workspace_root};
 
-#[derive(Clone, Copy, ValueEnum)]
-enum Experiment {
-    /// The main job: a conditional GAN and classifiers trained on real,
-    /// synthetic and mixed images, compared by ROC AUC (see `--help` of
-    /// `cargo xtask experiment gan-auc` for its options).
-    GanAuc,
+#[derive(Subcommand)]
+pub enum Experiment {
+    /// The main job (the default): a conditional GAN and classifiers trained
+    /// on real, synthetic and mixed images, compared by ROC AUC.
+    GanAuc(crate::study::StudyArgs),
     /// The tutorial CNN on the vendored PneumoniaMNIST, reporting test
     /// accuracy and ROC AUC.
-    Pneumonia,
+    Pneumonia(ClassifierArgs),
     /// The MNIST tutorial: 10,000 Adam steps at batch 64, test accuracy every 100.
-    Mnist,
+    Mnist(ClassifierArgs),
 }
 
 #[derive(Args)]
 pub struct ExperimentArgs {
-    #[arg(value_enum, default_value = "gan-auc")]
-    experiment: Experiment,
-    #[command(flatten)]
-    study: crate::study::StudyArgs,
+    #[command(subcommand)]
+    experiment: Option<Experiment>,
+}
+
+#[derive(Args)]
+pub struct ClassifierArgs {
     /// Data to use instead of the experiment's default.
     #[arg(long)]
     data: Option<PathBuf>,
@@ -50,15 +51,16 @@ pub struct ExperimentArgs {
 
 pub fn run(args: ExperimentArgs) -> anyhow::Result<()> {
     match args.experiment {
-        Experiment::GanAuc => crate::study::run(args.study),
-        Experiment::Pneumonia => {
+        None => crate::study::run(crate::study::StudyArgs::defaults()),
+        Some(Experiment::GanAuc(study)) => crate::study::run(study),
+        Some(Experiment::Pneumonia(args)) => {
             let data = args
                 .data
                 .clone()
                 .unwrap_or_else(|| workspace_root().join("datasets/pneumoniamnist.npz"));
             classifier("pneumonia-cnn", data, false, &args)
         }
-        Experiment::Mnist => {
+        Some(Experiment::Mnist(args)) => {
             let data = match &args.data {
                 Some(d) => d.clone(),
                 None => default_mnist()?,
@@ -74,7 +76,7 @@ fn classifier(
     name: &str,
     data_path: PathBuf,
     tutorial: bool,
-    args: &ExperimentArgs,
+    args: &ClassifierArgs,
 ) -> anyhow::Result<()> {
     let splits: Splits = match args.holdout {
         Some(n) => load_holdout(&data_path, n)?,

@@ -51,6 +51,18 @@ pub struct StudyArgs {
     cuda: bool,
 }
 
+impl StudyArgs {
+    /// The arguments of a plain `cargo xtask experiment gan-auc`.
+    pub fn defaults() -> Self {
+        #[derive(clap::Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            study: StudyArgs,
+        }
+        <Defaults as clap::Parser>::parse_from(["gan-auc"]).study
+    }
+}
+
 /// Class names and a description of the data sets forger knows by file name.
 fn describe(path: &Path) -> (Option<[&'static str; 2]>, String) {
     let name = path

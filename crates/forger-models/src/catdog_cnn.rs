@@ -2,7 +2,7 @@ use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
-use crate::layers::{conv2d_same, dropout, linear, max_pool2d, Conv2dSame};
+use crate::layers::{conv2d_same, dropout, linear, max_pool2d, Conv2d};
 use crate::{ImageClassifier, Mode, ModelError, Result};
 
 /// The cats-vs-dogs tutorial's CNN: three blocks of 3x3 SAME convolution,
@@ -78,7 +78,7 @@ impl CatDogCnnConfig {
 /// See [`CatDogCnnConfig`].
 #[derive(Debug, Clone)]
 pub struct CatDogCnn {
-    convs: [Conv2dSame; 3],
+    convs: [Conv2d; 3],
     fc1: candle_nn::Linear,
     fc2: candle_nn::Linear,
     out: candle_nn::Linear,
