@@ -18,6 +18,9 @@ enum Experiment {
     Pneumonia,
     /// The MNIST tutorial: 10,000 Adam steps at batch 64, test accuracy every 100.
     Mnist,
+    /// Full-batch, mini-batch and online training compared: loss against
+    /// examples seen and wall time, peak memory per mode.
+    BatchVsOnline,
 }
 
 #[derive(Args)]
@@ -40,10 +43,20 @@ pub struct ExperimentArgs {
     out: Option<PathBuf>,
     #[arg(long)]
     cuda: bool,
+    #[command(flatten)]
+    batch_vs_online: crate::batch_vs_online::BatchVsOnlineArgs,
 }
 
 pub fn run(args: ExperimentArgs) -> anyhow::Result<()> {
     let (name, data_path) = match args.experiment {
+        Experiment::BatchVsOnline => {
+            return crate::batch_vs_online::run(
+                &args.batch_vs_online,
+                args.data,
+                args.seed,
+                args.out,
+            )
+        }
         Experiment::Pneumonia => (
             "pneumonia-cnn",
             args.data
@@ -74,7 +87,7 @@ pub fn run(args: ExperimentArgs) -> anyhow::Result<()> {
             selection: Some(Selection::Auc),
             ..FitConfig::mnist_tutorial(model)
         },
-        Experiment::Mnist => FitConfig::mnist_tutorial(model),
+        Experiment::Mnist | Experiment::BatchVsOnline => FitConfig::mnist_tutorial(model),
     };
     config.seed = args.seed;
     if let Some(steps) = args.steps {

@@ -1,6 +1,8 @@
 //! Data for forger: readers for the formats the tutorials use (IDX for MNIST
 //! and Fashion-MNIST, NPZ for MedMNIST), an in-memory data set of 8-bit
-//! images, and a seeded mini-batch iterator that yields NCHW `f32` tensors.
+//! images, and a seeded mini-batch iterator that yields NCHW `f32` tensors;
+//! for data larger than memory, [`Stream`] reads mini-batches from disk
+//! with worker threads.
 //!
 //! ```no_run
 //! use forger_data::{load_spec, BatchConfig, Batcher};
@@ -20,10 +22,14 @@ mod error;
 pub mod idx;
 pub mod npz;
 pub mod rng;
+pub mod source;
 mod spec;
+pub mod stream;
 
 pub use batch::{Batch, BatchConfig, Batcher, PixelScale};
 pub use dataset::{Dataset, Splits};
 pub use decode::load_image;
 pub use error::{DataError, Result};
+pub use source::{FolderSource, IdxSource, ImageSource, NpzSource};
 pub use spec::{load_holdout, load_spec};
+pub use stream::{Augment, EpochStream, Stream, StreamConfig};
