@@ -60,8 +60,7 @@ pub fn run(
     seed: u64,
     out: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    let data_path =
-        data.unwrap_or_else(|| workspace_root().join("datasets/pneumoniamnist.npz"));
+    let data_path = data.unwrap_or_else(|| workspace_root().join("datasets/pneumoniamnist.npz"));
     if let (Some(mode), Some(result)) = (&args.only_mode, &args.mode_result) {
         return run_one(args, &data_path, seed, mode, result);
     }
@@ -115,7 +114,11 @@ fn run_one(
         other => bail!("unknown mode `{other}`: expected one of {MODES:?}"),
     };
     let splits = load_spec(data_path)?;
-    let val = if splits.val.is_empty() { &splits.test } else { &splits.val };
+    let val = if splits.val.is_empty() {
+        &splits.test
+    } else {
+        &splits.val
+    };
     let train = seeded_subset(&splits.train, args.subset, seed, "subset")?;
     let val = seeded_subset(val, args.val_subset, seed, "val-subset")?;
     let config = ModeConfig {

@@ -69,7 +69,10 @@ fn measure_all(dir: &Path, n: usize, workers: usize) -> anyhow::Result<Value> {
     let exe = std::env::current_exe().context("finding the xtask binary")?;
     let mut rows = Vec::new();
     println!("stream-memory: one epoch of batch-64 mini-batches, {SIDE}x{SIDE} images, {workers} workers");
-    println!("{:<10} {:>9} {:>10} {:>14} {:>10}", "loading", "images", "data MB", "peak RSS MB", "images/s");
+    println!(
+        "{:<10} {:>9} {:>10} {:>14} {:>10}",
+        "loading", "images", "data MB", "peak RSS MB", "images/s"
+    );
     for count in [n, 10 * n] {
         let (images, labels) = write_idx(dir, count)?;
         for loading in [Loading::Stream, Loading::Memory] {
@@ -84,7 +87,10 @@ fn measure_all(dir: &Path, n: usize, workers: usize) -> anyhow::Result<Value> {
                 .output()
                 .context("running the measuring child")?;
             if !out.status.success() {
-                bail!("the measuring child failed: {}", String::from_utf8_lossy(&out.stderr));
+                bail!(
+                    "the measuring child failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
             }
             let record: Value = serde_json::from_slice(&out.stdout).context("child output")?;
             let peak = record["peak_rss_bytes"].as_f64().unwrap_or(f64::NAN);
@@ -114,7 +120,9 @@ fn measure_all(dir: &Path, n: usize, workers: usize) -> anyhow::Result<Value> {
         "peak RSS 10N / N: stream {stream_ratio:.3} ({}: must stay below {FLAT_RATIO}), in-memory {memory_ratio:.3}",
         if flat { "flat" } else { "NOT FLAT" }
     );
-    Ok(json!({"workload": "stream-memory", "n": n, "runs": rows, "stream_ratio": stream_ratio, "memory_ratio": memory_ratio, "flat": flat}))
+    Ok(
+        json!({"workload": "stream-memory", "n": n, "runs": rows, "stream_ratio": stream_ratio, "memory_ratio": memory_ratio, "flat": flat}),
+    )
 }
 
 /// Writes raw IDX files of `count` random images (in bounded chunks).
@@ -161,7 +169,7 @@ pub fn child(args: ChildArgs) -> anyhow::Result<()> {
     match args.loading {
         Loading::Stream => {
             let source = IdxSource::open(&args.images, &args.labels)?;
-            let stream = Stream::new(source, StreamConfig::new(config).workers(args.workers));
+            let stream = Stream::new(source, StreamConfig::new(config).workers(args.workers))?;
             for batch in stream.epoch(0, &device) {
                 visit(batch?)?;
             }

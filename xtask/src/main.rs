@@ -2,9 +2,9 @@
 //! benchmarks and data downloads. Orchestration only: every capability is
 //! a library call.
 
+mod batch_vs_online;
 mod bench;
 mod bench_memory;
-mod batch_vs_online;
 mod download;
 mod experiment;
 

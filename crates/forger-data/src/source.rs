@@ -109,7 +109,12 @@ impl RawArray {
         let (mut at, mut max) = (0, 0u8);
         while at < total {
             let n = chunk.len().min(total - at);
-            read_at(&self.file, &self.path, &mut chunk[..n], self.offset + at as u64)?;
+            read_at(
+                &self.file,
+                &self.path,
+                &mut chunk[..n],
+                self.offset + at as u64,
+            )?;
             max = chunk[..n].iter().copied().fold(max, u8::max);
             at += n;
         }
@@ -168,7 +173,10 @@ fn open_idx(path: &Path, magic: u32, ndims: usize) -> Result<RawArray> {
     if word(0) != magic {
         return Err(DataError::format(
             path,
-            format!("wrong magic number {:#010x}: expected {magic:#010x}", word(0)),
+            format!(
+                "wrong magic number {:#010x}: expected {magic:#010x}",
+                word(0)
+            ),
         ));
     }
     let shape: Vec<usize> = (0..ndims).map(|d| word(4 + 4 * d) as usize).collect();
@@ -315,7 +323,10 @@ fn npz_member(path: &Path, name: &str) -> Result<RawArray> {
         ));
     }
     if shape.is_empty() {
-        return Err(DataError::format(path, format!("array `{name}` is a scalar")));
+        return Err(DataError::format(
+            path,
+            format!("array `{name}` is a scalar"),
+        ));
     }
     Ok(RawArray {
         path: path.to_path_buf(),
@@ -377,7 +388,13 @@ impl FolderSource {
         let mut files = Vec::new();
         for class_dir in sorted(root)?.into_iter().filter(|p| p.is_dir()) {
             let label = classes.len() as u32;
-            classes.push(class_dir.file_name().unwrap_or_default().to_string_lossy().into_owned());
+            classes.push(
+                class_dir
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned(),
+            );
             files.extend(
                 sorted(&class_dir)?
                     .into_iter()
@@ -410,7 +427,10 @@ impl ImageSource for FolderSource {
         &self.classes
     }
     fn read(&self, i: usize, out: &mut [u8]) -> Result<u32> {
-        let (path, label) = self.files.get(i).ok_or_else(|| out_of_range(i, self.len()))?;
+        let (path, label) = self
+            .files
+            .get(i)
+            .ok_or_else(|| out_of_range(i, self.len()))?;
         out.copy_from_slice(&load_image(path, self.shape)?);
         Ok(*label)
     }
@@ -424,7 +444,8 @@ mod tests {
 
     fn idx(path: &Path, magic: u32, dims: &[u32], data: &[u8]) {
         let mut out = magic.to_be_bytes().to_vec();
-        dims.iter().for_each(|d| out.extend_from_slice(&d.to_be_bytes()));
+        dims.iter()
+            .for_each(|d| out.extend_from_slice(&d.to_be_bytes()));
         out.extend_from_slice(data);
         std::fs::write(path, out).unwrap();
     }
@@ -441,11 +462,18 @@ mod tests {
     fn npz(path: &Path, method: zip::CompressionMethod, rgb: bool) {
         let mut zip = zip::ZipWriter::new(File::create(path).unwrap());
         let options = zip::write::SimpleFileOptions::default().compression_method(method);
-        let (shape, n) = if rgb { ("(3, 1, 2, 3)", 18) } else { ("(3, 2, 3)", 18) };
+        let (shape, n) = if rgb {
+            ("(3, 1, 2, 3)", 18)
+        } else {
+            ("(3, 2, 3)", 18)
+        };
         for split in ["train", "val", "test"] {
-            zip.start_file(format!("{split}_images.npy"), options).unwrap();
-            zip.write_all(&npy(shape, &(0..n).collect::<Vec<u8>>())).unwrap();
-            zip.start_file(format!("{split}_labels.npy"), options).unwrap();
+            zip.start_file(format!("{split}_images.npy"), options)
+                .unwrap();
+            zip.write_all(&npy(shape, &(0..n).collect::<Vec<u8>>()))
+                .unwrap();
+            zip.start_file(format!("{split}_labels.npy"), options)
+                .unwrap();
             zip.write_all(&npy("(3, 1)", &[0, 2, 1])).unwrap();
         }
         zip.finish().unwrap();
@@ -474,11 +502,17 @@ mod tests {
         assert!(source.read(3, &mut [0; 4]).is_err());
 
         idx(&y, 0x801, &[3], &[4, 0, 10]);
-        let err = IdxSource::open(&x, &y).unwrap().read(2, &mut [0; 4]).unwrap_err();
+        let err = IdxSource::open(&x, &y)
+            .unwrap()
+            .read(2, &mut [0; 4])
+            .unwrap_err();
         assert!(err.to_string().contains("label 10 at index 2"), "{err}");
         idx(&y, 0x801, &[2], &[4, 0]);
         let err = IdxSource::open(&x, &y).unwrap_err().to_string();
-        assert!(err.contains("2 labels") && err.contains("3 images"), "{err}");
+        assert!(
+            err.contains("2 labels") && err.contains("3 images"),
+            "{err}"
+        );
         let gz = dir.path().join("x.gz");
         std::fs::write(&gz, [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]).unwrap();
         let err = IdxSource::open(&gz, &y).unwrap_err().to_string();
@@ -503,7 +537,10 @@ mod tests {
         let path = dir.path().join("deflated.npz");
         npz(&path, zip::CompressionMethod::Deflated, false);
         let err = NpzSource::open(&path, "train").unwrap_err().to_string();
-        assert!(err.contains("deflated.npz") && err.contains("compressed"), "{err}");
+        assert!(
+            err.contains("deflated.npz") && err.contains("compressed"),
+            "{err}"
+        );
         let err = NpzSource::open(&path, "extra").unwrap_err().to_string();
         assert!(err.contains("missing array `extra_images`"), "{err}");
     }

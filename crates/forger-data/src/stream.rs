@@ -70,14 +70,22 @@ pub struct Stream<S: ImageSource + 'static> {
 }
 
 impl<S: ImageSource + 'static> Stream<S> {
-    /// A stream over `source`. A batch size or worker count of 0 is treated as 1.
-    pub fn new(source: S, mut config: StreamConfig) -> Self {
+    /// A stream over `source`. A batch size or worker count of 0 is treated
+    /// as 1. Fails for sources of more than `u32::MAX` images.
+    pub fn new(source: S, mut config: StreamConfig) -> Result<Self> {
+        if u32::try_from(source.len()).is_err() {
+            return Err(DataError::Invalid(format!(
+                "{} images are more than a stream indexes (at most {})",
+                source.len(),
+                u32::MAX
+            )));
+        }
         config.batch.batch_size = config.batch.batch_size.max(1);
         config.workers = config.workers.max(1);
-        Self {
+        Ok(Self {
             source: Arc::new(source),
             config,
-        }
+        })
     }
 
     /// The source.
@@ -98,7 +106,17 @@ impl<S: ImageSource + 'static> Stream<S> {
     /// The order in which epoch `epoch` visits the source: the same as a
     /// [`Batcher`](crate::Batcher) with this batch configuration.
     pub fn order(&self, epoch: u64) -> Vec<usize> {
-        let mut order: Vec<usize> = (0..self.source.len()).collect();
+        self.permutation(epoch)
+            .into_iter()
+            .map(|i| i as usize)
+            .collect()
+    }
+
+    /// The order as 32-bit indices: the one structure that grows with the
+    /// data set, kept at 4 bytes per image. (A shuffle draws the same swaps
+    /// whatever the element type, so this is the order of [`Self::order`].)
+    fn permutation(&self, epoch: u64) -> Vec<u32> {
+        let mut order: Vec<u32> = (0..self.source.len() as u32).collect();
         if self.config.batch.shuffle {
             order.shuffle(&mut rng::derive(self.config.batch.seed, "shuffle", epoch));
         }
@@ -108,7 +126,7 @@ impl<S: ImageSource + 'static> Stream<S> {
     /// The batches of epoch `epoch`, in order, as the workers finish them.
     /// Dropping the iterator early stops the workers.
     pub fn epoch(&self, epoch: u64, device: &Device) -> EpochStream {
-        let order: Arc<[usize]> = self.order(epoch).into();
+        let order: Arc<[u32]> = self.permutation(epoch).into();
         let batches = self.batches_per_epoch();
         let workers = self.config.workers.min(batches.max(1));
         let mut receivers = Vec::with_capacity(workers);
@@ -146,7 +164,7 @@ impl<S: ImageSource + 'static> Stream<S> {
 /// What a worker needs to make any batch of one epoch.
 struct Job<S: ImageSource> {
     source: Arc<S>,
-    order: Arc<[usize]>,
+    order: Arc<[u32]>,
     config: StreamConfig,
     epoch: u64,
 }
@@ -165,6 +183,7 @@ impl<S: ImageSource> Job<S> {
         let mut pixels = Vec::with_capacity(indices.len() * per_image);
         let mut labels = Vec::with_capacity(indices.len());
         for &i in indices {
+            let i = i as usize;
             labels.push(self.source.read(i, &mut image)?);
             if let Some(augment) = &self.config.augment {
                 let counter = self.epoch * self.source.len() as u64 + i as u64;
@@ -174,7 +193,11 @@ impl<S: ImageSource> Job<S> {
             let scale = self.config.batch.scale;
             pixels.extend(image.iter().map(|&p| scale.apply(p)));
         }
-        Ok((pixels, labels, indices.to_vec()))
+        Ok((
+            pixels,
+            labels,
+            indices.iter().map(|&i| i as usize).collect(),
+        ))
     }
 }
 
@@ -249,7 +272,11 @@ mod tests {
         let config = BatchConfig::new(5).seed(9);
         let batcher = Batcher::new(&d, config.clone());
         for workers in [1, 3] {
-            let stream = Stream::new(d.clone(), StreamConfig::new(config.clone()).workers(workers));
+            let stream = Stream::new(
+                d.clone(),
+                StreamConfig::new(config.clone()).workers(workers),
+            )
+            .unwrap();
             assert_eq!(stream.batches_per_epoch(), batcher.batches_per_epoch());
             for epoch in [0, 1] {
                 let ours: Vec<Batch> = stream
@@ -271,7 +298,8 @@ mod tests {
 
     #[test]
     fn dropping_early_stops_the_workers_and_errors_are_passed_on() {
-        let stream = Stream::new(data(100), StreamConfig::new(BatchConfig::new(2)).queue(1));
+        let stream =
+            Stream::new(data(100), StreamConfig::new(BatchConfig::new(2)).queue(1)).unwrap();
         let mut epoch = stream.epoch(0, &Device::Cpu);
         assert!(epoch.next().unwrap().is_ok());
         drop(epoch); // must return: the blocked workers see the closed queue
@@ -286,10 +314,15 @@ mod tests {
         let stream = Stream::new(
             data(4),
             StreamConfig::new(BatchConfig::sequential(1)).augment(fail),
-        );
+        )
+        .unwrap();
         let results: Vec<_> = stream.epoch(0, &Device::Cpu).collect();
         assert_eq!(results.len(), 4);
-        assert!(results[0].as_ref().unwrap_err().to_string().contains("refused"));
+        assert!(results[0]
+            .as_ref()
+            .unwrap_err()
+            .to_string()
+            .contains("refused"));
         assert!(results[1..].iter().all(|r| r.is_ok()));
     }
 
@@ -303,7 +336,8 @@ mod tests {
         let stream = Stream::new(
             data(6),
             StreamConfig::new(BatchConfig::new(3).seed(1)).augment(noise),
-        );
+        )
+        .unwrap();
         let run = |epoch| -> Vec<(Vec<f32>, Vec<u32>)> {
             stream
                 .epoch(epoch, &Device::Cpu)

@@ -95,17 +95,72 @@ pub const CATALOG: &[DataSet] = &[
         files: &IDX_FILES,
         layout: Layout::Idx,
     },
-    medmnist!("pneumoniamnist", "PneumoniaMNIST: pediatric chest X-rays, 2 classes", "4.2 MB", "CC BY 4.0"),
-    medmnist!("breastmnist", "BreastMNIST: breast ultrasound, 2 classes", "0.6 MB", "CC BY 4.0"),
-    medmnist!("pathmnist", "PathMNIST: colon pathology, 9 classes, RGB", "206 MB", "CC BY 4.0"),
-    medmnist!("dermamnist", "DermaMNIST: dermatoscopy, 7 classes, RGB", "20 MB", "CC BY-NC 4.0"),
-    medmnist!("octmnist", "OCTMNIST: retinal OCT, 4 classes", "55 MB", "CC BY 4.0"),
-    medmnist!("retinamnist", "RetinaMNIST: fundus camera, 5 grades, RGB", "3.3 MB", "CC BY 4.0"),
-    medmnist!("bloodmnist", "BloodMNIST: blood cell microscopy, 8 classes, RGB", "36 MB", "CC BY 4.0"),
-    medmnist!("tissuemnist", "TissueMNIST: kidney cortex microscopy, 8 classes", "125 MB", "CC BY 4.0"),
-    medmnist!("organamnist", "OrganAMNIST: abdominal CT (axial), 11 classes", "38 MB", "CC BY 4.0"),
-    medmnist!("organcmnist", "OrganCMNIST: abdominal CT (coronal), 11 classes", "16 MB", "CC BY 4.0"),
-    medmnist!("organsmnist", "OrganSMNIST: abdominal CT (sagittal), 11 classes", "17 MB", "CC BY 4.0"),
+    medmnist!(
+        "pneumoniamnist",
+        "PneumoniaMNIST: pediatric chest X-rays, 2 classes",
+        "4.2 MB",
+        "CC BY 4.0"
+    ),
+    medmnist!(
+        "breastmnist",
+        "BreastMNIST: breast ultrasound, 2 classes",
+        "0.6 MB",
+        "CC BY 4.0"
+    ),
+    medmnist!(
+        "pathmnist",
+        "PathMNIST: colon pathology, 9 classes, RGB",
+        "206 MB",
+        "CC BY 4.0"
+    ),
+    medmnist!(
+        "dermamnist",
+        "DermaMNIST: dermatoscopy, 7 classes, RGB",
+        "20 MB",
+        "CC BY-NC 4.0"
+    ),
+    medmnist!(
+        "octmnist",
+        "OCTMNIST: retinal OCT, 4 classes",
+        "55 MB",
+        "CC BY 4.0"
+    ),
+    medmnist!(
+        "retinamnist",
+        "RetinaMNIST: fundus camera, 5 grades, RGB",
+        "3.3 MB",
+        "CC BY 4.0"
+    ),
+    medmnist!(
+        "bloodmnist",
+        "BloodMNIST: blood cell microscopy, 8 classes, RGB",
+        "36 MB",
+        "CC BY 4.0"
+    ),
+    medmnist!(
+        "tissuemnist",
+        "TissueMNIST: kidney cortex microscopy, 8 classes",
+        "125 MB",
+        "CC BY 4.0"
+    ),
+    medmnist!(
+        "organamnist",
+        "OrganAMNIST: abdominal CT (axial), 11 classes",
+        "38 MB",
+        "CC BY 4.0"
+    ),
+    medmnist!(
+        "organcmnist",
+        "OrganCMNIST: abdominal CT (coronal), 11 classes",
+        "16 MB",
+        "CC BY 4.0"
+    ),
+    medmnist!(
+        "organsmnist",
+        "OrganSMNIST: abdominal CT (sagittal), 11 classes",
+        "17 MB",
+        "CC BY 4.0"
+    ),
     DataSet {
         name: "cats-vs-dogs",
         what: "Kaggle cats vs dogs (Microsoft Asirra), 25k JPEGs, image folder Cat/ Dog/",
@@ -114,7 +169,9 @@ pub const CATALOG: &[DataSet] = &[
         repo: "microsoft/cats_vs_dogs",
         revision: "main",
         files: &[file("kagglecatsanddogs_5340.zip")],
-        layout: Layout::ZipFolder { strip: "PetImages/" },
+        layout: Layout::ZipFolder {
+            strip: "PetImages/",
+        },
     },
     DataSet {
         name: "chest-xray-pneumonia",

@@ -90,15 +90,17 @@ fn extract_images(zip_path: &Path, strip: &str, out: &Path) -> anyhow::Result<us
         }
         let mut writer = std::fs::File::create(&target)
             .with_context(|| format!("creating {}", target.display()))?;
-        std::io::copy(&mut entry, &mut writer)
-            .with_context(|| format!("extracting {} from {}", relative.display(), zip_path.display()))?;
+        std::io::copy(&mut entry, &mut writer).with_context(|| {
+            format!(
+                "extracting {} from {}",
+                relative.display(),
+                zip_path.display()
+            )
+        })?;
         count += 1;
     }
     if count == 0 {
-        bail!(
-            "{} holds no images under `{strip}`",
-            zip_path.display()
-        );
+        bail!("{} holds no images under `{strip}`", zip_path.display());
     }
     Ok(count)
 }

@@ -52,12 +52,8 @@ pub fn url(set: &DataSet, remote: &Remote, opts: &Options) -> String {
 /// Downloads (or resumes) every file of `set`, verifies each, and returns
 /// their paths in hf-hub's cache.
 pub fn download(set: &DataSet, opts: &Options) -> anyhow::Result<Vec<PathBuf>> {
-    check_reachable(&opts.endpoint, opts.connect_timeout).map_err(|e| {
-        anyhow::anyhow!(
-            "{e}\n{}",
-            by_hand(set, opts, "could not reach the Hub")
-        )
-    })?;
+    check_reachable(&opts.endpoint, opts.connect_timeout)
+        .map_err(|e| anyhow::anyhow!("{e}\n{}", by_hand(set, opts, "could not reach the Hub")))?;
     // hf-hub 0.4 reads no environment variables when built from a cache:
     // cache folder and endpoint are both set here.
     let api: Api = ApiBuilder::from_cache(Cache::new(hub_cache(opts)))
@@ -150,7 +146,11 @@ fn verify_download(path: &Path, remote: &Remote) -> anyhow::Result<()> {
     let expected: Vec<(&str, String)> = etag
         .map(|e| ("the Hub's sha256 (ETag)", e))
         .into_iter()
-        .chain(remote.sha256.map(|p| ("the catalog's pinned sha256", p.to_string())))
+        .chain(
+            remote
+                .sha256
+                .map(|p| ("the catalog's pinned sha256", p.to_string())),
+        )
         .collect();
     if expected.is_empty() {
         bail!(
@@ -201,7 +201,10 @@ fn check_reachable(endpoint: &str, timeout: Duration) -> anyhow::Result<()> {
         .with_context(|| format!("endpoint {endpoint} is not a URL"))?;
     let default_port = if scheme == "https" { 443 } else { 80 };
     let authority = rest.split('/').next().unwrap_or_default();
-    let address = if authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+    let address = if authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
         authority.to_string()
     } else {
         format!("{authority}:{default_port}")

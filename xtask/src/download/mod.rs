@@ -71,7 +71,10 @@ pub fn run(args: DownloadArgs) -> anyhow::Result<()> {
     let name = args.name.unwrap_or_default();
     let Some(set) = catalog::find(&name) else {
         let names: Vec<_> = CATALOG.iter().map(|d| d.name).collect();
-        bail!("unknown data set `{name}`: expected one of {}", names.join(", "));
+        bail!(
+            "unknown data set `{name}`: expected one of {}",
+            names.join(", ")
+        );
     };
     let dest = fetch(set, &opts)?;
     println!("{} is in {}", set.name, dest.display());

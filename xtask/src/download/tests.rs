@@ -108,7 +108,9 @@ impl Drop for FakeHub {
 fn answer(mut stream: TcpStream, hosted: &HashMap<String, Hosted>) -> Option<String> {
     stream.set_nonblocking(false).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    stream.set_write_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream
+        .set_write_timeout(Some(Duration::from_secs(5)))
+        .ok()?;
     let mut head = Vec::new();
     let mut byte = [0u8];
     while !head.ends_with(b"\r\n\r\n") && head.len() < 16_384 {
@@ -127,7 +129,8 @@ fn answer(mut stream: TcpStream, hosted: &HashMap<String, Hosted>) -> Option<Str
         .to_string();
     let log = format!("{path} {range}");
     let Some(file) = hosted.get(&path) else {
-        let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        let _ = stream
+            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         return Some(log);
     };
     let len = file.bytes.len();
@@ -153,8 +156,8 @@ fn answer(mut stream: TcpStream, hosted: &HashMap<String, Hosted>) -> Option<Str
     } else {
         file.body_requests.fetch_add(1, Ordering::Relaxed)
     };
-    let cut = !probe
-        && (file.serve == Serve::DropAlways || (file.serve == Serve::DropFirst && n == 0));
+    let cut =
+        !probe && (file.serve == Serve::DropAlways || (file.serve == Serve::DropFirst && n == 0));
     if cut {
         // Half the body, then the connection drops.
         let _ = stream.write_all(&body[..body.len() / 2]);
@@ -183,7 +186,8 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 
 fn idx(magic: u32, dims: &[u32], data: &[u8]) -> Vec<u8> {
     let mut out = magic.to_be_bytes().to_vec();
-    dims.iter().for_each(|d| out.extend_from_slice(&d.to_be_bytes()));
+    dims.iter()
+        .for_each(|d| out.extend_from_slice(&d.to_be_bytes()));
     out.extend_from_slice(data);
     gzip(&out)
 }
@@ -193,9 +197,18 @@ fn idx(magic: u32, dims: &[u32], data: &[u8]) -> Vec<u8> {
 fn idx_files() -> Vec<(&'static str, Vec<u8>)> {
     let pixels: Vec<u8> = (0..3 * 40 * 40).map(|i| (i % 253) as u8).collect();
     vec![
-        ("raw/train-images-idx3-ubyte.gz", idx(0x803, &[3, 40, 40], &pixels)),
-        ("raw/train-labels-idx1-ubyte.gz", idx(0x801, &[3], &[1, 2, 9])),
-        ("raw/t10k-images-idx3-ubyte.gz", idx(0x803, &[2, 40, 40], &pixels[..3200])),
+        (
+            "raw/train-images-idx3-ubyte.gz",
+            idx(0x803, &[3, 40, 40], &pixels),
+        ),
+        (
+            "raw/train-labels-idx1-ubyte.gz",
+            idx(0x801, &[3], &[1, 2, 9]),
+        ),
+        (
+            "raw/t10k-images-idx3-ubyte.gz",
+            idx(0x803, &[2, 40, 40], &pixels[..3200]),
+        ),
         ("raw/t10k-labels-idx1-ubyte.gz", idx(0x801, &[2], &[0, 5])),
     ]
 }
@@ -212,9 +225,12 @@ fn npz_file() -> Vec<u8> {
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default();
     for split in ["train", "val", "test"] {
-        zip.start_file(format!("{split}_images.npy"), options).unwrap();
-        zip.write_all(&npy("(2, 2, 2)", &[0, 1, 2, 3, 4, 5, 6, 7])).unwrap();
-        zip.start_file(format!("{split}_labels.npy"), options).unwrap();
+        zip.start_file(format!("{split}_images.npy"), options)
+            .unwrap();
+        zip.write_all(&npy("(2, 2, 2)", &[0, 1, 2, 3, 4, 5, 6, 7]))
+            .unwrap();
+        zip.start_file(format!("{split}_labels.npy"), options)
+            .unwrap();
         zip.write_all(&npy("(2, 1)", &[0, 1])).unwrap();
     }
     zip.finish().unwrap().into_inner()
@@ -223,7 +239,12 @@ fn npz_file() -> Vec<u8> {
 fn zip_of_images() -> Vec<u8> {
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default();
-    for name in ["Pets/Cat/1.jpg", "Pets/Dog/2.JPG", "Pets/readme.txt", "__MACOSX/Pets/Cat/._1.jpg"] {
+    for name in [
+        "Pets/Cat/1.jpg",
+        "Pets/Dog/2.JPG",
+        "Pets/readme.txt",
+        "__MACOSX/Pets/Cat/._1.jpg",
+    ] {
         zip.start_file(name, options).unwrap();
         zip.write_all(b"not really a jpeg").unwrap();
     }
@@ -258,7 +279,13 @@ fn hosted_set(
     let served = files
         .into_iter()
         .enumerate()
-        .map(|(i, (path, bytes))| (format!("/datasets/{repo}/resolve/main/{path}"), bytes, serve(i)))
+        .map(|(i, (path, bytes))| {
+            (
+                format!("/datasets/{repo}/resolve/main/{path}"),
+                bytes,
+                serve(i),
+            )
+        })
         .collect();
     (set, served)
 }
@@ -299,14 +326,25 @@ fn downloads_resume_after_a_dropped_connection_then_convert_and_work_offline() {
             Serve::Good
         }
     });
-    let (npz, npz_served) = hosted_set("test/npz", Layout::Npz, vec![("tiny.npz", npz_file())], |_| Serve::Good);
+    let (npz, npz_served) = hosted_set(
+        "test/npz",
+        Layout::Npz,
+        vec![("tiny.npz", npz_file())],
+        |_| Serve::Good,
+    );
     let (pets, pets_served) = hosted_set(
         "test/pets",
         Layout::ZipFolder { strip: "Pets/" },
         vec![("pets.zip", zip_of_images())],
         |_| Serve::Good,
     );
-    let server = FakeHub::start(served.into_iter().chain(npz_served).chain(pets_served).collect());
+    let server = FakeHub::start(
+        served
+            .into_iter()
+            .chain(npz_served)
+            .chain(pets_served)
+            .collect(),
+    );
     let cache = tempfile::tempdir().unwrap();
     let opts = options(cache.path(), &server.endpoint);
 
@@ -318,7 +356,10 @@ fn downloads_resume_after_a_dropped_connection_then_convert_and_work_offline() {
     let log = server.requests();
     let first: Vec<&String> = log.iter().filter(|l| l.contains("train-images")).collect();
     assert_eq!(first.len(), 4, "{log:?}");
-    assert!(first[3].contains("bytes=") && !first[3].ends_with("bytes=0-"), "{log:?}");
+    assert!(
+        first[3].contains("bytes=") && !first[3].ends_with("bytes=0-"),
+        "{log:?}"
+    );
     assert!(files_named(cache.path(), ".part").is_empty());
 
     let npz_dest = fetch(&npz, &opts).unwrap();
@@ -337,26 +378,49 @@ fn downloads_resume_after_a_dropped_connection_then_convert_and_work_offline() {
     // Without the converted folder, offline mode rebuilds it from hf-hub's cache.
     std::fs::remove_dir_all(&dest).unwrap();
     assert_eq!(fetch(&set, &offline).unwrap(), dest);
-    assert_eq!(forger_data::idx::load_dir(&dest).unwrap().test.labels(), &[0, 5]);
+    assert_eq!(
+        forger_data::idx::load_dir(&dest).unwrap().test.labels(),
+        &[0, 5]
+    );
 }
 
 #[test]
 fn a_corrupted_file_is_a_checksum_error_and_nothing_is_left_in_place() {
-    let (set, served) = hosted_set("test/bad", Layout::Npz, vec![("tiny.npz", npz_file())], |_| Serve::Corrupt);
+    let (set, served) = hosted_set(
+        "test/bad",
+        Layout::Npz,
+        vec![("tiny.npz", npz_file())],
+        |_| Serve::Corrupt,
+    );
     let server = FakeHub::start(served);
     let cache = tempfile::tempdir().unwrap();
     let err = fetch(&set, &options(cache.path(), &server.endpoint)).unwrap_err();
     let text = format!("{err:#}");
-    assert!(text.contains("checksum mismatch") && text.contains("tiny.npz"), "{text}");
+    assert!(
+        text.contains("checksum mismatch") && text.contains("tiny.npz"),
+        "{text}"
+    );
     assert!(!cache.path().join("test-bad.npz").exists());
     let blobs = cache.path().join(".hf-hub/datasets--test--bad/blobs");
-    let left: Vec<_> = std::fs::read_dir(&blobs).unwrap().flatten().map(|e| e.file_name()).collect();
-    assert!(left.iter().all(|n| n.to_string_lossy().ends_with(".lock")), "{left:?}");
+    let left: Vec<_> = std::fs::read_dir(&blobs)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(
+        left.iter().all(|n| n.to_string_lossy().ends_with(".lock")),
+        "{left:?}"
+    );
 }
 
 #[test]
 fn a_connection_that_always_drops_fails_after_bounded_attempts_without_a_half_file() {
-    let (set, served) = hosted_set("test/drop", Layout::Npz, vec![("tiny.npz", npz_file())], |_| Serve::DropAlways);
+    let (set, served) = hosted_set(
+        "test/drop",
+        Layout::Npz,
+        vec![("tiny.npz", npz_file())],
+        |_| Serve::DropAlways,
+    );
     let server = FakeHub::start(served);
     let cache = tempfile::tempdir().unwrap();
     let opts = Options {
@@ -376,15 +440,29 @@ fn without_network_it_fails_fast_saying_what_it_tried_and_how_to_place_files() {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://{}", l.local_addr().unwrap())
     };
-    let (set, _) = hosted_set("test/away", Layout::Npz, vec![("tiny.npz", npz_file())], |_| Serve::Good);
+    let (set, _) = hosted_set(
+        "test/away",
+        Layout::Npz,
+        vec![("tiny.npz", npz_file())],
+        |_| Serve::Good,
+    );
     let cache = tempfile::tempdir().unwrap();
     let opts = options(cache.path(), &closed);
     let text = format!("{:#}", fetch(&set, &opts).unwrap_err());
-    assert!(text.contains("could not reach") && text.contains(&closed), "{text}");
+    assert!(
+        text.contains("could not reach") && text.contains(&closed),
+        "{text}"
+    );
     let incoming = hub::incoming_dir(&opts, &set).join("tiny.npz");
-    assert!(text.contains(&incoming.display().to_string()) && text.contains("--offline"), "{text}");
+    assert!(
+        text.contains(&incoming.display().to_string()) && text.contains("--offline"),
+        "{text}"
+    );
 
-    let offline = Options { offline: true, ..opts.clone() };
+    let offline = Options {
+        offline: true,
+        ..opts.clone()
+    };
     let text = format!("{:#}", fetch(&set, &offline).unwrap_err());
     assert!(text.contains("--offline forbids downloading"), "{text}");
     // Placed by hand as the message says, the offline run converts it.
