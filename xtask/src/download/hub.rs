@@ -53,7 +53,7 @@ pub fn url(set: &DataSet, remote: &Remote, opts: &Options) -> String {
 /// their paths in hf-hub's cache.
 pub fn download(set: &DataSet, opts: &Options) -> anyhow::Result<Vec<PathBuf>> {
     check_reachable(&opts.endpoint, opts.connect_timeout)
-        .map_err(|e| anyhow::anyhow!("{e}\n{}", by_hand(set, opts, "could not reach the Hub")))?;
+        .map_err(|e| anyhow::anyhow!("{e:#}\n{}", by_hand(set, opts, "could not reach the Hub")))?;
     // hf-hub 0.4 reads no environment variables when built from a cache:
     // cache folder and endpoint are both set here.
     let api: Api = ApiBuilder::from_cache(Cache::new(hub_cache(opts)))
