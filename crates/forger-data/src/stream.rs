@@ -1,7 +1,8 @@
 //! Mini-batches streamed from an [`ImageSource`]: worker threads read (and
 //! optionally augment) the images of each batch into a bounded queue, so at
 //! most `workers * (queue + 1)` batches are in memory however large the data
-//! set is. Each epoch visits the images in the same seeded order as
+//! set is; what grows with the data set is the epoch's permutation, 4 bytes
+//! per image (and, for an image folder, its list of paths). Each epoch visits the images in the same seeded order as
 //! [`Batcher`](crate::Batcher) over a data set of the same length.
 
 use std::sync::mpsc::{sync_channel, Receiver};
