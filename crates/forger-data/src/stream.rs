@@ -2,8 +2,9 @@
 //! optionally augment) the images of each batch into a bounded queue, so at
 //! most `workers * (queue + 1)` batches are in memory however large the data
 //! set is; what grows with the data set is the epoch's permutation, 4 bytes
-//! per image (and, for an image folder, its list of paths). Each epoch visits the images in the same seeded order as
-//! [`Batcher`](crate::Batcher) over a data set of the same length.
+//! per image (and, for an image folder, its list of paths). Each epoch
+//! visits the images in the same seeded order as [`Batcher`](crate::Batcher)
+//! over a data set of the same length.
 
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
