@@ -1,6 +1,7 @@
 //! `cargo xtask bench --workloads stream-memory`: peak memory of one epoch
-//! of mini-batches over N and 10N images, streamed from disk and, for
-//! contrast, loaded into memory. Each run is a child process that reports
+//! of mini-batches over N and 10N images in raw IDX files, streamed from
+//! disk and, for contrast, loaded into memory; and over N/10 and N PNG files
+//! in an image folder, streamed. Each run is a child process that reports
 //! its own peak RSS (`VmHWM`), so the runs do not share a high-water mark.
 
 use std::io::{BufWriter, Write};
@@ -10,7 +11,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
-use forger_data::{idx, BatchConfig, Batcher, IdxSource, Stream, StreamConfig};
+use forger_data::{idx, BatchConfig, Batcher, FolderSource, IdxSource, Stream, StreamConfig};
 use rand::RngCore;
 use serde_json::{json, Value};
 
@@ -25,6 +26,8 @@ pub enum Loading {
     Stream,
     /// The whole IDX file read into a `Dataset`, then batched.
     Memory,
+    /// `forger_data::Stream` over a folder of PNG files, decoded by the workers.
+    Folder,
 }
 
 impl Loading {
@@ -32,6 +35,7 @@ impl Loading {
         match self {
             Self::Stream => "stream",
             Self::Memory => "memory",
+            Self::Folder => "folder",
         }
     }
 
@@ -39,6 +43,7 @@ impl Loading {
         match self {
             Self::Stream => "stream",
             Self::Memory => "in-memory",
+            Self::Folder => "png folder",
         }
     }
 }
@@ -46,10 +51,12 @@ impl Loading {
 /// One measured epoch, run in a child process.
 #[derive(Args)]
 pub struct ChildArgs {
+    /// The IDX image file, or the image folder.
     #[arg(long)]
     images: PathBuf,
+    /// The IDX label file.
     #[arg(long)]
-    labels: PathBuf,
+    labels: Option<PathBuf>,
     #[arg(long, value_enum)]
     loading: Loading,
     #[arg(long, default_value_t = 2)]
@@ -73,39 +80,48 @@ fn measure_all(dir: &Path, n: usize, workers: usize) -> anyhow::Result<Value> {
         "{:<10} {:>9} {:>10} {:>14} {:>10}",
         "loading", "images", "data MB", "peak RSS MB", "images/s"
     );
+    let mut measure = |loading: Loading, count: usize, files: &[&Path]| -> anyhow::Result<()> {
+        let mut command = Command::new(&exe);
+        command.arg("memory-child").arg("--images").arg(files[0]);
+        if let Some(labels) = files.get(1) {
+            command.arg("--labels").arg(labels);
+        }
+        let out = command
+            .args(["--loading", loading.flag()])
+            .args(["--workers", &workers.to_string()])
+            .output()
+            .context("running the measuring child")?;
+        if !out.status.success() {
+            bail!(
+                "the measuring child failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let record: Value = serde_json::from_slice(&out.stdout).context("child output")?;
+        let peak = record["peak_rss_bytes"].as_f64().unwrap_or(f64::NAN);
+        println!(
+            "{:<10} {:>9} {:>10.1} {:>14.1} {:>10.0}",
+            loading.name(),
+            count,
+            (count * SIDE * SIDE) as f64 / 1e6,
+            peak / 1e6,
+            record["images_per_s"].as_f64().unwrap_or(f64::NAN)
+        );
+        rows.push(json!({"loading": loading.name(), "images": count, "peak_rss_bytes": peak, "images_per_s": record["images_per_s"]}));
+        Ok(())
+    };
     for count in [n, 10 * n] {
         let (images, labels) = write_idx(dir, count)?;
-        for loading in [Loading::Stream, Loading::Memory] {
-            let out = Command::new(&exe)
-                .arg("memory-child")
-                .arg("--images")
-                .arg(&images)
-                .arg("--labels")
-                .arg(&labels)
-                .args(["--loading", loading.flag()])
-                .args(["--workers", &workers.to_string()])
-                .output()
-                .context("running the measuring child")?;
-            if !out.status.success() {
-                bail!(
-                    "the measuring child failed: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-            let record: Value = serde_json::from_slice(&out.stdout).context("child output")?;
-            let peak = record["peak_rss_bytes"].as_f64().unwrap_or(f64::NAN);
-            println!(
-                "{:<10} {:>9} {:>10.1} {:>14.1} {:>10.0}",
-                loading.name(),
-                count,
-                (count * SIDE * SIDE) as f64 / 1e6,
-                peak / 1e6,
-                record["images_per_s"].as_f64().unwrap_or(f64::NAN)
-            );
-            rows.push(json!({"loading": loading.name(), "images": count, "peak_rss_bytes": peak, "images_per_s": record["images_per_s"]}));
-        }
+        measure(Loading::Stream, count, &[&images, &labels])?;
+        measure(Loading::Memory, count, &[&images, &labels])?;
         let _ = std::fs::remove_file(&images);
         let _ = std::fs::remove_file(&labels);
+    }
+    // PNG folders are slower to write and decode: N/10 and N images.
+    for count in [n / 10, n] {
+        let folder = write_folder(dir, count)?;
+        measure(Loading::Folder, count, &[&folder])?;
+        let _ = std::fs::remove_dir_all(&folder);
     }
     let peak = |loading: &str, count: usize| {
         rows.iter()
@@ -115,14 +131,17 @@ fn measure_all(dir: &Path, n: usize, workers: usize) -> anyhow::Result<Value> {
     };
     let stream_ratio = peak("stream", 10 * n) / peak("stream", n);
     let memory_ratio = peak("in-memory", 10 * n) / peak("in-memory", n);
-    let flat = stream_ratio < FLAT_RATIO;
+    let folder_ratio = peak("png folder", n) / peak("png folder", n / 10);
+    let flat = stream_ratio < FLAT_RATIO && folder_ratio < FLAT_RATIO;
     println!(
-        "peak RSS 10N / N: stream {stream_ratio:.3} ({}: must stay below {FLAT_RATIO}), in-memory {memory_ratio:.3}",
+        "peak RSS 10x images / 1x: stream {stream_ratio:.3}, png folder {folder_ratio:.3} \
+         ({}: both must stay below {FLAT_RATIO}); in-memory {memory_ratio:.3}",
         if flat { "flat" } else { "NOT FLAT" }
     );
-    Ok(
-        json!({"workload": "stream-memory", "n": n, "runs": rows, "stream_ratio": stream_ratio, "memory_ratio": memory_ratio, "flat": flat}),
-    )
+    Ok(json!({
+        "workload": "stream-memory", "n": n, "runs": rows, "stream_ratio": stream_ratio,
+        "folder_ratio": folder_ratio, "memory_ratio": memory_ratio, "flat": flat
+    }))
 }
 
 /// Writes raw IDX files of `count` random images (in bounded chunks).
@@ -154,6 +173,22 @@ fn write_idx(dir: &Path, count: usize) -> anyhow::Result<(PathBuf, PathBuf)> {
     Ok((images, labels))
 }
 
+/// Writes `count` random grey PNGs into ten class folders.
+fn write_folder(dir: &Path, count: usize) -> anyhow::Result<PathBuf> {
+    let root = dir.join(format!("folder-{count}"));
+    let mut rng = forger_data::rng::derive(0, "stream-memory-png", count as u64);
+    let mut pixels = vec![0u8; SIDE * SIDE];
+    for i in 0..count {
+        let class = root.join(format!("class{}", i % 10));
+        std::fs::create_dir_all(&class)?;
+        rng.fill_bytes(&mut pixels);
+        image::GrayImage::from_raw(SIDE as u32, SIDE as u32, pixels.clone())
+            .context("image buffer")?
+            .save(class.join(format!("{i:07}.png")))?;
+    }
+    Ok(root)
+}
+
 /// The child: one epoch, then its peak RSS as JSON on stdout.
 pub fn child(args: ChildArgs) -> anyhow::Result<()> {
     let device = candle_core::Device::Cpu;
@@ -167,15 +202,24 @@ pub fn child(args: ChildArgs) -> anyhow::Result<()> {
         Ok(())
     };
     match args.loading {
+        Loading::Folder => {
+            let source = FolderSource::open(&args.images, [1, SIDE, SIDE])?;
+            let stream = Stream::new(source, StreamConfig::new(config).workers(args.workers))?;
+            for batch in stream.epoch(0, &device) {
+                visit(batch?)?;
+            }
+        }
         Loading::Stream => {
-            let source = IdxSource::open(&args.images, &args.labels)?;
+            let labels = args.labels.as_deref().context("--labels is needed")?;
+            let source = IdxSource::open(&args.images, labels)?;
             let stream = Stream::new(source, StreamConfig::new(config).workers(args.workers))?;
             for batch in stream.epoch(0, &device) {
                 visit(batch?)?;
             }
         }
         Loading::Memory => {
-            let data = idx::read_pair(&args.images, &args.labels)?;
+            let labels = args.labels.as_deref().context("--labels is needed")?;
+            let data = idx::read_pair(&args.images, labels)?;
             for batch in Batcher::new(&data, config).epoch(0, &device) {
                 visit(batch?)?;
             }

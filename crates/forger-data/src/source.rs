@@ -365,10 +365,17 @@ impl ImageSource for NpzSource {
 
 /// An image folder, `root/<class>/<image>`, decoded on demand. Classes are
 /// the sub-folders in name order; files within a class are in name order.
+/// The file list is kept compact (the names in one string, about 12 bytes
+/// per image besides the name), since it is what grows with the data set.
 #[derive(Debug)]
 pub struct FolderSource {
-    files: Vec<(PathBuf, u32)>,
+    root: PathBuf,
     classes: Vec<String>,
+    /// Every file name, one after another.
+    names: String,
+    /// Where each image's name ends in `names`.
+    ends: Vec<usize>,
+    labels: Vec<u32>,
     shape: [usize; 3],
 }
 
@@ -376,49 +383,74 @@ impl FolderSource {
     /// Lists `root`; every image is decoded, converted and resized to
     /// `shape` (`[channels, height, width]`) when it is read.
     pub fn open(root: &Path, shape: [usize; 3]) -> Result<Self> {
-        let sorted = |dir: &Path| -> Result<Vec<PathBuf>> {
-            let mut entries = std::fs::read_dir(dir)
-                .map_err(|e| DataError::io(dir, e))?
-                .map(|e| e.map(|e| e.path()).map_err(|e| DataError::io(dir, e)))
-                .collect::<Result<Vec<_>>>()?;
-            entries.sort();
-            Ok(entries)
+        let mut source = Self {
+            root: root.to_path_buf(),
+            classes: Vec::new(),
+            names: String::new(),
+            ends: Vec::new(),
+            labels: Vec::new(),
+            shape,
         };
-        let mut classes = Vec::new();
-        let mut files = Vec::new();
-        for class_dir in sorted(root)?.into_iter().filter(|p| p.is_dir()) {
-            let label = classes.len() as u32;
-            classes.push(
-                class_dir
-                    .file_name()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .into_owned(),
-            );
-            files.extend(
-                sorted(&class_dir)?
-                    .into_iter()
-                    .filter(|p| p.is_file())
-                    .map(|p| (p, label)),
-            );
+        for class in sorted_names(root, |t| t.is_dir())? {
+            let label = source.classes.len() as u32;
+            for name in sorted_names(&root.join(&class), |t| t.is_file())? {
+                source.names.push_str(&name);
+                source.ends.push(source.names.len());
+                source.labels.push(label);
+            }
+            source.classes.push(class);
         }
-        if files.is_empty() {
+        if source.ends.is_empty() {
             return Err(DataError::format(
                 root,
                 "no images: an image folder holds one sub-folder of images per class",
             ));
         }
-        Ok(Self {
-            files,
-            classes,
-            shape,
-        })
+        source.names.shrink_to_fit();
+        Ok(source)
     }
+
+    /// The path of image `i`.
+    pub fn path(&self, i: usize) -> Option<PathBuf> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        let class = &self.classes[self.labels[i] as usize];
+        Some(self.root.join(class).join(&self.names[start..end]))
+    }
+}
+
+/// The names in `dir` of the entries whose type passes `keep`, sorted.
+fn sorted_names(dir: &Path, keep: impl Fn(&std::fs::FileType) -> bool) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| DataError::io(dir, e))? {
+        let entry = entry.map_err(|e| DataError::io(dir, e))?;
+        let kind = entry.file_type().map_err(|e| DataError::io(dir, e))?;
+        // Follow links: a folder of links to images is an image folder too.
+        let kind = if kind.is_symlink() {
+            std::fs::metadata(entry.path())
+                .map_err(|e| DataError::io(&entry.path(), e))?
+                .file_type()
+        } else {
+            kind
+        };
+        if !keep(&kind) {
+            continue;
+        }
+        let name = entry.file_name().into_string().map_err(|name| {
+            DataError::format(
+                &dir.join(&name),
+                "the name is not UTF-8: rename the file to use it in an image folder",
+            )
+        })?;
+        names.push(name);
+    }
+    names.sort();
+    Ok(names)
 }
 
 impl ImageSource for FolderSource {
     fn len(&self) -> usize {
-        self.files.len()
+        self.ends.len()
     }
     fn image_shape(&self) -> [usize; 3] {
         self.shape
@@ -427,12 +459,9 @@ impl ImageSource for FolderSource {
         &self.classes
     }
     fn read(&self, i: usize, out: &mut [u8]) -> Result<u32> {
-        let (path, label) = self
-            .files
-            .get(i)
-            .ok_or_else(|| out_of_range(i, self.len()))?;
-        out.copy_from_slice(&load_image(path, self.shape)?);
-        Ok(*label)
+        let path = self.path(i).ok_or_else(|| out_of_range(i, self.len()))?;
+        out.copy_from_slice(&load_image(&path, self.shape)?);
+        Ok(self.labels[i])
     }
 }
 
