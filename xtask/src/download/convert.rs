@@ -2,6 +2,7 @@
 //! built beside its destination and renamed into place only once it is
 //! complete and reads back, so a destination that exists is always whole.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -64,8 +65,14 @@ fn extract_images(zip_path: &Path, strip: &str, out: &Path) -> anyhow::Result<us
         std::fs::File::open(zip_path).with_context(|| format!("opening {}", zip_path.display()))?;
     let mut archive = zip::ZipArchive::new(file)
         .with_context(|| format!("{} is not a zip archive", zip_path.display()))?;
+    let bar = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(archive.len() as u64).with_message("extracting")
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
     let mut count = 0;
     for i in 0..archive.len() {
+        bar.set_position(i as u64);
         let mut entry = archive.by_index(i)?;
         // `enclosed_name` refuses absolute paths and `..`.
         let Some(path) = entry.enclosed_name() else {
@@ -99,6 +106,7 @@ fn extract_images(zip_path: &Path, strip: &str, out: &Path) -> anyhow::Result<us
         })?;
         count += 1;
     }
+    bar.finish_and_clear();
     if count == 0 {
         bail!("{} holds no images under `{strip}`", zip_path.display());
     }
