@@ -12,11 +12,12 @@ use serde_json::json;
 
 use crate::workspace_root;
 
-const WORKLOADS: [&str; 1] = ["mnist_cnn"];
+const WORKLOADS: [&str; 2] = ["mnist_cnn", "stream-memory"];
 
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Comma-separated workloads.
+    /// Comma-separated workloads: `mnist_cnn` (training throughput) and
+    /// `stream-memory` (peak RSS of streaming N and 10N images).
     #[arg(long, default_value = "mnist_cnn")]
     workloads: String,
     /// Python interpreter with torch, to run the reference beside forger.
@@ -31,6 +32,9 @@ pub struct BenchArgs {
     /// Measured runs per workload and framework (the median is reported).
     #[arg(long, default_value_t = 5)]
     runs: usize,
+    /// N for `stream-memory`: it streams N and 10 N synthetic images.
+    #[arg(long, default_value_t = 20_000)]
+    stream_images: usize,
     /// Also write the results as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -53,6 +57,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     for workload in args.workloads.split(',') {
         if !WORKLOADS.contains(&workload) {
             bail!("unknown workload `{workload}`: expected one of {WORKLOADS:?}");
+        }
+        if workload == "stream-memory" {
+            results.push(crate::bench_memory::run(args.stream_images, args.threads)?);
+            continue;
         }
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
         for _ in 0..args.runs {

@@ -21,6 +21,23 @@ pub enum Experiment {
     Pneumonia(ClassifierArgs),
     /// The MNIST tutorial: 10,000 Adam steps at batch 64, test accuracy every 100.
     Mnist(ClassifierArgs),
+    /// Full-batch, mini-batch and online training compared: loss against
+    /// examples seen and wall time, peak memory per mode.
+    BatchVsOnline(BatchVsOnlineCommand),
+}
+
+#[derive(Args)]
+pub struct BatchVsOnlineCommand {
+    #[command(flatten)]
+    modes: crate::batch_vs_online::BatchVsOnlineArgs,
+    /// Data to use instead of the vendored PneumoniaMNIST.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Run directory (default: a new `runs/batch-vs-online/NNN`).
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -53,6 +70,9 @@ pub fn run(args: ExperimentArgs) -> anyhow::Result<()> {
     match args.experiment {
         None => crate::study::run(crate::study::StudyArgs::defaults()),
         Some(Experiment::GanAuc(study)) => crate::study::run(study),
+        Some(Experiment::BatchVsOnline(c)) => {
+            crate::batch_vs_online::run(&c.modes, c.data, c.seed, c.out)
+        }
         Some(Experiment::Pneumonia(args)) => {
             let data = args
                 .data

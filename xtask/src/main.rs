@@ -1,7 +1,11 @@
-//! forger's task runner, run as `cargo xtask <task>`: experiments and
-//! benchmarks. Orchestration only: every capability is a library call.
+//! forger's task runner, run as `cargo xtask <task>`: experiments,
+//! benchmarks and data downloads. Orchestration only: every capability is
+//! a library call.
 
+mod batch_vs_online;
 mod bench;
+mod bench_memory;
+mod download;
 mod experiment;
 mod study;
 
@@ -23,6 +27,11 @@ enum Task {
     Experiment(experiment::ExperimentArgs),
     /// Measure training throughput against the PyTorch reference.
     Bench(bench::BenchArgs),
+    /// Download a data set from the Hugging Face Hub into the data cache.
+    Download(download::DownloadArgs),
+    /// One measured run of a memory benchmark (spawned by `bench`).
+    #[command(hide = true)]
+    MemoryChild(bench_memory::ChildArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -36,6 +45,8 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().task {
         Task::Experiment(args) => experiment::run(args),
         Task::Bench(args) => bench::run(args),
+        Task::Download(args) => download::run(args),
+        Task::MemoryChild(args) => bench_memory::child(args),
     }
 }
 

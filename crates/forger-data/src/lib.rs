@@ -3,7 +3,8 @@
 //! in-memory data set of 8-bit images, stratified hold-out splits, a seeded
 //! mini-batch iterator that yields NCHW `f32` tensors, Keras-style
 //! augmentation, and a prefetching pipeline that decodes and augments on
-//! worker threads.
+//! worker threads; for data larger than memory, [`Stream`] reads
+//! mini-batches from disk with worker threads.
 //!
 //! ```no_run
 //! use forger_data::{load_spec, BatchConfig, Batcher};
@@ -30,11 +31,15 @@ pub mod pipeline;
 pub mod png;
 pub mod preview;
 pub mod rng;
+pub mod source;
 mod spec;
 pub mod split;
+pub mod stream;
 
 pub use batch::{Batch, BatchConfig, Batcher, PixelScale};
 pub use dataset::{Dataset, Splits};
 pub use decode::load_image;
 pub use error::{DataError, Result};
+pub use source::{FolderSource, IdxSource, ImageSource, NpzSource};
 pub use spec::{load_holdout, load_spec};
+pub use stream::{Augment, EpochStream, Stream, StreamConfig};

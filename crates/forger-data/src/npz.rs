@@ -109,6 +109,27 @@ fn hwc_to_chw(data: &[u8], n: usize, h: usize, w: usize, c: usize) -> Vec<u8> {
 
 /// Parses an `.npy` file of `uint8` in C order.
 pub fn parse_npy(bytes: &[u8]) -> std::result::Result<NpyArray, String> {
+    let (shape, data_start) = parse_npy_header(bytes)?;
+    let count = shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or("shape overflows")?;
+    let data = &bytes[data_start..];
+    if data.len() != count {
+        return Err(format!(
+            "shape {shape:?} needs {count} bytes but the array holds {} (truncated or corrupt)",
+            data.len()
+        ));
+    }
+    Ok(NpyArray {
+        shape,
+        data: data.to_vec(),
+    })
+}
+
+/// Parses the header at the start of an `.npy` file of `uint8` in C order:
+/// returns the shape and where the data starts.
+pub(crate) fn parse_npy_header(bytes: &[u8]) -> std::result::Result<(Vec<usize>, usize), String> {
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err("not an .npy array (bad magic)".into());
     }
@@ -148,21 +169,7 @@ pub fn parse_npy(bytes: &[u8]) -> std::result::Result<NpyArray, String> {
                 .map_err(|_| format!("unreadable shape ({inner})"))
         })
         .collect::<std::result::Result<Vec<_>, _>>()?;
-    let count = shape
-        .iter()
-        .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .ok_or("shape overflows")?;
-    let data = &bytes[start + header_len..];
-    if data.len() != count {
-        return Err(format!(
-            "shape {shape:?} needs {count} bytes but the array holds {} (truncated or corrupt)",
-            data.len()
-        ));
-    }
-    Ok(NpyArray {
-        shape,
-        data: data.to_vec(),
-    })
+    Ok((shape, start + header_len))
 }
 
 /// The literal after `'key':` in a Python dict: a quoted string, a tuple, or

@@ -13,6 +13,7 @@ mod fit;
 pub mod gan;
 pub mod history;
 pub mod loss;
+pub mod memory;
 pub mod metrics;
 pub mod optim;
 pub mod plot;
@@ -20,6 +21,7 @@ mod progress;
 pub mod quality;
 mod run_dir;
 pub mod study;
+mod update_modes;
 
 pub use error::{Result, TrainError};
 pub use evaluate::{argmax, evaluate, positive_score, predict_probabilities, Evaluation};
@@ -32,6 +34,7 @@ pub use loss::LossKind;
 pub use optim::{Optimizer, OptimizerConfig};
 pub use progress::Progress;
 pub use run_dir::RunDir;
+pub use update_modes::{train_mode, CurvePoint, ModeConfig, ModeRun, UpdateMode};
 
 /// The device to train on: the first CUDA GPU when `cuda` is set (an error
 /// if forger was built without the `cuda` feature or none is present),

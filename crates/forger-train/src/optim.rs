@@ -111,6 +111,10 @@ impl Optimizer {
             let Some(g) = grads.get(var.as_tensor()) else {
                 continue;
             };
+            // Candle leaves a variable's gradient attached to the step's
+            // graph; moments built from it would chain every past step's
+            // graph together and grow memory by each step's activations.
+            let g = &g.detach();
             match self.config {
                 OptimizerConfig::Adam {
                     lr,
@@ -190,6 +194,27 @@ mod tests {
     fn one_var(values: &[f32]) -> (Var, Vec<(String, Var)>) {
         let v = Var::new(values, &Device::Cpu).unwrap();
         (v.clone(), vec![("w".to_string(), v)])
+    }
+
+    #[test]
+    fn optimizer_state_holds_no_graph_of_past_steps() {
+        for config in [
+            OptimizerConfig::adam(0.1),
+            OptimizerConfig::Sgd {
+                lr: 0.1,
+                momentum: 0.9,
+            },
+        ] {
+            let (w, params) = one_var(&[1.0, -2.0]);
+            let mut opt = config.build(params).unwrap();
+            // The gradient of w * x depends on x, which is itself computed
+            // from w: Candle keeps such a gradient attached to the graph.
+            let x = w.as_tensor().sqr().unwrap();
+            opt.backward_step(&w.as_tensor().mul(&x).unwrap().sum_all().unwrap())
+                .unwrap();
+            let (state, _) = opt.state();
+            assert!(state.values().all(|t| !t.track_op()), "{config:?}");
+        }
     }
 
     #[test]

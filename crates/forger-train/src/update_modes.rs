@@ -1,0 +1,238 @@
+//! Batch versus online learning: the same model and optimizer trained on
+//! the same examples with full-batch gradient descent (one update per pass
+//! over the data), mini-batches, and online updates (one example per
+//! update), recording the loss against examples seen and wall time.
+
+use std::time::Instant;
+
+use candle_core::Device;
+use candle_nn::VarMap;
+use forger_data::{rng, BatchConfig, Batcher, Dataset};
+use forger_models::{seeded_vars, ClassifierConfig, Mode};
+use serde::{Deserialize, Serialize};
+
+use crate::evaluate::evaluate;
+use crate::optim::{named_vars, OptimizerConfig};
+use crate::{LossKind, Result, TrainError};
+
+/// How many examples each update sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpdateMode {
+    /// Full-batch gradient descent: every update sees the whole training set.
+    FullBatch,
+    /// Mini-batches of this many examples.
+    MiniBatch(usize),
+    /// Online (stochastic) updates: one example per update.
+    Online,
+}
+
+impl UpdateMode {
+    /// Examples per update on a training set of `n`.
+    pub fn batch_size(self, n: usize) -> usize {
+        match self {
+            Self::FullBatch => n.max(1),
+            Self::MiniBatch(b) => b.max(1),
+            Self::Online => 1,
+        }
+    }
+
+    /// A short name for reports and plots.
+    pub fn label(self) -> String {
+        match self {
+            Self::FullBatch => "full batch".into(),
+            Self::MiniBatch(b) => format!("mini-batch {b}"),
+            Self::Online => "online (batch 1)".into(),
+        }
+    }
+}
+
+/// What all modes share: model, loss, optimizer, passes over the data, how
+/// often to measure, and the seed (so every mode starts from the same weights).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModeConfig {
+    pub model: ClassifierConfig,
+    pub loss: LossKind,
+    pub optimizer: OptimizerConfig,
+    /// Passes over the training set: every mode sees `epochs * n` examples.
+    pub epochs: u64,
+    /// Measurements along the way (besides the one before training).
+    pub points: u64,
+    pub seed: u64,
+}
+
+/// One measurement: the loss on the whole training set (the objective all
+/// modes minimise) and on the validation set, after `examples` examples.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CurvePoint {
+    pub examples: u64,
+    pub updates: u64,
+    /// Training time so far, measurements excluded.
+    pub seconds: f64,
+    pub train_loss: f64,
+    pub val_loss: f64,
+    pub val_accuracy: f64,
+}
+
+/// The result of training in one mode.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModeRun {
+    pub mode: UpdateMode,
+    pub batch_size: usize,
+    pub updates: u64,
+    pub seconds: f64,
+    pub curve: Vec<CurvePoint>,
+}
+
+impl ModeRun {
+    /// The last measurement.
+    pub fn last(&self) -> Option<&CurvePoint> {
+        self.curve.last()
+    }
+}
+
+/// Trains `config.model` from its seeded initial weights in `mode` for
+/// `config.epochs` passes over `train`, measuring `config.points` times.
+pub fn train_mode(
+    mode: UpdateMode,
+    config: &ModeConfig,
+    train: &Dataset,
+    val: &Dataset,
+    device: &Device,
+) -> Result<ModeRun> {
+    if train.is_empty() || val.is_empty() {
+        return Err(TrainError::Invalid(
+            "batch vs online needs non-empty training and validation sets".into(),
+        ));
+    }
+    for (name, set) in [("training", train), ("validation", val)] {
+        if set.image_shape() != config.model.input_shape()
+            || set.classes().len() != config.model.classes()
+        {
+            return Err(TrainError::Invalid(format!(
+                "the {name} set ({:?}, {} classes) does not fit the model ({:?}, {} classes)",
+                set.image_shape(),
+                set.classes().len(),
+                config.model.input_shape(),
+                config.model.classes()
+            )));
+        }
+    }
+    let varmap = VarMap::new();
+    let model = config.model.init(seeded_vars(
+        &varmap,
+        rng::derive(config.seed, "init", 0),
+        device,
+    ))?;
+    let mut optimizer = config.optimizer.build(named_vars(&varmap))?;
+    let batch_size = mode.batch_size(train.len());
+    let batcher = Batcher::new(train, BatchConfig::new(batch_size).seed(config.seed));
+    let total = config.epochs * batcher.batches_per_epoch() as u64;
+    let every = (total / config.points.max(1)).max(1);
+    let measure = |examples, updates, seconds| -> Result<CurvePoint> {
+        let t = evaluate(model.as_ref(), config.loss, train, device)?;
+        let v = evaluate(model.as_ref(), config.loss, val, device)?;
+        Ok(CurvePoint {
+            examples,
+            updates,
+            seconds,
+            train_loss: t.loss,
+            val_loss: v.loss,
+            val_accuracy: v.accuracy,
+        })
+    };
+    let mut curve = vec![measure(0, 0, 0.0)?];
+    let (mut updates, mut examples, mut seconds) = (0u64, 0u64, 0.0f64);
+    for epoch in 0..config.epochs {
+        for batch in batcher.epoch(epoch, device) {
+            let started = Instant::now();
+            let batch = batch?;
+            let mut dropout = rng::derive(config.seed, "dropout", updates);
+            let logits = model.logits(&batch.images, Mode::Train(&mut dropout))?;
+            let loss = config.loss.loss(&logits, &batch.labels)?;
+            optimizer.backward_step(&loss)?;
+            device.synchronize()?;
+            seconds += started.elapsed().as_secs_f64();
+            updates += 1;
+            examples += batch.indices.len() as u64;
+            if updates % every == 0 || updates == total {
+                let point = measure(examples, updates, seconds)?;
+                if !point.train_loss.is_finite() {
+                    return Err(TrainError::Diverged {
+                        step: updates,
+                        what: format!(
+                            "{}: the training loss is {} (try a lower learning rate)",
+                            mode.label(),
+                            point.train_loss
+                        ),
+                    });
+                }
+                curve.push(point);
+            }
+        }
+    }
+    Ok(ModeRun {
+        mode,
+        batch_size,
+        updates,
+        seconds,
+        curve,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use forger_models::MnistCnnConfig;
+
+    /// Two classes told apart by brightness: learnable in a few updates.
+    fn bright_dark(n: usize, offset: usize) -> Dataset {
+        let mut pixels = Vec::new();
+        let mut labels = Vec::new();
+        for i in 0..n {
+            let label = ((i + offset) % 2) as u32;
+            let base = if label == 1 { 180 } else { 40 };
+            pixels.extend((0..64).map(|p| (base + (p * 7 + i) % 50) as u8));
+            labels.push(label);
+        }
+        Dataset::new(pixels, labels, [1, 8, 8], Dataset::numbered_classes(2)).unwrap()
+    }
+
+    #[test]
+    fn every_mode_sees_the_same_examples_and_online_makes_the_most_updates() {
+        let (train, val) = (bright_dark(24, 0), bright_dark(10, 1));
+        let config = ModeConfig {
+            model: ClassifierConfig::MnistCnn(MnistCnnConfig {
+                input: [1, 8, 8],
+                classes: 2,
+                ..Default::default()
+            }),
+            loss: LossKind::SoftmaxCrossEntropy,
+            optimizer: OptimizerConfig::adam(0.01),
+            epochs: 3,
+            points: 3,
+            seed: 1,
+        };
+        let dev = Device::Cpu;
+        let runs: Vec<ModeRun> = [
+            UpdateMode::FullBatch,
+            UpdateMode::MiniBatch(8),
+            UpdateMode::Online,
+        ]
+        .into_iter()
+        .map(|m| train_mode(m, &config, &train, &val, &dev).unwrap())
+        .collect();
+        let updates: Vec<u64> = runs.iter().map(|r| r.updates).collect();
+        assert_eq!(updates, vec![3, 9, 72]);
+        for run in &runs {
+            assert_eq!(run.last().unwrap().examples, 72);
+            assert_eq!(run.curve[0].examples, 0);
+        }
+        // All start from the same seeded weights.
+        assert_eq!(runs[0].curve[0], runs[2].curve[0]);
+        // 72 online updates learn brightness; 3 full-batch updates do not get as far.
+        let online = runs[2].last().unwrap().train_loss;
+        assert!(online < runs[2].curve[0].train_loss * 0.5, "{online}");
+        assert!(online < runs[0].last().unwrap().train_loss, "{runs:?}");
+    }
+}

@@ -1,0 +1,249 @@
+//! Fetching a data set's files from a Hugging Face Hub endpoint with
+//! `hf-hub` (its blocking API), and checking every file's sha256.
+//!
+//! hf-hub downloads into `<blob>.part` and renames only a finished file, so
+//! an interrupted download never leaves a half file in place; the next
+//! attempt resumes the `.part` with an HTTP range request.
+
+use std::io::{IsTerminal, Read};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use hf_hub::api::sync::{Api, ApiBuilder};
+use hf_hub::{Cache, Repo, RepoType};
+use sha2::{Digest, Sha256};
+
+use super::catalog::{DataSet, Remote};
+use super::Options;
+
+/// hf-hub's cache, inside forger's data cache.
+pub fn hub_cache(opts: &Options) -> PathBuf {
+    opts.cache.join(".hf-hub")
+}
+
+/// Where files placed by hand for `set` are looked for.
+pub fn incoming_dir(opts: &Options, set: &DataSet) -> PathBuf {
+    opts.cache.join("incoming").join(set.name)
+}
+
+/// The file name of a remote path (its last component).
+pub fn base_name(remote: &Remote) -> &'static str {
+    remote.path.rsplit('/').next().unwrap_or(remote.path)
+}
+
+fn repo(set: &DataSet) -> Repo {
+    Repo::with_revision(
+        set.repo.to_string(),
+        RepoType::Dataset,
+        set.revision.to_string(),
+    )
+}
+
+/// The URL hf-hub fetches `remote` from.
+pub fn url(set: &DataSet, remote: &Remote, opts: &Options) -> String {
+    format!(
+        "{}/datasets/{}/resolve/{}/{}",
+        opts.endpoint, set.repo, set.revision, remote.path
+    )
+}
+
+/// Downloads (or resumes) every file of `set`, verifies each, and returns
+/// their paths in hf-hub's cache.
+pub fn download(set: &DataSet, opts: &Options) -> anyhow::Result<Vec<PathBuf>> {
+    check_reachable(&opts.endpoint, opts.connect_timeout)
+        .map_err(|e| anyhow::anyhow!("{e:#}\n{}", by_hand(set, opts, "could not reach the Hub")))?;
+    // hf-hub 0.4 reads no environment variables when built from a cache:
+    // cache folder and endpoint are both set here.
+    let api: Api = ApiBuilder::from_cache(Cache::new(hub_cache(opts)))
+        .with_endpoint(opts.endpoint.clone())
+        .with_progress(opts.progress && std::io::stderr().is_terminal())
+        .with_retries(0)
+        .build()
+        .context("setting up the Hub client")?;
+    let repo = api.repo(repo(set));
+    let mut paths = Vec::with_capacity(set.files.len());
+    for remote in set.files {
+        let mut attempt = 0;
+        let path = loop {
+            attempt += 1;
+            match repo.download(remote.path) {
+                Ok(path) => break path,
+                Err(e) if attempt < opts.attempts => tracing::warn!(
+                    "{}: attempt {attempt} of {} failed ({e}); resuming",
+                    remote.path,
+                    opts.attempts
+                ),
+                Err(e) => bail!(
+                    "downloading {} failed after {attempt} attempts: {e}\n\
+                     (the partial download is kept in {} and resumed next time)",
+                    url(set, remote, opts),
+                    hub_cache(opts).display()
+                ),
+            }
+        };
+        verify_download(&path, remote)
+            .with_context(|| format!("verifying {}", url(set, remote, opts)))?;
+        paths.push(path);
+    }
+    Ok(paths)
+}
+
+/// The files of `set` already on disk, for offline use: in hf-hub's cache
+/// (verified again), or placed by hand in the incoming folder (checked
+/// against pinned checksums where the catalog has them).
+pub fn cached(set: &DataSet, opts: &Options) -> anyhow::Result<Option<Vec<PathBuf>>> {
+    let hub = Cache::new(hub_cache(opts)).repo(repo(set));
+    if let Some(paths) = set
+        .files
+        .iter()
+        .map(|f| hub.get(f.path))
+        .collect::<Option<Vec<_>>>()
+    {
+        for (path, remote) in paths.iter().zip(set.files) {
+            verify_download(path, remote)?;
+        }
+        return Ok(Some(paths));
+    }
+    let incoming = incoming_dir(opts, set);
+    let by_hand: Vec<PathBuf> = set
+        .files
+        .iter()
+        .map(|f| incoming.join(base_name(f)))
+        .collect();
+    if !by_hand.iter().all(|p| p.is_file()) {
+        return Ok(None);
+    }
+    for (path, remote) in by_hand.iter().zip(set.files) {
+        let got = sha256_file(path)?;
+        match remote.sha256 {
+            Some(want) if want != got => bail!(
+                "{}: sha256 {got} does not match the pinned {want}; replace the file",
+                path.display()
+            ),
+            Some(_) => {}
+            None => tracing::warn!(
+                "{}: no checksum is pinned for this file; its sha256 is {got}",
+                path.display()
+            ),
+        }
+    }
+    Ok(Some(by_hand))
+}
+
+/// Checks a file hf-hub delivered: its sha256 must equal the Hub's LFS
+/// digest (the blob's name, which hf-hub takes from the ETag) and the pin,
+/// where there is one. A file that fails is removed, so that the next run
+/// downloads it again.
+fn verify_download(path: &Path, remote: &Remote) -> anyhow::Result<()> {
+    let blob = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let etag = blob
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|n| n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_ascii_lowercase);
+    let expected: Vec<(&str, String)> = etag
+        .map(|e| ("the Hub's sha256 (ETag)", e))
+        .into_iter()
+        .chain(
+            remote
+                .sha256
+                .map(|p| ("the catalog's pinned sha256", p.to_string())),
+        )
+        .collect();
+    if expected.is_empty() {
+        bail!(
+            "{}: cannot verify: the Hub sent no sha256 ETag (not an LFS file) and none is pinned in the catalog",
+            remote.path
+        );
+    }
+    let got = sha256_file(&blob)?;
+    if let Some((source, want)) = expected.iter().find(|(_, want)| *want != got) {
+        let _ = std::fs::remove_file(&blob);
+        let _ = std::fs::remove_file(path);
+        bail!(
+            "checksum mismatch for {}: sha256 {got}, expected {want} ({source}); \
+             the corrupt file was removed, run the download again",
+            remote.path
+        );
+    }
+    Ok(())
+}
+
+/// The sha256 of a file, as lower-case hex.
+pub fn sha256_file(path: &Path) -> anyhow::Result<String> {
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file
+            .read(&mut buf)
+            .with_context(|| format!("reading {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// Fails fast, naming what it tried, when the endpoint's host cannot be
+/// resolved or connected to within `timeout`.
+fn check_reachable(endpoint: &str, timeout: Duration) -> anyhow::Result<()> {
+    let (scheme, rest) = endpoint
+        .split_once("://")
+        .with_context(|| format!("endpoint {endpoint} is not a URL"))?;
+    let default_port = if scheme == "https" { 443 } else { 80 };
+    let authority = rest.split('/').next().unwrap_or_default();
+    let address = if authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
+        authority.to_string()
+    } else {
+        format!("{authority}:{default_port}")
+    };
+    let addrs: Vec<_> = address
+        .to_socket_addrs()
+        .with_context(|| format!("could not reach {endpoint}: resolving {address} failed"))?
+        .collect();
+    let mut last = None;
+    for addr in &addrs {
+        match TcpStream::connect_timeout(addr, timeout) {
+            Ok(_) => return Ok(()),
+            Err(e) => last = Some(format!("{addr}: {e}")),
+        }
+    }
+    bail!(
+        "could not reach {endpoint}: connecting to {address} failed ({})",
+        last.unwrap_or_else(|| "no addresses".into())
+    )
+}
+
+/// How to place the files of `set` by hand, after `what` went wrong.
+pub fn by_hand(set: &DataSet, opts: &Options, what: &str) -> String {
+    let mut text = format!(
+        "{what}. To install {} without this machine downloading it, fetch these files \
+         (from the dataset repository {} on the Hugging Face Hub, or any copy):\n",
+        set.name, set.repo
+    );
+    for remote in set.files {
+        text.push_str(&format!(
+            "  {}\n    -> {}\n",
+            url(set, remote, opts),
+            incoming_dir(opts, set).join(base_name(remote)).display()
+        ));
+    }
+    text.push_str(&format!(
+        "then run `cargo xtask download {} --offline --cache {}`, which checks and converts them.",
+        set.name,
+        opts.cache.display()
+    ));
+    text
+}

@@ -1,0 +1,473 @@
+//! The whole download path against a fake Hub on 127.0.0.1: a small HTTP
+//! server answering the two requests hf-hub makes per file (a `Range:
+//! bytes=0-0` probe that must return `ETag`, `X-Repo-Commit` and
+//! `Content-Range`, then a ranged GET of the body from the `.part` length).
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::catalog::{DataSet, Layout, Remote};
+use super::{fetch, hub, Options};
+
+/// How the server treats a file's body requests.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Serve {
+    Good,
+    /// Bytes that do not match the advertised sha256.
+    Corrupt,
+    /// The first body request is cut off halfway; later ones are whole.
+    DropFirst,
+    /// Every body request is cut off halfway.
+    DropAlways,
+}
+
+struct Hosted {
+    bytes: Vec<u8>,
+    sha256: String,
+    serve: Serve,
+    body_requests: AtomicUsize,
+}
+
+/// A fake Hub serving files under `/datasets/<repo>/resolve/main/<path>`.
+struct FakeHub {
+    endpoint: String,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl FakeHub {
+    fn start(files: Vec<(String, Vec<u8>, Serve)>) -> Self {
+        let hosted: HashMap<String, Hosted> = files
+            .into_iter()
+            .map(|(url_path, bytes, serve)| {
+                let sha256 = sha256(&bytes);
+                let bytes = if serve == Serve::Corrupt {
+                    bytes.iter().map(|b| b ^ 0x5a).collect()
+                } else {
+                    bytes
+                };
+                let hosted = Hosted {
+                    bytes,
+                    sha256,
+                    serve,
+                    body_requests: AtomicUsize::new(0),
+                };
+                (url_path, hosted)
+            })
+            .collect();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let stop = Arc::new(AtomicBool::new(false));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (stop2, log2) = (Arc::clone(&stop), Arc::clone(&log));
+        let thread = std::thread::spawn(move || {
+            // Bounded: the server gives up after a minute whatever happens.
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !stop2.load(Ordering::Relaxed) && Instant::now() < deadline {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        if let Some(line) = answer(stream, &hosted) {
+                            log2.lock().unwrap().push(line);
+                        }
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Self {
+            endpoint,
+            stop,
+            thread: Some(thread),
+            log,
+        }
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for FakeHub {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Answers one request; returns "PATH RANGE" for the log.
+fn answer(mut stream: TcpStream, hosted: &HashMap<String, Hosted>) -> Option<String> {
+    stream.set_nonblocking(false).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream
+        .set_write_timeout(Some(Duration::from_secs(5)))
+        .ok()?;
+    let mut head = Vec::new();
+    let mut byte = [0u8];
+    while !head.ends_with(b"\r\n\r\n") && head.len() < 16_384 {
+        if stream.read(&mut byte).ok()? == 0 {
+            return None;
+        }
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_string();
+    let path = head.split_whitespace().nth(1)?.to_string();
+    let range = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Range: ").or(l.strip_prefix("range: ")))
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    let log = format!("{path} {range}");
+    let Some(file) = hosted.get(&path) else {
+        let _ = stream
+            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        return Some(log);
+    };
+    let len = file.bytes.len();
+    let (start, end) = match range.strip_prefix("bytes=").and_then(|r| r.split_once('-')) {
+        Some((a, b)) => (
+            a.parse::<usize>().unwrap_or(0),
+            b.parse::<usize>().map_or(len - 1, |b| b.min(len - 1)),
+        ),
+        None => (0, len - 1),
+    };
+    let body = &file.bytes[start..=end];
+    let header = format!(
+        "HTTP/1.1 206 Partial Content\r\nETag: \"{}\"\r\nX-Repo-Commit: {}\r\n\
+         Content-Range: bytes {start}-{end}/{len}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        file.sha256,
+        "0123456789abcdef0123456789abcdef01234567",
+        body.len()
+    );
+    stream.write_all(header.as_bytes()).ok()?;
+    let probe = start == 0 && end == 0;
+    let n = if probe {
+        0
+    } else {
+        file.body_requests.fetch_add(1, Ordering::Relaxed)
+    };
+    let cut =
+        !probe && (file.serve == Serve::DropAlways || (file.serve == Serve::DropFirst && n == 0));
+    if cut {
+        // Half the body, then the connection drops.
+        let _ = stream.write_all(&body[..body.len() / 2]);
+        let _ = stream.flush();
+        let _ = stream.shutdown(std::net::Shutdown::Both);
+    } else {
+        let _ = stream.write_all(body);
+    }
+    Some(log)
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Gzip without compression, so that half a body is really partial.
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+fn idx(magic: u32, dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut out = magic.to_be_bytes().to_vec();
+    dims.iter()
+        .for_each(|d| out.extend_from_slice(&d.to_be_bytes()));
+    out.extend_from_slice(data);
+    gzip(&out)
+}
+
+/// The four IDX files of a 3-image train set and a 2-image test set,
+/// larger than one read buffer so that a cut body is really partial.
+fn idx_files() -> Vec<(&'static str, Vec<u8>)> {
+    let pixels: Vec<u8> = (0..3 * 40 * 40).map(|i| (i % 253) as u8).collect();
+    vec![
+        (
+            "raw/train-images-idx3-ubyte.gz",
+            idx(0x803, &[3, 40, 40], &pixels),
+        ),
+        (
+            "raw/train-labels-idx1-ubyte.gz",
+            idx(0x801, &[3], &[1, 2, 9]),
+        ),
+        (
+            "raw/t10k-images-idx3-ubyte.gz",
+            idx(0x803, &[2, 40, 40], &pixels[..3200]),
+        ),
+        ("raw/t10k-labels-idx1-ubyte.gz", idx(0x801, &[2], &[0, 5])),
+    ]
+}
+
+fn npz_file() -> Vec<u8> {
+    let npy = |shape: &str, data: &[u8]| {
+        let header = format!("{{'descr': '|u1', 'fortran_order': False, 'shape': {shape}, }}\n");
+        let mut out = b"\x93NUMPY\x01\x00".to_vec();
+        out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(data);
+        out
+    };
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    for split in ["train", "val", "test"] {
+        zip.start_file(format!("{split}_images.npy"), options)
+            .unwrap();
+        zip.write_all(&npy("(2, 2, 2)", &[0, 1, 2, 3, 4, 5, 6, 7]))
+            .unwrap();
+        zip.start_file(format!("{split}_labels.npy"), options)
+            .unwrap();
+        zip.write_all(&npy("(2, 1)", &[0, 1])).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+fn zip_of_images() -> Vec<u8> {
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    for name in [
+        "Pets/Cat/1.jpg",
+        "Pets/Dog/2.JPG",
+        "Pets/readme.txt",
+        "__MACOSX/Pets/Cat/._1.jpg",
+    ] {
+        zip.start_file(name, options).unwrap();
+        zip.write_all(b"not really a jpeg").unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+/// A catalog entry for `repo` with `files`, and the server's view of them.
+fn hosted_set(
+    repo: &str,
+    layout: Layout,
+    files: Vec<(&'static str, Vec<u8>)>,
+    serve: impl Fn(usize) -> Serve,
+) -> (DataSet, Vec<(String, Vec<u8>, Serve)>) {
+    let remotes: Vec<Remote> = files
+        .iter()
+        .map(|(path, _)| Remote { path, sha256: None })
+        .collect();
+    let set = DataSet {
+        name: leak(repo.replace('/', "-")),
+        what: "test data",
+        size: "1 kB",
+        licence: "test",
+        repo: leak(repo.to_string()),
+        revision: "main",
+        files: Box::leak(remotes.into_boxed_slice()),
+        layout,
+    };
+    let served = files
+        .into_iter()
+        .enumerate()
+        .map(|(i, (path, bytes))| {
+            (
+                format!("/datasets/{repo}/resolve/main/{path}"),
+                bytes,
+                serve(i),
+            )
+        })
+        .collect();
+    (set, served)
+}
+
+fn options(cache: &Path, endpoint: &str) -> Options {
+    Options {
+        cache: cache.to_path_buf(),
+        endpoint: endpoint.to_string(),
+        offline: false,
+        attempts: 3,
+        progress: false,
+        connect_timeout: Duration::from_secs(2),
+    }
+}
+
+fn files_named(dir: &Path, suffix: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.to_string_lossy().ends_with(suffix) {
+                found.push(p.display().to_string());
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn downloads_resume_after_a_dropped_connection_then_convert_and_work_offline() {
+    let (set, served) = hosted_set("test/idx", Layout::Idx, idx_files(), |i| {
+        if i == 0 {
+            Serve::DropFirst
+        } else {
+            Serve::Good
+        }
+    });
+    let (npz, npz_served) = hosted_set(
+        "test/npz",
+        Layout::Npz,
+        vec![("tiny.npz", npz_file())],
+        |_| Serve::Good,
+    );
+    let (pets, pets_served) = hosted_set(
+        "test/pets",
+        Layout::ZipFolder { strip: "Pets/" },
+        vec![("pets.zip", zip_of_images())],
+        |_| Serve::Good,
+    );
+    let server = FakeHub::start(
+        served
+            .into_iter()
+            .chain(npz_served)
+            .chain(pets_served)
+            .collect(),
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let opts = options(cache.path(), &server.endpoint);
+
+    let dest = fetch(&set, &opts).unwrap();
+    let splits = forger_data::idx::load_dir(&dest).unwrap();
+    assert_eq!((splits.train.len(), splits.test.len()), (3, 2));
+    assert_eq!(splits.train.labels(), &[1, 2, 9]);
+    // The cut first body was resumed from where it stopped, not restarted.
+    let log = server.requests();
+    let first: Vec<&String> = log.iter().filter(|l| l.contains("train-images")).collect();
+    assert_eq!(first.len(), 4, "{log:?}");
+    assert!(
+        first[3].contains("bytes=") && !first[3].ends_with("bytes=0-"),
+        "{log:?}"
+    );
+    assert!(files_named(cache.path(), ".part").is_empty());
+
+    let npz_dest = fetch(&npz, &opts).unwrap();
+    assert_eq!(npz_dest, cache.path().join("test-npz.npz"));
+    assert_eq!(forger_data::npz::load(&npz_dest).unwrap().train.len(), 2);
+    let pets_dest = fetch(&pets, &opts).unwrap();
+    assert!(pets_dest.join("Cat/1.jpg").is_file() && pets_dest.join("Dog/2.JPG").is_file());
+    assert!(!pets_dest.join("readme.txt").exists());
+
+    drop(server);
+    let offline = Options {
+        offline: true,
+        ..opts.clone()
+    };
+    assert_eq!(fetch(&set, &offline).unwrap(), dest);
+    // Without the converted folder, offline mode rebuilds it from hf-hub's cache.
+    std::fs::remove_dir_all(&dest).unwrap();
+    assert_eq!(fetch(&set, &offline).unwrap(), dest);
+    assert_eq!(
+        forger_data::idx::load_dir(&dest).unwrap().test.labels(),
+        &[0, 5]
+    );
+}
+
+#[test]
+fn a_corrupted_file_is_a_checksum_error_and_nothing_is_left_in_place() {
+    let (set, served) = hosted_set(
+        "test/bad",
+        Layout::Npz,
+        vec![("tiny.npz", npz_file())],
+        |_| Serve::Corrupt,
+    );
+    let server = FakeHub::start(served);
+    let cache = tempfile::tempdir().unwrap();
+    let err = fetch(&set, &options(cache.path(), &server.endpoint)).unwrap_err();
+    let text = format!("{err:#}");
+    assert!(
+        text.contains("checksum mismatch") && text.contains("tiny.npz"),
+        "{text}"
+    );
+    assert!(!cache.path().join("test-bad.npz").exists());
+    let blobs = cache.path().join(".hf-hub/datasets--test--bad/blobs");
+    let left: Vec<_> = std::fs::read_dir(&blobs)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(
+        left.iter().all(|n| n.to_string_lossy().ends_with(".lock")),
+        "{left:?}"
+    );
+}
+
+#[test]
+fn a_connection_that_always_drops_fails_after_bounded_attempts_without_a_half_file() {
+    let (set, served) = hosted_set(
+        "test/drop",
+        Layout::Npz,
+        vec![("tiny.npz", npz_file())],
+        |_| Serve::DropAlways,
+    );
+    let server = FakeHub::start(served);
+    let cache = tempfile::tempdir().unwrap();
+    let opts = Options {
+        attempts: 2,
+        ..options(cache.path(), &server.endpoint)
+    };
+    let text = format!("{:#}", fetch(&set, &opts).unwrap_err());
+    assert!(text.contains("failed after 2 attempts"), "{text}");
+    assert!(!cache.path().join("test-drop.npz").exists());
+    assert_eq!(files_named(cache.path(), ".part").len(), 1);
+    assert!(files_named(cache.path(), "tiny.npz").is_empty());
+}
+
+#[test]
+fn without_network_it_fails_fast_saying_what_it_tried_and_how_to_place_files() {
+    let closed = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let (set, _) = hosted_set(
+        "test/away",
+        Layout::Npz,
+        vec![("tiny.npz", npz_file())],
+        |_| Serve::Good,
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let opts = options(cache.path(), &closed);
+    let text = format!("{:#}", fetch(&set, &opts).unwrap_err());
+    assert!(
+        text.contains("could not reach") && text.contains(&closed),
+        "{text}"
+    );
+    let incoming = hub::incoming_dir(&opts, &set).join("tiny.npz");
+    assert!(
+        text.contains(&incoming.display().to_string()) && text.contains("--offline"),
+        "{text}"
+    );
+
+    let offline = Options {
+        offline: true,
+        ..opts.clone()
+    };
+    let text = format!("{:#}", fetch(&set, &offline).unwrap_err());
+    assert!(text.contains("--offline forbids downloading"), "{text}");
+    // Placed by hand as the message says, the offline run converts it.
+    std::fs::create_dir_all(incoming.parent().unwrap()).unwrap();
+    std::fs::write(&incoming, npz_file()).unwrap();
+    let dest = fetch(&set, &offline).unwrap();
+    assert_eq!(forger_data::npz::load(&dest).unwrap().test.len(), 2);
+}
