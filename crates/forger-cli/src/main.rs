@@ -3,6 +3,7 @@
 //! function; the capabilities live in the `forger-*` crates.
 
 mod classify;
+mod gan;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -27,6 +28,11 @@ enum Command {
     Eval(classify::EvalArgs),
     /// Classify image files with a trained classifier.
     Predict(classify::PredictArgs),
+    /// Train GANs and generate synthetic image sets.
+    #[command(subcommand)]
+    Gan(gan::GanCommand),
+    /// Build the teaching site (case library and reader test) from a GAN run.
+    Teach(gan::TeachArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -41,5 +47,8 @@ fn main() -> anyhow::Result<()> {
         Command::Train(cmd) => classify::train(cmd),
         Command::Eval(args) => classify::eval(args),
         Command::Predict(args) => classify::predict(args),
+        Command::Gan(gan::GanCommand::Train(args)) => gan::train(args),
+        Command::Gan(gan::GanCommand::Sample(args)) => gan::sample_command(args),
+        Command::Teach(args) => gan::teach(args),
     }
 }

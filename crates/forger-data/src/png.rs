@@ -2,7 +2,8 @@
 
 use image::{DynamicImage, GrayImage, RgbImage};
 
-use crate::{DataError, Result};
+use crate::atomic::write_atomic;
+use crate::{DataError, Dataset, Result};
 
 /// A channel-first grey (1) or RGB (3) image as an `image` crate image.
 pub fn to_image(pixels: &[u8], [c, h, w]: [usize; 3]) -> Result<DynamicImage> {
@@ -77,6 +78,18 @@ pub fn encode_grid(rows: &[Vec<&[u8]>], shape: [usize; 3], zoom: usize) -> Resul
     grid.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
         .map_err(|e| DataError::Invalid(format!("cannot encode PNG: {e}")))?;
     Ok(out)
+}
+
+/// Writes `data` as PNG files in one folder per class name
+/// (`DIR/<class>/<index>.png`, written atomically): an image folder that
+/// forger, Keras and torchvision read.
+pub fn write_image_folder(data: &Dataset, dir: &std::path::Path) -> Result<()> {
+    for i in 0..data.len() {
+        let class = &data.classes()[data.labels()[i] as usize];
+        let path = dir.join(class).join(format!("{i:05}.png"));
+        write_atomic(&path, &encode_png(data.image(i), data.image_shape())?)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 use std::time::Instant;
 
 use candle_core::Device;
-use forger_data::{png::encode_png, rng, Dataset, Splits};
+use forger_data::{png::write_image_folder, rng, Dataset, Splits};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
@@ -375,18 +375,6 @@ pub fn budget_tag(fraction: f64) -> String {
     } else {
         format!("{pct:.1}pct")
     }
-}
-
-/// Writes `data` as PNG files in one folder per class name
-/// (`DIR/<class>/<index>.png`): an image folder that forger, Keras and
-/// torchvision read.
-pub fn write_image_folder(data: &Dataset, dir: &std::path::Path) -> Result<()> {
-    for i in 0..data.len() {
-        let class = &data.classes()[data.labels()[i] as usize];
-        let path = dir.join(class).join(format!("{i:05}.png"));
-        write_atomic(&path, &encode_png(data.image(i), data.image_shape())?)?;
-    }
-    Ok(())
 }
 
 fn mean_sd(values: &[f64]) -> (f64, f64) {

@@ -1,0 +1,233 @@
+//! The GAN subcommands: `gan train` and `gan sample`, and `teach`.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+use forger_data::image_folder::{load_folder, ColorMode, ImageFolderConfig};
+use forger_data::png::{encode_grid, write_image_folder};
+use forger_data::{atomic::write_atomic, idx, load_spec, Dataset};
+use forger_models::GanConfig;
+use forger_teach::{build_site, SiteInputs, SiteOptions};
+use forger_train::gan::{train_gan, GanTrainConfig, TrainedGan};
+use forger_train::RunDir;
+
+#[derive(Subcommand)]
+pub enum GanCommand {
+    /// Train a DCGAN (or a class-conditional one) on real images.
+    Train(GanTrainArgs),
+    /// Write generated images as an image folder (one subfolder per class) and a grid.
+    Sample(GanSampleArgs),
+}
+
+#[derive(Args)]
+pub struct GanTrainArgs {
+    /// An IDX folder, a MedMNIST `.npz`, or a class-per-folder image tree.
+    #[arg(long)]
+    data: PathBuf,
+    /// Condition G and D on the class (embedding into G, projection D).
+    #[arg(long)]
+    conditional: bool,
+    /// Image side for image folders: 28 or 64.
+    #[arg(long, default_value_t = 28)]
+    image_size: usize,
+    /// Keep colour when reading an image folder (default: grey).
+    #[arg(long)]
+    rgb: bool,
+    #[arg(long, default_value_t = 5000)]
+    steps: u64,
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    /// D's target for real images (e.g. 0.9: one-sided label smoothing).
+    #[arg(long, default_value_t = 1.0)]
+    real_target: f64,
+    /// Measure the Fréchet distance at every sample grid.
+    #[arg(long)]
+    frechet: bool,
+    #[arg(long, default_value_t = 500)]
+    sample_every: u64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, default_value = "runs/gan")]
+    out: PathBuf,
+    #[arg(long)]
+    resume: bool,
+    #[arg(long)]
+    cuda: bool,
+}
+
+/// The training images of `path`: the train split of an IDX folder or NPZ,
+/// or every image of a class-per-folder tree resized to `size`.
+fn training_images(path: &Path, size: usize, rgb: bool) -> anyhow::Result<Dataset> {
+    let is_idx = path.is_dir() && idx::find_file(path, idx::STANDARD_FILES[0]).is_ok();
+    if path.is_dir() && !is_idx {
+        let config = ImageFolderConfig {
+            size: [size, size],
+            color: if rgb { ColorMode::Rgb } else { ColorMode::Grey },
+            ..Default::default()
+        };
+        return Ok(load_folder(path, &config)?.dataset);
+    }
+    Ok(load_spec(path)?.train)
+}
+
+pub fn train(args: GanTrainArgs) -> anyhow::Result<()> {
+    let data = training_images(&args.data, args.image_size, args.rgb)?;
+    let gan = GanConfig {
+        image: data.image_shape(),
+        classes: args.conditional.then_some(data.classes().len()),
+        ..Default::default()
+    };
+    let config = GanTrainConfig {
+        batch_size: args.batch_size,
+        real_target: args.real_target,
+        frechet: args.frechet,
+        sample_every: args.sample_every,
+        seed: args.seed,
+        ..GanTrainConfig::new(gan, args.steps)
+    };
+    let device = forger_train::device(args.cuda)?;
+    let run = RunDir::new(&args.out);
+    let report = train_gan(
+        &config,
+        &data,
+        &args.data.display().to_string(),
+        &run,
+        &device,
+        args.resume,
+    )?;
+    if let Some(last) = report.history.last() {
+        println!(
+            "step {}: D loss {:.4}, G loss {:.4}, D(x) {:.3}, D(G(z)) {:.3}; samples in {}",
+            last.step,
+            last.d_loss,
+            last.g_loss,
+            last.d_real,
+            last.d_fake,
+            run.file("grid.png").display()
+        );
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct GanSampleArgs {
+    /// A run directory written by `forger gan train`.
+    #[arg(long)]
+    run: PathBuf,
+    /// Images in all (split evenly over the classes unless --class is given).
+    #[arg(long, default_value_t = 1000)]
+    n: usize,
+    /// Generate only this class.
+    #[arg(long)]
+    class: Option<String>,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// The image folder to write (`OUT/<class>/NNNNN.png`); its grid goes to `OUT.grid.png`.
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long)]
+    cuda: bool,
+}
+
+/// Generates `n` images from `gan`: all of `class`, or in equal shares.
+fn sample(gan: &TrainedGan, n: usize, class: Option<&str>, seed: u64) -> anyhow::Result<Dataset> {
+    let classes = gan.classes();
+    let labels: Vec<u32> = match class {
+        Some(name) => {
+            let Some(k) = classes.iter().position(|c| c == name) else {
+                anyhow::bail!("no class `{name}`: the GAN knows {classes:?}");
+            };
+            vec![k as u32; n]
+        }
+        None => (0..n)
+            .map(|i| (i * classes.len() / n.max(1)) as u32)
+            .collect(),
+    };
+    Ok(gan.sample(&labels, seed)?)
+}
+
+pub fn sample_command(args: GanSampleArgs) -> anyhow::Result<()> {
+    let device = forger_train::device(args.cuda)?;
+    let gan = TrainedGan::load(&RunDir::new(&args.run), &device)?;
+    if args.out.exists() && std::fs::read_dir(&args.out)?.next().is_some() {
+        anyhow::bail!(
+            "{} exists and is not empty: choose a new folder for the samples",
+            args.out.display()
+        );
+    }
+    let images = sample(&gan, args.n, args.class.as_deref(), args.seed)?;
+    write_image_folder(&images, &args.out)?;
+    let shown: Vec<&[u8]> = (0..images.len().min(64)).map(|i| images.image(i)).collect();
+    let rows: Vec<Vec<&[u8]>> = shown.chunks(8).map(<[&[u8]]>::to_vec).collect();
+    let grid = PathBuf::from(format!("{}.grid.png", args.out.display()));
+    write_atomic(&grid, &encode_grid(&rows, images.image_shape(), 3)?)?;
+    println!(
+        "{} images in {}; grid {}",
+        images.len(),
+        args.out.display(),
+        grid.display()
+    );
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct TeachArgs {
+    /// A GAN run directory (its generator makes the synthetic cases).
+    #[arg(long)]
+    gan: PathBuf,
+    /// Real images (an IDX folder or `.npz`: its test split), with the GAN's class names.
+    #[arg(long)]
+    real: PathBuf,
+    /// A study run directory whose `report.md` becomes `report.html`.
+    #[arg(long)]
+    study: Option<PathBuf>,
+    /// The site folder to write (replaced if it is a forger site).
+    #[arg(long)]
+    out: PathBuf,
+    /// Synthetic cases per class in the library.
+    #[arg(long, default_value_t = 24)]
+    cases: usize,
+    /// Questions in the reader test.
+    #[arg(long, default_value_t = 20)]
+    quiz: usize,
+    /// Share of the questions that show synthetic images.
+    #[arg(long, default_value_t = 0.5)]
+    synthetic_fraction: f64,
+    /// Also ask for each image's class.
+    #[arg(long)]
+    ask_class: bool,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long)]
+    cuda: bool,
+}
+
+pub fn teach(args: TeachArgs) -> anyhow::Result<()> {
+    let device = forger_train::device(args.cuda)?;
+    let gan = TrainedGan::load(&RunDir::new(&args.gan), &device)?;
+    let real = load_spec(&args.real)?.test;
+    let options = SiteOptions {
+        synthetic_per_class: args.cases,
+        quiz_length: args.quiz,
+        synthetic_fraction: args.synthetic_fraction,
+        ask_class: args.ask_class,
+        seed: args.seed,
+        ..Default::default()
+    };
+    // Enough synthetic cases for the library and the quiz.
+    let per_class = args.cases + args.quiz;
+    let synthetic = sample(&gan, per_class * gan.classes().len(), None, args.seed)?;
+    let folder = tempfile::tempdir()?;
+    write_image_folder(&synthetic, folder.path())?;
+    let inputs = SiteInputs {
+        synthetic_dir: folder.path(),
+        real: &real,
+        study_dir: args.study.as_deref(),
+    };
+    let summary = build_site(&inputs, &options, &args.out)?;
+    println!(
+        "teaching site: {}",
+        summary.out.join("index.html").display()
+    );
+    Ok(())
+}
