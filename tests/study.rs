@@ -11,7 +11,9 @@ use forger::train::{FitConfig, RunDir, Schedule, Selection};
 /// Dark images are class 0, bright ones class 1, with a little texture.
 fn dark_and_bright(n: usize, offset: usize) -> Dataset {
     let mut pixels = Vec::with_capacity(n * 784);
-    let labels: Vec<u32> = (0..n).map(|i| u32::from((i + offset).is_multiple_of(3))).collect();
+    let labels: Vec<u32> = (0..n)
+        .map(|i| u32::from((i + offset).is_multiple_of(3)))
+        .collect();
     for (i, &l) in labels.iter().enumerate() {
         let base = if l == 0 { 60 } else { 190 };
         pixels.extend(

@@ -464,11 +464,13 @@ fn render_report(config: &StudyConfig, splits: &Splits, report: &StudyReport) ->
     let _ = writeln!(md, "\n## The GANs\n");
     let _ = writeln!(
         md,
-        "Fréchet distance of 624 synthetic to the real test images, in the feature space of the budget's first \
+        "Fréchet distance of {} synthetic to the {} real test images, in the feature space of the budget's first \
          real-arm classifier (its pooled second-convolution activations), beside the distance of the budget's real \
          training images to the same test images. GAN-train: accuracy on the real test set of the classifier trained \
          on synthetic images; GAN-test: accuracy on the synthetic images of the classifier trained on real ones \
-         (Shmelkov et al. 2018).\n"
+         (Shmelkov et al. 2018).\n",
+        splits.test.len(),
+        splits.test.len()
     );
     let _ = writeln!(md, "| budget | real images | Fréchet (synthetic) | Fréchet (real baseline) | GAN-train acc. | GAN-test acc. | GAN time (s) |");
     let _ = writeln!(md, "|---|---|---|---|---|---|---|");
@@ -504,13 +506,16 @@ fn render_report(config: &StudyConfig, splits: &Splits, report: &StudyReport) ->
     );
     let _ = writeln!(
         md,
-        "- Classifier (every arm): {:?}, {:?} at batch {}, Adam lr {}, evaluated every {:?} steps on the real \
+        "- Classifier (every arm): {:?}, {} at batch {}, Adam lr {}, evaluated every {} steps on the real \
          validation split ({} images), weights of the best validation AUC kept.",
         config.classifier.model,
-        config.classifier.schedule,
+        match config.classifier.schedule {
+            crate::Schedule::Steps(n) => format!("{n} steps"),
+            crate::Schedule::Epochs(n) => format!("{n} epochs"),
+        },
         config.classifier.batch_size,
         config.classifier.optimizer.lr(),
-        config.classifier.eval_every,
+        config.classifier.eval_every.map_or("epoch".to_string(), |n| n.to_string()),
         splits.val.len()
     );
     let _ = writeln!(
