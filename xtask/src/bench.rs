@@ -12,13 +12,14 @@ use serde_json::json;
 
 use crate::workspace_root;
 
-const WORKLOADS: [&str; 2] = ["mnist_cnn", "stream-memory"];
+const WORKLOADS: [&str; 4] = ["mnist_cnn", "catdog_cnn", "dcgan28", "stream-memory"];
 
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Comma-separated workloads: `mnist_cnn` (training throughput) and
-    /// `stream-memory` (peak RSS of streaming N and 10N images).
-    #[arg(long, default_value = "mnist_cnn")]
+    /// Comma-separated workloads: `mnist_cnn` (W1), `catdog_cnn` (W2) and
+    /// `dcgan28` (W3) training throughput, and `stream-memory` (peak RSS of
+    /// streaming N and 10N images).
+    #[arg(long, default_value = "mnist_cnn,catdog_cnn,dcgan28")]
     workloads: String,
     /// Python interpreter with torch, to run the reference beside forger.
     #[arg(long)]
@@ -90,6 +91,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
 fn forger_workload(workload: &str, device: &candle_core::Device) -> anyhow::Result<f64> {
     let t = match workload {
         "mnist_cnn" => bench::mnist_cnn(300, 20, device)?,
+        "catdog_cnn" => bench::catdog_cnn(60, 5, device)?,
+        "dcgan28" => bench::dcgan28(30, device)?,
         other => bail!("unknown workload `{other}`"),
     };
     Ok(t.images_per_s)

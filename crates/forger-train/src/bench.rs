@@ -7,7 +7,9 @@ use std::time::Instant;
 use candle_core::{Device, Tensor};
 use candle_nn::VarMap;
 use forger_data::rng;
-use forger_models::{seeded_vars, ImageClassifier, MnistCnnConfig, Mode};
+use forger_models::{
+    seeded_vars, CatDogCnnConfig, GanConfig, ImageClassifier, MnistCnnConfig, Mode,
+};
 use rand::Rng;
 
 use crate::optim::{named_vars, OptimizerConfig};
@@ -84,4 +86,53 @@ pub fn mnist_cnn(steps: usize, warmup: usize, device: &Device) -> Result<Through
         batch: (64, 1, 28, 28),
     };
     step.time(steps, warmup, device)
+}
+
+/// W2 `catdog_cnn`: the cats-vs-dogs tutorial CNN, batch 32 of 3x64x64,
+/// binary cross entropy on two sigmoid outputs, Adam 1e-3, dropout active.
+pub fn catdog_cnn(steps: usize, warmup: usize, device: &Device) -> Result<Throughput> {
+    let varmap = VarMap::new();
+    let model =
+        CatDogCnnConfig::default().init(seeded_vars(&varmap, rng::derive(0, "init", 0), device))?;
+    let step = ClassifierStep {
+        model: &model,
+        varmap: &varmap,
+        loss: LossKind::SigmoidBinaryCrossEntropy,
+        lr: 1e-3,
+        batch: (32, 3, 64, 64),
+    };
+    step.time(steps, warmup, device)
+}
+
+/// W3 `dcgan28`: the benchmark DCGAN, 64 real + 64 generated images per
+/// step (one D step on the mixed batch, one G step), Adam 2e-4 (0.5,
+/// 0.999), run through forger's GAN loop on random images. The time is the
+/// loop's own training time, which excludes its file writes.
+pub fn dcgan28(steps: usize, device: &Device) -> Result<Throughput> {
+    let mut r = rng::derive(0, "bench", 0);
+    let n = 640;
+    let pixels: Vec<u8> = (0..n * 784).map(|_| r.gen()).collect();
+    let data = forger_data::Dataset::new(pixels, vec![0; n], [1, 28, 28], vec!["random".into()])?;
+    let config = crate::gan::GanTrainConfig {
+        log_every: steps as u64,
+        sample_every: steps as u64,
+        ..crate::gan::GanTrainConfig::new(GanConfig::default(), steps as u64)
+    };
+    let dir = std::env::temp_dir().join(format!("forger-bench-w3-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let report = crate::gan::train_gan(
+        &config,
+        &data,
+        "random",
+        &crate::RunDir::new(&dir),
+        device,
+        false,
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let seconds = report?.history.last().map_or(f64::NAN, |row| row.seconds);
+    Ok(Throughput {
+        images_per_s: (config.batch_size * steps) as f64 / seconds,
+        steps,
+        batch: config.batch_size,
+    })
 }
