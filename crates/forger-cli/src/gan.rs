@@ -178,6 +178,11 @@ pub struct TeachArgs {
     /// Real images (an IDX folder or `.npz`: its test split), with the GAN's class names.
     #[arg(long)]
     real: PathBuf,
+    /// Names for the real data's classes, in label order (e.g.
+    /// `normal,pneumonia` for PneumoniaMNIST, whose file numbers them); they
+    /// must be the GAN's class names.
+    #[arg(long, value_delimiter = ',')]
+    class_names: Option<Vec<String>>,
     /// A study run directory whose `report.md` becomes `report.html`.
     #[arg(long)]
     study: Option<PathBuf>,
@@ -205,7 +210,18 @@ pub struct TeachArgs {
 pub fn teach(args: TeachArgs) -> anyhow::Result<()> {
     let device = forger_train::device(args.cuda)?;
     let gan = TrainedGan::load(&RunDir::new(&args.gan), &device)?;
-    let real = load_spec(&args.real)?.test;
+    let mut real = load_spec(&args.real)?.test;
+    if let Some(names) = &args.class_names {
+        real = real.with_class_names(&names.iter().map(String::as_str).collect::<Vec<_>>())?;
+    }
+    if real.classes() != gan.classes() {
+        anyhow::bail!(
+            "the real data's classes {:?} are not the GAN's {:?}: pass --class-names {}",
+            real.classes(),
+            gan.classes(),
+            gan.classes().join(",")
+        );
+    }
     let options = SiteOptions {
         synthetic_per_class: args.cases,
         quiz_length: args.quiz,
