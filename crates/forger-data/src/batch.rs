@@ -1,7 +1,7 @@
 use candle_core::{Device, Tensor};
 use rand::seq::SliceRandom;
 
-use crate::{rng, DataError, Dataset, Result};
+use crate::{rng, Dataset, Result};
 
 /// How 8-bit pixels are mapped to `f32`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -102,12 +102,7 @@ impl Dataset {
         let mut pixels = Vec::with_capacity(indices.len() * c * h * w);
         let mut labels = Vec::with_capacity(indices.len());
         for &i in indices {
-            if i >= self.len() {
-                return Err(DataError::Invalid(format!(
-                    "index {i} is out of range for a data set of {} images",
-                    self.len()
-                )));
-            }
+            self.check_index(i)?;
             pixels.extend(self.image(i).iter().map(|&p| scale.apply(p)));
             labels.push(self.labels()[i]);
         }

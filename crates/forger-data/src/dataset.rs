@@ -119,18 +119,24 @@ impl Dataset {
         counts
     }
 
+    /// An error unless `i` is the index of an image.
+    pub(crate) fn check_index(&self, i: usize) -> Result<()> {
+        if i >= self.len() {
+            return Err(DataError::Invalid(format!(
+                "index {i} is out of range for a data set of {} images",
+                self.len()
+            )));
+        }
+        Ok(())
+    }
+
     /// A new data set of the images at `indices`, in that order.
     pub fn subset(&self, indices: &[usize]) -> Result<Self> {
         let n = self.channels * self.height * self.width;
         let mut pixels = Vec::with_capacity(indices.len() * n);
         let mut labels = Vec::with_capacity(indices.len());
         for &i in indices {
-            if i >= self.len() {
-                return Err(DataError::Invalid(format!(
-                    "index {i} is out of range for a data set of {} images",
-                    self.len()
-                )));
-            }
+            self.check_index(i)?;
             pixels.extend_from_slice(self.image(i));
             labels.push(self.labels[i]);
         }

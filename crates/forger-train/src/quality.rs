@@ -72,21 +72,31 @@ impl FeatureSpace {
 
     /// Features `(N, F)` of every image of `data`, in `f64`.
     pub fn features(&self, data: &Dataset) -> Result<DMatrix<f64>> {
-        let batcher = Batcher::new(data, BatchConfig::sequential(512));
-        let mut rows: Vec<f64> = Vec::new();
-        let mut width = 0;
-        for batch in batcher.epoch(0, &self.device) {
-            let f = self.model.features(&batch?.images)?;
-            width = f.dim(1)?;
-            rows.extend(f.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?);
-        }
-        Ok(DMatrix::from_row_slice(data.len(), width, &rows))
+        feature_matrix(self.model.as_ref(), data, &self.device)
     }
 
     /// Fréchet distance between the features of two image sets.
     pub fn distance(&self, a: &Dataset, b: &Dataset) -> Result<f64> {
         frechet_distance(&self.features(a)?, &self.features(b)?)
     }
+}
+
+/// The features (see [`ImageClassifier::features`]) of every image of
+/// `data` as the rows of an `f64` matrix.
+pub fn feature_matrix(
+    model: &dyn ImageClassifier,
+    data: &Dataset,
+    device: &Device,
+) -> Result<DMatrix<f64>> {
+    let batcher = Batcher::new(data, BatchConfig::sequential(512));
+    let mut rows: Vec<f64> = Vec::new();
+    let mut width = 0;
+    for batch in batcher.epoch(0, device) {
+        let f = model.features(&batch?.images)?;
+        width = f.dim(1)?;
+        rows.extend(f.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?);
+    }
+    Ok(DMatrix::from_row_slice(data.len(), width, &rows))
 }
 
 /// The Fréchet distance between Gaussians fitted to the rows of `a` and

@@ -24,7 +24,7 @@ use crate::atomic::{write_atomic, write_json};
 use crate::gan::{train_gan, GanTrainConfig, TrainedGan};
 use crate::metrics::{roc_auc_delong, roc_curve};
 use crate::plot::{self, Panel, Series};
-use crate::quality::{accuracy_on, frechet_distance, sample_subset};
+use crate::quality::{accuracy_on, feature_matrix, frechet_distance, sample_subset};
 use crate::{fit, FitConfig, FitData, Result, RunDir, TrainError, TrainedClassifier};
 
 /// The three training sets compared.
@@ -283,8 +283,9 @@ pub fn run_study(
                 "a study needs at least one seed".into(),
             ));
         };
-        let space =
-            |d: &Dataset| -> Result<nalgebra::DMatrix<f64>> { feature_matrix(real_clf, d, device) };
+        let space = |d: &Dataset| -> Result<nalgebra::DMatrix<f64>> {
+            feature_matrix(real_clf.model.as_ref(), d, device)
+        };
         let test_features = space(&splits.test)?;
         gans.push(GanSummary {
             real_fraction: fraction,
@@ -345,26 +346,6 @@ fn check(config: &StudyConfig, splits: &Splits) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-fn feature_matrix(
-    clf: &TrainedClassifier,
-    data: &Dataset,
-    device: &Device,
-) -> Result<nalgebra::DMatrix<f64>> {
-    let mut rows = Vec::new();
-    let mut width = 0;
-    let batcher = forger_data::Batcher::new(data, forger_data::BatchConfig::sequential(512));
-    for batch in batcher.epoch(0, device) {
-        let f = clf.model.features(&batch?.images)?;
-        width = f.dim(1)?;
-        rows.extend(
-            f.to_dtype(candle_core::DType::F64)?
-                .flatten_all()?
-                .to_vec1::<f64>()?,
-        );
-    }
-    Ok(nalgebra::DMatrix::from_row_slice(data.len(), width, &rows))
 }
 
 /// `100%`, `25%`, `5%`: how budgets are named in files and tables.
