@@ -91,7 +91,8 @@ fn pneumonia_cnn_learns_well_above_chance_and_writes_its_run() {
     let png = dir.path().join("case.png");
     let img = image::GrayImage::from_raw(28, 28, splits.test.image(0).to_vec()).unwrap();
     img.save(&png).unwrap();
-    let (class, p) = trained.predict_file(&png, &Device::Cpu).unwrap();
+    let prediction = trained.predict_file(&png, &Device::Cpu).unwrap();
+    let (class, p) = (prediction.class, prediction.probability);
     assert!(
         ["0", "1"].contains(&class.as_str()) && (0.5..=1.0).contains(&p),
         "{class} {p}"
@@ -111,6 +112,7 @@ fn resume_continues_exactly_and_same_seed_reproduces() {
         eval: &splits.val,
         test: &splits.test,
         source: "pneumoniamnist (first 640)".into(),
+        skipped: Vec::new(),
     };
     let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     let runs: Vec<RunDir> = dirs.iter().map(|d| RunDir::new(d.path())).collect();
@@ -168,6 +170,7 @@ fn fashion_mnist_cnn_learns_ten_classes() {
         eval: &test,
         test: &test,
         source: dir.display().to_string(),
+        skipped: Vec::new(),
     };
     let config = FitConfig {
         schedule: Schedule::Steps(150),

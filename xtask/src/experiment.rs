@@ -21,6 +21,9 @@ pub enum Experiment {
     Pneumonia(ClassifierArgs),
     /// The MNIST tutorial: 10,000 Adam steps at batch 64, test accuracy every 100.
     Mnist(ClassifierArgs),
+    /// The cats-vs-dogs tutorial's CNN trained with and without augmentation
+    /// on a class-per-folder image tree, compared on its test set.
+    CatsDogs(crate::cats_dogs::CatsDogsArgs),
     /// A GAN with its Fréchet distance tracked: by default the conditional
     /// DCGAN on the vendored PneumoniaMNIST.
     Gan(GanArgs),
@@ -135,6 +138,7 @@ pub fn run(args: ExperimentArgs) -> anyhow::Result<()> {
         None => crate::study::run(crate::study::StudyArgs::defaults()),
         Some(Experiment::GanAuc(study)) => crate::study::run(study),
         Some(Experiment::Gan(args)) => gan(args),
+        Some(Experiment::CatsDogs(args)) => crate::cats_dogs::run(args),
         Some(Experiment::BatchVsOnline(c)) => {
             crate::batch_vs_online::run(&c.modes, c.data, c.seed, c.out)
         }

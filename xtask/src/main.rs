@@ -5,6 +5,7 @@
 mod batch_vs_online;
 mod bench;
 mod bench_memory;
+mod cats_dogs;
 mod download;
 mod experiment;
 mod study;
@@ -65,4 +66,10 @@ fn new_run_dir(name: &str) -> PathBuf {
         .map(|i| base.join(format!("{i:03}")))
         .find(|p| !p.exists())
         .unwrap_or(base)
+}
+
+/// The command line that started this process, as a user would type it.
+fn invocation() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    format!("cargo xtask {}", args.join(" "))
 }

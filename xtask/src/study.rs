@@ -147,10 +147,7 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
         classifier,
         synthetic_size: args.synthetic_size,
         synthetic_class_shares: None,
-        command: format!(
-            "cargo xtask {}",
-            std::env::args().skip(1).collect::<Vec<_>>().join(" ")
-        ),
+        command: crate::invocation(),
         data_description: description,
     };
     let out = args.out.clone().unwrap_or_else(|| new_run_dir("gan-auc"));

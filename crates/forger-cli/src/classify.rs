@@ -3,15 +3,21 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Args, Subcommand};
-use forger_data::{load_holdout, load_spec, Splits};
+use clap::{Args, Subcommand, ValueEnum};
+use forger_data::{load_holdout, load_part, load_spec, Part, Splits};
 use forger_models::{ClassifierConfig, MnistCnnConfig};
-use forger_train::{fit, FitConfig, FitData, OptimizerConfig, RunDir, Schedule, TrainedClassifier};
+use forger_train::plot::{captioned_grid, Tile};
+use forger_train::{
+    fit, FitConfig, FitData, FitMetrics, OptimizerConfig, RunDir, Schedule, TrainedClassifier,
+};
 
 #[derive(Subcommand)]
 pub enum TrainCommand {
     /// The MNIST tutorial's CNN (two 4x4 SAME convolutions, 392 -> classes).
     MnistCnn(MnistCnnArgs),
+    /// The cats-vs-dogs tutorial's CNN on a class-per-folder image tree, with
+    /// Keras-style augmentation.
+    CatdogCnn(crate::catdog::CatDogCnnArgs),
 }
 
 /// Where the data comes from.
@@ -95,22 +101,31 @@ pub fn train(cmd: TrainCommand) -> anyhow::Result<()> {
             let run = RunDir::new(&args.out);
             let data = FitData::from_splits(&splits, args.data.data.display().to_string());
             let report = fit(&config, &data, &run, &device, args.resume)?;
-            let m = &report.metrics;
-            let auc = m
-                .test_auc
-                .map(|a| format!(", test AUC {a:.4}"))
-                .unwrap_or_default();
-            println!(
-                "test accuracy {:.4}, test loss {:.4}{auc} after {} steps ({:.1} s of training); run in {}",
-                m.test_accuracy,
-                m.test_loss,
-                m.steps,
-                m.train_seconds,
-                run.root().display()
-            );
+            print_summary(&report.metrics, &run);
             Ok(())
         }
+        TrainCommand::CatdogCnn(args) => crate::catdog::train(args),
     }
+}
+
+/// Prints a finished run's test metrics and where it is.
+pub fn print_summary(m: &FitMetrics, run: &RunDir) {
+    let auc = m
+        .test_auc
+        .map(|a| format!(", test AUC {a:.4}"))
+        .unwrap_or_default();
+    let skipped = match m.skipped_images.len() {
+        0 => String::new(),
+        n => format!(", {n} bad image files skipped"),
+    };
+    println!(
+        "test accuracy {:.4}, test loss {:.4}{auc} after {} steps ({:.1} s of training{skipped}); run in {}",
+        m.test_accuracy,
+        m.test_loss,
+        m.steps,
+        m.train_seconds,
+        run.root().display()
+    );
 }
 
 #[derive(Args)]
@@ -118,11 +133,18 @@ pub struct EvalArgs {
     /// A run directory written by `forger train`.
     #[arg(long)]
     run: PathBuf,
-    #[command(flatten)]
-    data: DataArgs,
-    /// Which split of the data to evaluate on.
-    #[arg(long, default_value = "test", value_parser = ["train", "val", "test"])]
-    split: String,
+    /// A MedMNIST `.npz`, a folder of IDX files, a Kaggle-layout root (its
+    /// `test_set/`), or a class-per-folder tree (all its images), with the
+    /// run's class names.
+    #[arg(long)]
+    data: PathBuf,
+    /// Evaluate on the last N images of the data's test split (as
+    /// `train --holdout N` held them out).
+    #[arg(long, value_name = "N")]
+    holdout: Option<usize>,
+    /// Which split of a `.npz` or IDX data set to evaluate on.
+    #[arg(long, value_enum, default_value_t = SplitChoice::Test)]
+    split: SplitChoice,
     /// Also write the evaluation as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -130,16 +152,28 @@ pub struct EvalArgs {
     cuda: bool,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SplitChoice {
+    Train,
+    Val,
+    Test,
+}
+
 pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
     let device = forger_train::device(args.cuda)?;
     let trained = TrainedClassifier::load(&RunDir::new(&args.run), &device)?;
-    let splits = args.data.load()?;
-    let data = match args.split.as_str() {
-        "train" => &splits.train,
-        "val" => &splits.val,
-        _ => &splits.test,
+    let data = match args.holdout {
+        Some(n) => load_holdout(&args.data, n)?.test,
+        None => {
+            let part = match args.split {
+                SplitChoice::Train => Part::Train,
+                SplitChoice::Val => Part::Val,
+                SplitChoice::Test => Part::Test,
+            };
+            load_part(&args.data, part, trained.config.fit.model.input_shape())?
+        }
     };
-    let eval = trained.evaluate(data, &device)?;
+    let eval = trained.evaluate(&data, &device)?;
     let auc = eval
         .auc
         .map(|a| format!(", AUC {a:.4}"))
@@ -171,6 +205,11 @@ pub struct PredictArgs {
     /// Image files (PNG, JPEG, ...), resized to the model's input.
     #[arg(required = true)]
     images: Vec<PathBuf>,
+    /// Also draw the images with their predicted class (green when it is
+    /// the true class, known from a parent folder named like a class; red
+    /// when not) into this PNG.
+    #[arg(long)]
+    grid: Option<PathBuf>,
     #[arg(long)]
     cuda: bool,
 }
@@ -178,11 +217,34 @@ pub struct PredictArgs {
 pub fn predict(args: PredictArgs) -> anyhow::Result<()> {
     let device = forger_train::device(args.cuda)?;
     let trained = TrainedClassifier::load(&RunDir::new(&args.run), &device)?;
+    let mut tiles = Vec::new();
     for path in &args.images {
-        let (class, probability) = trained
+        let prediction = trained
             .predict_file(path, &device)
             .with_context(|| format!("predicting {}", path.display()))?;
-        println!("{}\t{class}\t{probability:.4}", path.display());
+        // The true class, when the file sits in a folder named like one.
+        let truth = path
+            .parent()
+            .and_then(|p| p.file_name())
+            .and_then(|n| n.to_str())
+            .filter(|n| trained.config.classes.iter().any(|c| c == n));
+        println!(
+            "{}\t{}\t{:.4}{}",
+            path.display(),
+            prediction.class,
+            prediction.probability,
+            truth.map(|t| format!("\ttrue {t}")).unwrap_or_default()
+        );
+        tiles.push(Tile {
+            caption: format!("{} {:.2}", prediction.class, prediction.probability),
+            verdict: truth.map(|t| t == prediction.class),
+            pixels: prediction.pixels,
+        });
+    }
+    if let Some(grid) = &args.grid {
+        let shape = trained.config.fit.model.input_shape();
+        captioned_grid(grid, &tiles, shape, 8, 128)?;
+        println!("wrote {}", grid.display());
     }
     Ok(())
 }

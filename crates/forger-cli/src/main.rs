@@ -2,6 +2,7 @@
 //! command line. Each subcommand parses its arguments and calls one library
 //! function; the capabilities live in the `forger-*` crates.
 
+mod catdog;
 mod classify;
 mod gan;
 
@@ -28,6 +29,8 @@ enum Command {
     Eval(classify::EvalArgs),
     /// Classify image files with a trained classifier.
     Predict(classify::PredictArgs),
+    /// Write a grid of augmented training images, to see what the model sees.
+    AugmentPreview(catdog::AugmentPreviewArgs),
     /// Train GANs and generate synthetic image sets.
     #[command(subcommand)]
     Gan(gan::GanCommand),
@@ -47,6 +50,7 @@ fn main() -> anyhow::Result<()> {
         Command::Train(cmd) => classify::train(cmd),
         Command::Eval(args) => classify::eval(args),
         Command::Predict(args) => classify::predict(args),
+        Command::AugmentPreview(args) => catdog::augment_preview(args),
         Command::Gan(gan::GanCommand::Train(args)) => gan::train(args),
         Command::Gan(gan::GanCommand::Sample(args)) => gan::sample_command(args),
         Command::Teach(args) => gan::teach(args),

@@ -16,11 +16,13 @@ use image::{ImageBuffer, Luma};
 use imageproc::geometric_transformations::{warp_into_with, Interpolation, Projection};
 use rand::Rng;
 use rand_pcg::Pcg64;
+use serde::{Deserialize, Serialize};
 
 use crate::{DataError, Result};
 
 /// What a warp samples outside the input image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FillMode {
     /// The nearest edge pixel (`aaaa|abcd|dddd`): Keras' default.
     #[default]
@@ -33,7 +35,8 @@ pub enum FillMode {
 
 /// Augmentation settings, named as Keras names them. [`AugmentConfig::none`]
 /// (the default) changes nothing but the scale.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AugmentConfig {
     /// Rotation drawn uniformly in `+-rotation_range` degrees.
     pub rotation_range: f32,

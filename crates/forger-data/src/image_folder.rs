@@ -119,6 +119,25 @@ impl ImageFolderConfig {
     pub fn image_shape(&self) -> [usize; 3] {
         [self.color.channels(), self.size[0], self.size[1]]
     }
+
+    /// The config that decodes images to `[channels, height, width]`
+    /// (1 channel: grey, 3: RGB), with the default filter.
+    pub fn for_shape([channels, height, width]: [usize; 3]) -> Result<Self> {
+        let color = match channels {
+            1 => ColorMode::Grey,
+            3 => ColorMode::Rgb,
+            _ => {
+                return Err(DataError::Invalid(format!(
+                    "image folders decode to 1 (grey) or 3 (RGB) channels, not {channels}"
+                )))
+            }
+        };
+        Ok(Self {
+            size: [height, width],
+            color,
+            ..Self::default()
+        })
+    }
 }
 
 /// The files of a class-per-folder tree and their labels, not yet decoded.
@@ -382,23 +401,72 @@ pub fn load_kaggle(root: &Path, config: &ImageFolderConfig) -> Result<KaggleSpli
     })
 }
 
-/// Loads an image-folder source as [`Splits`] with the default config (RGB
-/// 64x64, stop on a bad image), `val` empty. A Kaggle-layout root gives its
-/// `training_set` and `test_set`; a single tree is split, stratified by
-/// class, into train and a test fraction of [`DEFAULT_TEST_SPLIT`] with seed
-/// [`FOLDER_SPLIT_SEED`] (see [`crate::split::stratified_indices`]).
-pub fn load_splits(root: &Path) -> Result<Splits> {
-    let config = ImageFolderConfig::default();
-    let (train, test) = if is_kaggle_layout(root) {
-        let splits = load_kaggle(root, &config)?;
-        (splits.train.dataset, splits.test.dataset)
+/// How a class-per-folder data set is decoded and cut into train,
+/// validation and test sets (see [`load_folder_splits`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FolderSplitConfig {
+    /// How the images are decoded.
+    pub folder: ImageFolderConfig,
+    /// Fraction of each class of the training images held out for
+    /// validation (Keras' `validation_split`, but stratified).
+    pub val_split: f64,
+    /// For a single tree (no `test_set/`), the fraction of each class held
+    /// out as the test set, always with seed [`FOLDER_SPLIT_SEED`], so that
+    /// runs with different seeds are tested on the same images.
+    pub test_split: f64,
+    /// Seed of the validation split.
+    pub seed: u64,
+}
+
+impl Default for FolderSplitConfig {
+    /// RGB 64x64, no validation split, a 20% test split of a single tree.
+    fn default() -> Self {
+        Self {
+            folder: ImageFolderConfig::default(),
+            val_split: 0.0,
+            test_split: DEFAULT_TEST_SPLIT,
+            seed: 0,
+        }
+    }
+}
+
+/// A decoded, split class-per-folder data set.
+#[derive(Debug, Clone)]
+pub struct FolderSplits {
+    pub splits: Splits,
+    /// Files that could not be decoded and were left out (only with
+    /// [`ImageFolderConfig::skip_bad_images`]).
+    pub skipped: Vec<PathBuf>,
+}
+
+/// Loads `root` as train, validation and test sets. A Kaggle layout gives
+/// `training_set/` (then split into train and validation) and `test_set/`;
+/// a single class-per-folder tree is first split into the rest and a test
+/// part. Both splits are stratified by class
+/// ([`crate::split::stratified_indices`]).
+pub fn load_folder_splits(root: &Path, config: &FolderSplitConfig) -> Result<FolderSplits> {
+    let (train, test, skipped) = if is_kaggle_layout(root) {
+        let k = load_kaggle(root, &config.folder)?;
+        let skipped = [k.train.skipped, k.test.skipped].concat();
+        (k.train.dataset, k.test.dataset, skipped)
     } else {
-        load_folder(root, &config)?
+        let load = load_folder(root, &config.folder)?;
+        let (train, test) = load
             .dataset
-            .split_stratified(DEFAULT_TEST_SPLIT, FOLDER_SPLIT_SEED)?
+            .split_stratified(config.test_split, FOLDER_SPLIT_SEED)?;
+        (train, test, load.skipped)
     };
-    let val = train.subset(&[])?;
-    Ok(Splits { train, val, test })
+    let (train, val) = train.split_stratified(config.val_split, config.seed)?;
+    Ok(FolderSplits {
+        splits: Splits { train, val, test },
+        skipped,
+    })
+}
+
+/// Loads an image-folder source as [`Splits`] with the default
+/// [`FolderSplitConfig`] (RGB 64x64, stop on a bad image, `val` empty).
+pub fn load_splits(root: &Path) -> Result<Splits> {
+    Ok(load_folder_splits(root, &FolderSplitConfig::default())?.splits)
 }
 
 fn is_image_name(path: &Path) -> bool {
@@ -535,5 +603,36 @@ pub(crate) mod tests {
         write_tree(&dir.path().join("test_set"), &["horses"], &[1]);
         let err = load_kaggle(dir.path(), &small()).unwrap_err().to_string();
         assert!(err.contains("test_set") && err.contains("horses"), "{err}");
+    }
+
+    #[test]
+    fn validation_split_is_stratified_seeded_and_the_test_split_fixed() {
+        let dir = tempfile::tempdir().unwrap();
+        write_tree(dir.path(), &["cats", "dogs"], &[10, 20]);
+        let config = |seed| FolderSplitConfig {
+            folder: small(),
+            val_split: 0.2,
+            test_split: 0.1,
+            seed,
+        };
+        let pixels =
+            |d: &Dataset| -> Vec<u8> { (0..d.len()).flat_map(|i| d.image(i).to_vec()).collect() };
+        let a = load_folder_splits(dir.path(), &config(1)).unwrap().splits;
+        assert_eq!(a.test.class_counts(), vec![1, 2]);
+        assert_eq!(a.val.class_counts(), vec![2, 4]);
+        assert_eq!(a.train.class_counts(), vec![7, 14]);
+        let again = load_folder_splits(dir.path(), &config(1)).unwrap().splits;
+        assert_eq!(pixels(&again.val), pixels(&a.val));
+        let other = load_folder_splits(dir.path(), &config(2)).unwrap().splits;
+        assert_eq!(
+            pixels(&other.test),
+            pixels(&a.test),
+            "one test set for every seed"
+        );
+        assert_ne!(
+            pixels(&other.val),
+            pixels(&a.val),
+            "the seed draws the validation set"
+        );
     }
 }

@@ -41,5 +41,5 @@ pub use dataset::{Dataset, Splits};
 pub use decode::load_image;
 pub use error::{DataError, Result};
 pub use source::{FolderSource, IdxSource, ImageSource, NpzSource};
-pub use spec::{load_holdout, load_spec};
+pub use spec::{load_holdout, load_part, load_spec, Part};
 pub use stream::{Augment, EpochStream, Stream, StreamConfig};

@@ -12,10 +12,7 @@ use crate::{idx, image_folder, npz, DataError, Dataset, Result, Splits};
 ///   part with a fixed seed. Images are RGB 64x64; `val` is empty.
 pub fn load_spec(path: &Path) -> Result<Splits> {
     if path.is_dir() {
-        if idx::STANDARD_FILES
-            .iter()
-            .any(|stem| idx::find_file(path, stem).is_ok())
-        {
+        if is_idx_dir(path) {
             idx::load_dir(path)
         } else {
             image_folder::load_splits(path)
@@ -33,6 +30,48 @@ pub fn load_spec(path: &Path) -> Result<Splits> {
             "unknown data set: expected a MedMNIST .npz file, a folder of IDX files or a class-per-folder image tree",
         ))
     }
+}
+
+/// Which images of a data set to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Train,
+    Val,
+    Test,
+}
+
+/// The images of `path` to evaluate a model that takes `shape` images on.
+/// A single class-per-folder tree (no `training_set/`, no IDX files) gives
+/// all its images, decoded to `shape`, whatever `part` says; a Kaggle layout
+/// gives `part` (its validation part is empty) decoded to `shape`; a `.npz`
+/// file or IDX folder gives `part` as stored.
+pub fn load_part(path: &Path, part: Part, shape: [usize; 3]) -> Result<Dataset> {
+    let is_folder = path.is_dir() && !is_idx_dir(path);
+    if is_folder && !image_folder::is_kaggle_layout(path) {
+        let config = image_folder::ImageFolderConfig::for_shape(shape)?;
+        return Ok(image_folder::load_folder(path, &config)?.dataset);
+    }
+    let splits = if is_folder {
+        let config = image_folder::FolderSplitConfig {
+            folder: image_folder::ImageFolderConfig::for_shape(shape)?,
+            ..Default::default()
+        };
+        image_folder::load_folder_splits(path, &config)?.splits
+    } else {
+        load_spec(path)?
+    };
+    Ok(match part {
+        Part::Train => splits.train,
+        Part::Val => splits.val,
+        Part::Test => splits.test,
+    })
+}
+
+/// Whether the folder `path` holds any of the standard IDX files.
+fn is_idx_dir(path: &Path) -> bool {
+    idx::STANDARD_FILES
+        .iter()
+        .any(|stem| idx::find_file(path, stem).is_ok())
 }
 
 /// Loads only the test split of a data set and divides it: the first
@@ -79,5 +118,23 @@ mod tests {
         std::fs::write(idx_dir.path().join("t10k-labels-idx1-ubyte"), b"").unwrap();
         let err = load_spec(idx_dir.path()).unwrap_err().to_string();
         assert!(err.contains("train-images-idx3-ubyte"), "{err}");
+    }
+
+    #[test]
+    fn load_part_decodes_to_the_models_shape() {
+        let dir = tempfile::tempdir().unwrap();
+        write_tree(dir.path(), &["cats", "dogs"], &[3, 2]);
+        let all = load_part(dir.path(), Part::Test, [1, 8, 8]).unwrap();
+        assert_eq!((all.len(), all.image_shape()), (5, [1, 8, 8]));
+        write_tree(
+            &dir.path().join("kaggle/training_set"),
+            &["a", "b"],
+            &[2, 2],
+        );
+        write_tree(&dir.path().join("kaggle/test_set"), &["a", "b"], &[1, 1]);
+        let test = load_part(&dir.path().join("kaggle"), Part::Test, [3, 5, 5]).unwrap();
+        assert_eq!((test.len(), test.image_shape()), (2, [3, 5, 5]));
+        let err = load_part(dir.path(), Part::Test, [2, 8, 8]).unwrap_err();
+        assert!(err.to_string().contains("not 2"), "{err}");
     }
 }

@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use candle_core::{Device, Tensor};
 use candle_nn::VarMap;
-use forger_data::{rng, BatchConfig, Batcher, Dataset};
+use forger_data::augment::AugmentConfig;
+use forger_data::{rng, Dataset};
 use forger_models::{seeded_vars, ClassifierConfig, ImageClassifier, Mode};
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +18,7 @@ use crate::history::{write_csv, HistoryRow};
 use crate::optim::{named_vars, OptimizerConfig};
 use crate::plot::{self, Panel, Series};
 use crate::progress::Progress;
+use crate::train_batches::TrainBatches;
 use crate::{LossKind, Result, RunDir, TrainError};
 
 /// How long to train.
@@ -75,6 +77,11 @@ pub struct FitConfig {
     pub selection: Option<Selection>,
     pub early_stopping: Option<EarlyStopping>,
     pub seed: u64,
+    /// Augment the training images (on worker threads, ahead of the
+    /// trainer); evaluation images are only rescaled. The rescale must be
+    /// `1/255`, the scale evaluation uses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub augment: Option<AugmentConfig>,
 }
 
 impl FitConfig {
@@ -90,6 +97,25 @@ impl FitConfig {
             selection: None,
             early_stopping: None,
             seed: 0,
+            augment: None,
+        }
+    }
+
+    /// The cats-vs-dogs tutorial: binary cross entropy on sigmoid outputs,
+    /// Adam 1e-3, batch 32, 32 epochs, evaluation each epoch, the weights
+    /// with the lowest validation loss kept, the Keras-style augmentation.
+    pub fn catdog_tutorial(model: ClassifierConfig) -> Self {
+        Self {
+            model,
+            loss: LossKind::SigmoidBinaryCrossEntropy,
+            optimizer: OptimizerConfig::adam(1e-3),
+            schedule: Schedule::Epochs(32),
+            batch_size: 32,
+            eval_every: None,
+            selection: Some(Selection::Loss),
+            early_stopping: None,
+            seed: 0,
+            augment: Some(AugmentConfig::tutorial()),
         }
     }
 }
@@ -112,6 +138,8 @@ pub struct FitData<'a> {
     pub test: &'a Dataset,
     /// Where the data came from, recorded in `config.json`.
     pub source: String,
+    /// Image files left out as undecodable, recorded in `metrics.json`.
+    pub skipped: Vec<std::path::PathBuf>,
 }
 
 impl<'a> FitData<'a> {
@@ -128,6 +156,7 @@ impl<'a> FitData<'a> {
             eval,
             test: &splits.test,
             source: source.into(),
+            skipped: Vec::new(),
         }
     }
 }
@@ -148,6 +177,9 @@ pub struct FitMetrics {
     pub confusion_matrix: Vec<Vec<u64>>,
     pub precision: Vec<f64>,
     pub recall: Vec<f64>,
+    /// Image files left out of the data as undecodable.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_images: Vec<std::path::PathBuf>,
 }
 
 /// The result of [`fit`]: metrics, the test evaluation and the history.
@@ -197,10 +229,12 @@ pub fn fit(
         device,
     ))?;
     let mut optimizer = config.optimizer.build(named_vars(&varmap))?;
-    let batcher = Batcher::new(
+    let batcher = TrainBatches::new(
         data.train,
-        BatchConfig::new(config.batch_size).seed(config.seed),
-    );
+        config.batch_size,
+        config.seed,
+        config.augment.as_ref(),
+    )?;
     let per_epoch = batcher.batches_per_epoch() as u64;
     let total = match config.schedule {
         Schedule::Steps(n) => n,
@@ -338,6 +372,7 @@ pub fn fit(
 
     let kept_step = match (&best_weights, state.best) {
         (Some(weights), Some((step, _))) => {
+            save_weights(&run.last_model(), &varmap)?;
             restore(&varmap, weights)?;
             step
         }
@@ -358,6 +393,7 @@ pub fn fit(
         confusion_matrix: test.confusion.matrix.clone(),
         precision: test.confusion.precision(),
         recall: test.confusion.recall(),
+        skipped_images: data.skipped.clone(),
     };
     write_json(&run.metrics(), &metrics)?;
     plot_curves(&run.curves(), &state.history)?;
@@ -556,12 +592,13 @@ impl TrainedClassifier {
         evaluate(self.model.as_ref(), self.config.fit.loss, data, device)
     }
 
-    /// The most likely class of the image file at `path` and its probability.
-    pub fn predict_file(&self, path: &std::path::Path, device: &Device) -> Result<(String, f64)> {
+    /// The most likely class of the image file at `path`, its probability,
+    /// and the image as the model saw it.
+    pub fn predict_file(&self, path: &std::path::Path, device: &Device) -> Result<Prediction> {
         let shape = self.config.fit.model.input_shape();
         let pixels = forger_data::load_image(path, shape)?;
         let classes = Dataset::numbered_classes(self.config.classes.len());
-        let one = Dataset::new(pixels, vec![0], shape, classes)?;
+        let one = Dataset::new(pixels.clone(), vec![0], shape, classes)?;
         let batch = one.batch(&[0], forger_data::PixelScale::Unit, device)?;
         let logits = self.model.logits(&batch.images, Mode::Eval)?;
         let probs = self
@@ -572,6 +609,21 @@ impl TrainedClassifier {
             .to_vec2::<f32>()?
             .remove(0);
         let best = crate::argmax(&probs) as usize;
-        Ok((self.config.classes[best].clone(), f64::from(probs[best])))
+        Ok(Prediction {
+            class: self.config.classes[best].clone(),
+            probability: f64::from(probs[best]),
+            pixels,
+        })
     }
+}
+
+/// What [`TrainedClassifier::predict_file`] says of one image.
+#[derive(Debug, Clone)]
+pub struct Prediction {
+    /// The most likely class.
+    pub class: String,
+    /// Its probability.
+    pub probability: f64,
+    /// The image resized to the model's input, channel-first 8-bit.
+    pub pixels: Vec<u8>,
 }

@@ -5,6 +5,7 @@
 //! Every run writes the same directory layout ([`RunDir`]); checkpoints are
 //! one safetensors file ([`checkpoint`]); all files are written atomically.
 
+pub mod augmentation_study;
 pub mod bench;
 pub mod checkpoint;
 mod error;
@@ -21,13 +22,14 @@ mod progress;
 pub mod quality;
 mod run_dir;
 pub mod study;
+mod train_batches;
 mod update_modes;
 
 pub use error::{Result, TrainError};
 pub use evaluate::{argmax, evaluate, positive_score, predict_probabilities, Evaluation};
 pub use fit::{
     fit, load_weights, plot_curves, save_weights, EarlyStopping, FitConfig, FitData, FitMetrics,
-    FitReport, RunConfig, Schedule, Selection, TrainedClassifier,
+    FitReport, Prediction, RunConfig, Schedule, Selection, TrainedClassifier,
 };
 pub use forger_data::atomic;
 pub use loss::LossKind;

@@ -55,6 +55,7 @@ impl FeatureSpace {
             eval,
             test: eval,
             source: "the GAN's real training images".into(),
+            skipped: Vec::new(),
         };
         fit(&config, &data, run, device, false)?;
         let trained = crate::TrainedClassifier::load(run, device)?;

@@ -40,6 +40,12 @@ impl RunDir {
         self.root.join("model.safetensors")
     }
 
+    /// `last.safetensors`: the weights of the last step, beside the best
+    /// ones in `model.safetensors` (only written when the run selects).
+    pub fn last_model(&self) -> PathBuf {
+        self.root.join("last.safetensors")
+    }
+
     /// `metrics.json`: the final test metrics.
     pub fn metrics(&self) -> PathBuf {
         self.root.join("metrics.json")

@@ -229,6 +229,7 @@ pub fn run_study(
                     eval: &splits.val,
                     test: &splits.test,
                     source: format!("{} arm, real budget {tag}", arm.name()),
+                    skipped: Vec::new(),
                 };
                 let report = fit(&fit_config, &fit_data, &arm_run, device, false)?;
                 let scores = &report.test.positive_scores;
