@@ -1,0 +1,712 @@
+//! Image-classification data in parquet, as the Hugging Face Hub serves it,
+//! turned into forger's formats.
+//!
+//! Hugging Face `datasets` writes an `Image` feature as a struct column
+//! `image {bytes: binary, path: string}` holding the encoded file (PNG,
+//! JPEG...) and a `ClassLabel` as an integer column (int64), with the label
+//! names in the file's `huggingface` key-value metadata. Files are Snappy
+//! compressed (pyarrow's default); this reader takes Snappy and
+//! uncompressed files, through the parquet crate's record API (no arrow).
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use parquet::basic::{Compression, Type as PhysicalType};
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::record::Field;
+use parquet::schema::types::{Type, TypePtr};
+
+use super::catalog::Split;
+
+/// The image column, as HF `datasets` names it.
+pub const IMAGE_COLUMN: &str = "image";
+
+/// What the image column must be.
+const IMAGE_EXPECTED: &str =
+    "a struct {bytes: binary, path: string}, as Hugging Face `datasets` writes an Image feature";
+
+/// What went wrong reading or converting a parquet file of images.
+#[derive(Debug, thiserror::Error)]
+pub enum ParquetImageError {
+    #[error("{}: not a readable parquet file: {source}", file.display())]
+    Parquet {
+        file: PathBuf,
+        source: parquet::errors::ParquetError,
+    },
+    #[error("{}: no column `{column}`: expected {expected}; the file has {found}", file.display())]
+    MissingColumn {
+        file: PathBuf,
+        column: String,
+        expected: &'static str,
+        found: String,
+    },
+    #[error("{}: column `{column}` is {found}: expected {expected}", file.display())]
+    ColumnType {
+        file: PathBuf,
+        column: String,
+        found: String,
+        expected: &'static str,
+    },
+    #[error(
+        "{}: column `{column}` is compressed with {codec}: this build reads Snappy or \
+         uncompressed parquet (what the Hub serves)",
+        file.display()
+    )]
+    Codec {
+        file: PathBuf,
+        column: String,
+        codec: String,
+    },
+    #[error("{}: row {row}, column `{column}`: {problem}", file.display())]
+    Value {
+        file: PathBuf,
+        row: usize,
+        column: String,
+        problem: String,
+    },
+    #[error("{}: row {row}, column `{IMAGE_COLUMN}`: cannot decode the image: {source}", file.display())]
+    Image {
+        file: PathBuf,
+        row: usize,
+        source: image::ImageError,
+    },
+    #[error("{}: no class names for column `{column}`: the file's metadata names none and the catalog gives none", file.display())]
+    NoClassNames { file: PathBuf, column: String },
+    #[error("{}: the class names {names:?} of column `{column}` do not make distinct folder names", file.display())]
+    ClassNames {
+        file: PathBuf,
+        column: String,
+        names: Vec<String>,
+    },
+    #[error("{}: writing: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+type Result<T> = std::result::Result<T, ParquetImageError>;
+
+/// One row: the encoded image and its label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Row number in the file, from 0.
+    pub row: usize,
+    /// The encoded image file (PNG, JPEG...).
+    pub bytes: Vec<u8>,
+    pub label: u32,
+}
+
+/// A parquet file of images and labels whose schema has been checked.
+pub struct ImageTable {
+    path: PathBuf,
+    reader: SerializedFileReader<File>,
+    label: String,
+    projection: Type,
+    class_names: Option<Vec<String>>,
+}
+
+impl ImageTable {
+    /// Opens `path` and checks that it has an image column and the integer
+    /// column `label`, compressed in a way this build reads.
+    pub fn open(path: &Path, label: &str) -> Result<Self> {
+        let file = File::open(path).map_err(|e| ParquetImageError::Parquet {
+            file: path.to_path_buf(),
+            source: e.into(),
+        })?;
+        let reader =
+            SerializedFileReader::new(file).map_err(|source| ParquetImageError::Parquet {
+                file: path.to_path_buf(),
+                source,
+            })?;
+        let meta = reader.metadata();
+        let fields = meta.file_metadata().schema().get_fields();
+        let image = column(path, fields, IMAGE_COLUMN, IMAGE_EXPECTED)?;
+        check_image_type(path, image)?;
+        let label_type = column(path, fields, label, "an integer class label")?;
+        check_label_type(path, label_type)?;
+        for group in meta.row_groups() {
+            for chunk in group.columns() {
+                if !matches!(
+                    chunk.compression(),
+                    Compression::UNCOMPRESSED | Compression::SNAPPY
+                ) {
+                    return Err(ParquetImageError::Codec {
+                        file: path.to_path_buf(),
+                        column: chunk.column_path().string(),
+                        codec: chunk.compression().to_string(),
+                    });
+                }
+            }
+        }
+        let projection = Type::group_type_builder("schema")
+            .with_fields(vec![image.clone(), label_type.clone()])
+            .build()
+            .map_err(|source| ParquetImageError::Parquet {
+                file: path.to_path_buf(),
+                source,
+            })?;
+        let class_names = hf_class_names(&reader, label);
+        Ok(Self {
+            path: path.to_path_buf(),
+            reader,
+            label: label.to_string(),
+            projection,
+            class_names,
+        })
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        usize::try_from(self.reader.metadata().file_metadata().num_rows()).unwrap_or(0)
+    }
+
+    /// The label names the file's `huggingface` metadata gives, if any.
+    pub fn class_names(&self) -> Option<&[String]> {
+        self.class_names.as_deref()
+    }
+
+    /// Calls `each` on every row, in order.
+    pub fn for_each(&self, mut each: impl FnMut(Record) -> Result<()>) -> Result<()> {
+        let rows = self
+            .reader
+            .get_row_iter(Some(self.projection.clone()))
+            .map_err(|source| self.parquet_error(source))?;
+        for (row, fields) in rows.enumerate() {
+            let fields = fields.map_err(|source| self.parquet_error(source))?;
+            let mut bytes = None;
+            let mut label = None;
+            for (name, field) in fields.get_column_iter() {
+                if name == IMAGE_COLUMN {
+                    bytes = Some(self.image_bytes(row, field)?);
+                } else if *name == self.label {
+                    label = Some(self.label_value(row, field)?);
+                }
+            }
+            let missing = |column: &str| self.value_error(row, column, "missing from the row");
+            each(Record {
+                row,
+                bytes: bytes.ok_or_else(|| missing(IMAGE_COLUMN))?,
+                label: label.ok_or_else(|| missing(&self.label))?,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn image_bytes(&self, row: usize, field: &Field) -> Result<Vec<u8>> {
+        let Field::Group(image) = field else {
+            return Err(self.value_error(row, IMAGE_COLUMN, "null: expected an image"));
+        };
+        match image.get_column_iter().find(|(name, _)| *name == "bytes") {
+            Some((_, Field::Bytes(bytes))) => Ok(bytes.data().to_vec()),
+            _ => Err(self.value_error(
+                row,
+                IMAGE_COLUMN,
+                "holds no image bytes (only a path to a file elsewhere)",
+            )),
+        }
+    }
+
+    fn label_value(&self, row: usize, field: &Field) -> Result<u32> {
+        let value: Option<i128> = match field {
+            Field::Byte(v) => Some((*v).into()),
+            Field::Short(v) => Some((*v).into()),
+            Field::Int(v) => Some((*v).into()),
+            Field::Long(v) => Some((*v).into()),
+            Field::UByte(v) => Some((*v).into()),
+            Field::UShort(v) => Some((*v).into()),
+            Field::UInt(v) => Some((*v).into()),
+            Field::ULong(v) => Some((*v).into()),
+            _ => None,
+        };
+        match value.map(u32::try_from) {
+            Some(Ok(label)) => Ok(label),
+            Some(Err(_)) => Err(self.value_error(
+                row,
+                &self.label,
+                &format!("label {field} is out of range: expected 0 or more (-1 marks an unlabelled row)"),
+            )),
+            None => Err(self.value_error(
+                row,
+                &self.label,
+                &format!("{field}: expected an integer label"),
+            )),
+        }
+    }
+
+    fn parquet_error(&self, source: parquet::errors::ParquetError) -> ParquetImageError {
+        ParquetImageError::Parquet {
+            file: self.path.clone(),
+            source,
+        }
+    }
+
+    fn value_error(&self, row: usize, column: &str, problem: &str) -> ParquetImageError {
+        ParquetImageError::Value {
+            file: self.path.clone(),
+            row,
+            column: column.to_string(),
+            problem: problem.to_string(),
+        }
+    }
+
+    fn decode(&self, record: &Record) -> Result<image::DynamicImage> {
+        image::load_from_memory(&record.bytes).map_err(|source| ParquetImageError::Image {
+            file: self.path.clone(),
+            row: record.row,
+            source,
+        })
+    }
+}
+
+fn column<'a>(
+    path: &Path,
+    fields: &'a [TypePtr],
+    name: &str,
+    expected: &'static str,
+) -> Result<&'a TypePtr> {
+    fields.iter().find(|f| f.name() == name).ok_or_else(|| {
+        let names: Vec<String> = fields.iter().map(|f| format!("`{}`", f.name())).collect();
+        ParquetImageError::MissingColumn {
+            file: path.to_path_buf(),
+            column: name.to_string(),
+            expected,
+            found: if names.is_empty() {
+                "no columns".into()
+            } else {
+                format!("the columns {}", names.join(", "))
+            },
+        }
+    })
+}
+
+fn describe(t: &Type) -> String {
+    if t.is_group() {
+        let names: Vec<&str> = t.get_fields().iter().map(|f| f.name()).collect();
+        format!("a struct {{{}}}", names.join(", "))
+    } else {
+        format!("a {:?} column", t.get_physical_type())
+    }
+}
+
+fn check_image_type(path: &Path, image: &Type) -> Result<()> {
+    let bytes_ok = image.is_group()
+        && image.get_fields().iter().any(|f| {
+            f.name() == "bytes"
+                && f.is_primitive()
+                && f.get_physical_type() == PhysicalType::BYTE_ARRAY
+        });
+    if bytes_ok {
+        Ok(())
+    } else {
+        Err(ParquetImageError::ColumnType {
+            file: path.to_path_buf(),
+            column: IMAGE_COLUMN.into(),
+            found: describe(image),
+            expected: IMAGE_EXPECTED,
+        })
+    }
+}
+
+fn check_label_type(path: &Path, label: &Type) -> Result<()> {
+    let integer = label.is_primitive()
+        && matches!(
+            label.get_physical_type(),
+            PhysicalType::INT32 | PhysicalType::INT64
+        );
+    if integer {
+        Ok(())
+    } else {
+        Err(ParquetImageError::ColumnType {
+            file: path.to_path_buf(),
+            column: label.name().into(),
+            found: describe(label),
+            expected: "an integer class label (int32 or int64)",
+        })
+    }
+}
+
+/// The `ClassLabel` names of column `label` in the file's `huggingface`
+/// metadata: `{"info": {"features": {"<label>": {"names": [...]}}}}`.
+fn hf_class_names(reader: &SerializedFileReader<File>, label: &str) -> Option<Vec<String>> {
+    let json = reader
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()?
+        .iter()
+        .find(|kv| kv.key == "huggingface")?
+        .value
+        .as_deref()?;
+    let meta: serde_json::Value = serde_json::from_str(json).ok()?;
+    let names = meta["info"]["features"][label]["names"].as_array()?;
+    names
+        .iter()
+        .map(|n| n.as_str().map(str::to_string))
+        .collect()
+}
+
+/// A progress bar over `total` rows, drawn only on a terminal.
+fn rows_bar(total: usize, what: &'static str) -> indicatif::ProgressBar {
+    if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(total as u64).with_message(what)
+    } else {
+        indicatif::ProgressBar::hidden()
+    }
+}
+
+fn open_all(files: &[(Split, PathBuf)], label: &str) -> Result<Vec<(Split, ImageTable)>> {
+    files
+        .iter()
+        .map(|(split, path)| Ok((*split, ImageTable::open(path, label)?)))
+        .collect()
+}
+
+/// Images of one split decoded to grey, all of one size.
+struct GreySplit {
+    pixels: Vec<u8>,
+    labels: Vec<u8>,
+    /// `[rows, cols]` once an image has been seen.
+    size: Option<[u32; 2]>,
+}
+
+/// Writes the train and test shards in `files` as the four MNIST IDX files
+/// (gzip) in `out`; returns the image counts of train and test. Images are
+/// decoded and converted to grey; every image must have the size of the
+/// first, and labels must fit in a byte.
+pub fn write_idx(files: &[(Split, PathBuf)], label: &str, out: &Path) -> Result<[usize; 2]> {
+    let tables = open_all(files, label)?;
+    let bar = rows_bar(
+        tables.iter().map(|(_, t)| t.len()).sum(),
+        "converting to IDX",
+    );
+    let mut size = None;
+    let mut counts = [0; 2];
+    for (i, (split, stem)) in [(Split::Train, "train"), (Split::Test, "t10k")]
+        .into_iter()
+        .enumerate()
+    {
+        let mut grey = GreySplit {
+            pixels: Vec::new(),
+            labels: Vec::new(),
+            size,
+        };
+        for (_, table) in tables.iter().filter(|(s, _)| *s == split) {
+            table.for_each(|record| {
+                bar.inc(1);
+                push_grey(table, &record, &mut grey)
+            })?;
+        }
+        size = grey.size;
+        let [rows, cols] = grey.size.unwrap_or([0, 0]);
+        let n = grey.labels.len() as u32;
+        write_gz_idx(
+            &out.join(format!("{stem}-images-idx3-ubyte.gz")),
+            0x803,
+            &[n, rows, cols],
+            &grey.pixels,
+        )?;
+        write_gz_idx(
+            &out.join(format!("{stem}-labels-idx1-ubyte.gz")),
+            0x801,
+            &[n],
+            &grey.labels,
+        )?;
+        counts[i] = grey.labels.len();
+    }
+    bar.finish_and_clear();
+    Ok(counts)
+}
+
+fn push_grey(table: &ImageTable, record: &Record, into: &mut GreySplit) -> Result<()> {
+    let grey = table.decode(record)?.to_luma8();
+    let size = [grey.height(), grey.width()];
+    if *into.size.get_or_insert(size) != size {
+        let [h, w] = into.size.unwrap_or_default();
+        return Err(table.value_error(
+            record.row,
+            IMAGE_COLUMN,
+            &format!(
+                "image is {}x{} (width x height): expected {w}x{h} like the images before it",
+                size[1], size[0]
+            ),
+        ));
+    }
+    let label = u8::try_from(record.label).map_err(|_| {
+        table.value_error(
+            record.row,
+            &table.label,
+            &format!(
+                "label {} does not fit an IDX label file (0 to 255)",
+                record.label
+            ),
+        )
+    })?;
+    into.pixels.extend_from_slice(grey.as_raw());
+    into.labels.push(label);
+    Ok(())
+}
+
+fn write_gz_idx(path: &Path, magic: u32, dims: &[u32], data: &[u8]) -> Result<()> {
+    let write = || -> std::io::Result<()> {
+        let file = File::create(path)?;
+        let mut gz = flate2::write::GzEncoder::new(
+            std::io::BufWriter::new(file),
+            flate2::Compression::default(),
+        );
+        gz.write_all(&magic.to_be_bytes())?;
+        for d in dims {
+            gz.write_all(&d.to_be_bytes())?;
+        }
+        gz.write_all(data)?;
+        gz.finish()?.flush()
+    };
+    write().map_err(|source| ParquetImageError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Writes the shards in `files` as an image folder in `out`: one folder per
+/// class, named from the file's label names (else `classes`), inside one
+/// folder per split ([`Split::folder`]) when there are several splits. Each
+/// image keeps its bytes, in a file numbered by its place in its split, and
+/// is decoded once to check it. Returns the number of images.
+pub fn write_folder(
+    files: &[(Split, PathBuf)],
+    label: &str,
+    classes: &[&str],
+    out: &Path,
+) -> Result<usize> {
+    let tables = open_all(files, label)?;
+    let splits: BTreeSet<&'static str> = tables.iter().map(|(s, _)| s.folder()).collect();
+    let bar = rows_bar(tables.iter().map(|(_, t)| t.len()).sum(), "writing images");
+    let mut written = 0;
+    let mut in_split = std::collections::HashMap::new();
+    for (split, table) in &tables {
+        let names = class_folders(table, classes)?;
+        let root = if splits.len() > 1 {
+            out.join(split.folder())
+        } else {
+            out.to_path_buf()
+        };
+        let counter = in_split.entry(split.folder()).or_insert(0usize);
+        table.for_each(|record| {
+            bar.inc(1);
+            let Some(class) = names.get(record.label as usize) else {
+                return Err(table.value_error(
+                    record.row,
+                    label,
+                    &format!(
+                        "label {} is out of range: the data set has {} classes ({})",
+                        record.label,
+                        names.len(),
+                        names.join(", ")
+                    ),
+                ));
+            };
+            table.decode(&record)?;
+            let ext = extension(&record.bytes).ok_or_else(|| {
+                table.value_error(
+                    record.row,
+                    IMAGE_COLUMN,
+                    "decodes, but is not a format forger's image folders take (PNG, JPEG, BMP, GIF, WebP)",
+                )
+            })?;
+            let dir = root.join(class);
+            let path = dir.join(format!("{:06}.{ext}", *counter));
+            let write = || -> std::io::Result<()> {
+                std::fs::create_dir_all(&dir)?;
+                std::fs::write(&path, &record.bytes)
+            };
+            write().map_err(|source| ParquetImageError::Write {
+                path: path.clone(),
+                source,
+            })?;
+            *counter += 1;
+            written += 1;
+            Ok(())
+        })?;
+    }
+    bar.finish_and_clear();
+    Ok(written)
+}
+
+/// Folder names for the classes of `table`: its own label names where its
+/// metadata has them (they describe the data it holds), else `classes`.
+fn class_folders(table: &ImageTable, classes: &[&str]) -> Result<Vec<String>> {
+    let names: Vec<String> = match table.class_names() {
+        Some(own) => {
+            if !classes.is_empty() && own.iter().map(String::as_str).ne(classes.iter().copied()) {
+                tracing::warn!(
+                    "{}: the file names its classes {own:?}, the catalog {classes:?}: using the file's",
+                    table.path.display()
+                );
+            }
+            own.to_vec()
+        }
+        None if !classes.is_empty() => classes.iter().map(|c| c.to_string()).collect(),
+        None => {
+            return Err(ParquetImageError::NoClassNames {
+                file: table.path.clone(),
+                column: table.label.clone(),
+            })
+        }
+    };
+    // A class name becomes a folder name: no separators, no hidden folders.
+    let folders: Vec<String> = names
+        .iter()
+        .map(|n| {
+            let safe: String = n
+                .trim()
+                .chars()
+                .map(|c| {
+                    if matches!(c, '/' | '\\' | '\0') {
+                        '_'
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            safe.trim_start_matches('.').to_string()
+        })
+        .collect();
+    let distinct: BTreeSet<&String> = folders.iter().collect();
+    if distinct.len() != folders.len() || folders.iter().any(String::is_empty) {
+        return Err(ParquetImageError::ClassNames {
+            file: table.path.clone(),
+            column: table.label.clone(),
+            names,
+        });
+    }
+    Ok(folders)
+}
+
+/// The file extension for an encoded image forger's image folders read.
+fn extension(bytes: &[u8]) -> Option<&'static str> {
+    use image::ImageFormat as F;
+    match image::guess_format(bytes).ok()? {
+        F::Png => Some("png"),
+        F::Jpeg => Some("jpg"),
+        F::Bmp => Some("bmp"),
+        F::Gif => Some("gif"),
+        F::WebP => Some("webp"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::download::parquet_fixture::{noise, parquet, png, Labels};
+
+    fn write(dir: &Path, name: &str, bytes: Vec<u8>) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    fn error_text(result: Result<impl std::fmt::Debug>) -> String {
+        result.unwrap_err().to_string()
+    }
+
+    #[test]
+    fn the_schema_is_checked_when_a_file_is_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let images = [png(2, 2, &[0, 1, 2, 3])];
+        let text = write(
+            dir.path(),
+            "text.parquet",
+            parquet(
+                &images,
+                Labels::Text(&["cat"]),
+                "label",
+                None,
+                Compression::SNAPPY,
+            ),
+        );
+        let message = error_text(ImageTable::open(&text, "label").map(|_| ()));
+        assert!(
+            message.contains("text.parquet")
+                && message.contains("column `label` is a BYTE_ARRAY column")
+                && message.contains("integer class label"),
+            "{message}"
+        );
+        let not_parquet = write(dir.path(), "junk.parquet", b"PAR1 but not really".to_vec());
+        let message = error_text(ImageTable::open(&not_parquet, "label").map(|_| ()));
+        assert!(
+            message.contains("junk.parquet: not a readable parquet file"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn bad_rows_are_errors_naming_the_file_the_row_and_the_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let good = png(4, 4, &noise(1, 16));
+        let undecodable = write(
+            dir.path(),
+            "undecodable.parquet",
+            parquet(
+                &[good.clone(), b"\x89PNG but truncated".to_vec()],
+                Labels::Int(&[0, 1]),
+                "label",
+                None,
+                Compression::UNCOMPRESSED,
+            ),
+        );
+        let message = error_text(write_folder(
+            &[(Split::Train, undecodable)],
+            "label",
+            &["a", "b"],
+            out.path(),
+        ));
+        assert!(
+            message.contains("undecodable.parquet: row 1, column `image`: cannot decode"),
+            "{message}"
+        );
+
+        let unknown_class = write(
+            dir.path(),
+            "classes.parquet",
+            parquet(
+                &[good.clone(), good.clone()],
+                Labels::Int(&[1, 2]),
+                "labels",
+                Some(&["cat", "dog"]),
+                Compression::SNAPPY,
+            ),
+        );
+        let message = error_text(write_folder(
+            &[(Split::Train, unknown_class)],
+            "labels",
+            &[],
+            out.path(),
+        ));
+        assert!(
+            message.contains("classes.parquet: row 1, column `labels`: label 2 is out of range")
+                && message.contains("cat, dog"),
+            "{message}"
+        );
+
+        let sizes = write(
+            dir.path(),
+            "sizes.parquet",
+            parquet(
+                &[good, png(3, 4, &noise(2, 12))],
+                Labels::Int(&[0, 1]),
+                "label",
+                None,
+                Compression::SNAPPY,
+            ),
+        );
+        let message = error_text(write_idx(&[(Split::Train, sizes)], "label", out.path()));
+        assert!(
+            message.contains("sizes.parquet: row 1, column `image`: image is 3x4")
+                && message.contains("expected 4x4"),
+            "{message}"
+        );
+    }
+}
