@@ -140,9 +140,14 @@ fn list(opts: &Options) -> String {
         } else {
             format!(" at {}", set.revision)
         };
-        let files = set.files.iter().map(|f| f.path).collect::<Vec<_>>();
+        let files = set
+            .files
+            .iter()
+            .map(|f| f.path)
+            .collect::<Vec<_>>()
+            .join(&format!("\n{indent}         "));
         out.push_str(&format!(
-            "{:<22} {:>11}  {:<7} {}\n{indent}licence: {}\n{indent}source:  {}/datasets/{}{revision}\n{indent}files:   {}\n",
+            "{:<22} {:>11}  {:<7} {}\n{indent}licence: {}\n{indent}source:  {}/datasets/{}{revision}\n{indent}files:   {files}\n",
             set.name,
             set.size,
             if cached { "yes" } else { "no" },
@@ -150,7 +155,6 @@ fn list(opts: &Options) -> String {
             set.licence,
             opts.endpoint,
             set.repo,
-            files.join(", ")
         ));
     }
     out.push_str(

@@ -396,7 +396,7 @@ fn parquet_shards_become_image_folders_that_forger_loads() {
         Some(&["NORMAL", "PNEUMONIA"]),
         Compression::SNAPPY,
     );
-    let (xray, xray_served) = hosted_set(
+    let (mut xray, xray_served) = hosted_set(
         "test/xray",
         Layout::ParquetFolder {
             label: "label",
@@ -408,6 +408,15 @@ fn parquet_shards_become_image_folders_that_forger_loads() {
         ],
         |_| Serve::Good,
     );
+    // Served from a branch whose name has slashes, as the chest X-rays are.
+    xray.revision = "refs/convert/parquet";
+    let xray_served: Vec<_> = xray_served
+        .into_iter()
+        .map(|(path, bytes, serve)| {
+            let path = path.replace("/resolve/main/", "/resolve/refs%2Fconvert%2Fparquet/");
+            (path, bytes, serve)
+        })
+        .collect();
     // One split in two shards, no names in the files (the catalog's are
     // used), column `labels`, a JPEG among the PNGs: one class-per-folder tree.
     let pets_images = [
@@ -451,6 +460,9 @@ fn parquet_shards_become_image_folders_that_forger_loads() {
     let opts = options(cache.path(), &server.endpoint);
 
     let dest = fetch(&xray, &opts).unwrap();
+    let first = hub::url(&xray, &xray.files[0], &opts);
+    let asked = format!("{}{} ", server.endpoint, server.requests()[0]);
+    assert!(asked.starts_with(&format!("{first} ")), "{asked} {first}");
     // Each image keeps its bytes, numbered in its split, under its class.
     assert_eq!(
         std::fs::read(dest.join("training_set/PNEUMONIA/000002.png")).unwrap(),
@@ -499,6 +511,44 @@ fn parquet_shards_become_image_folders_that_forger_loads() {
     let splits = forger_data::load_spec(&pets_dest).unwrap();
     assert_eq!(splits.train.classes(), &["cat", "dog"]);
     assert_eq!(splits.train.len() + splits.test.len(), 5);
+
+    // Offline, the folder is rebuilt from hf-hub's cache of that branch.
+    drop(server);
+    std::fs::remove_dir_all(&dest).unwrap();
+    let offline = Options {
+        offline: true,
+        ..opts.clone()
+    };
+    assert_eq!(fetch(&xray, &offline).unwrap(), dest);
+    assert_eq!(
+        std::fs::read(dest.join("test_set/NORMAL/000001.png")).unwrap(),
+        images[6]
+    );
+}
+
+#[test]
+fn the_list_shows_every_data_set_with_its_size_licence_and_source() {
+    let cache = tempfile::tempdir().unwrap();
+    let text = super::list(&options(cache.path(), "https://huggingface.co"));
+    for set in super::CATALOG {
+        let entry = text
+            .split('\n')
+            .skip_while(|l| !l.starts_with(&format!("{} ", set.name)))
+            .take(4 + set.files.len())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            entry.contains(set.size)
+                && entry.contains(&format!("licence: {}", set.licence))
+                && entry.contains(&format!(
+                    "source:  https://huggingface.co/datasets/{}",
+                    set.repo
+                ))
+                && set.files.iter().all(|f| entry.contains(f.path)),
+            "{}:\n{entry}",
+            set.name
+        );
+    }
 }
 
 #[test]
@@ -610,7 +660,7 @@ fn without_network_it_fails_fast_saying_what_it_tried_and_how_to_place_files() {
     let (set, _) = hosted_set(
         "test/away",
         Layout::Npz,
-        vec![("tiny.npz", None, npz_file())],
+        vec![("data/tiny.npz", None, npz_file())],
         |_| Serve::Good,
     );
     let cache = tempfile::tempdir().unwrap();
@@ -620,7 +670,7 @@ fn without_network_it_fails_fast_saying_what_it_tried_and_how_to_place_files() {
         text.contains("could not reach") && text.contains(&closed),
         "{text}"
     );
-    let incoming = hub::incoming_dir(&opts, &set).join("tiny.npz");
+    let incoming = hub::incoming_dir(&opts, &set).join("data/tiny.npz");
     assert!(
         text.contains(&incoming.display().to_string()) && text.contains("--offline"),
         "{text}"
