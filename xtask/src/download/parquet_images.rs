@@ -170,10 +170,12 @@ impl ImageTable {
 
     /// Calls `each` on every row, in order.
     pub fn for_each(&self, mut each: impl FnMut(Record) -> Result<()>) -> Result<()> {
+        // Rows are read in small batches: each holds a whole encoded image.
         let rows = self
             .reader
             .get_row_iter(Some(self.projection.clone()))
-            .map_err(|source| self.parquet_error(source))?;
+            .map_err(|source| self.parquet_error(source))?
+            .with_batch_size(64);
         for (row, fields) in rows.enumerate() {
             let fields = fields.map_err(|source| self.parquet_error(source))?;
             let mut bytes = None;
