@@ -474,7 +474,9 @@ fn write_gz_idx(path: &Path, magic: u32, dims: &[u32], data: &[u8]) -> Result<()
 /// class, named from the file's label names (else `classes`), inside one
 /// folder per split ([`Split::folder`]) when there are several splits. Each
 /// image keeps its bytes, in a file numbered by its place in its split, and
-/// is decoded once to check it. Returns the number of images.
+/// is decoded once to check it. Returns the number of images. (forger
+/// numbers classes by folder name in byte order: for the catalog's sets,
+/// cat/dog and NORMAL/PNEUMONIA, that is their label order.)
 pub fn write_folder(
     files: &[(Split, PathBuf)],
     label: &str,
@@ -611,6 +613,49 @@ mod tests {
 
     fn error_text(result: Result<impl std::fmt::Debug>) -> String {
         result.unwrap_err().to_string()
+    }
+
+    /// A file written by Hugging Face `datasets` 5.2 with pyarrow 26 (see
+    /// testdata/make_hf_sample.py): image bytes uncompressed, the label
+    /// column Snappy and dictionary encoded, label names in the metadata.
+    fn hf_sample() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("src/download/testdata/hf_datasets_sample.parquet")
+    }
+
+    #[test]
+    fn a_file_written_by_hf_datasets_converts_to_idx_and_to_a_folder() {
+        let table = ImageTable::open(&hf_sample(), "label").unwrap();
+        assert_eq!(table.len(), 12);
+        let names: Vec<&str> = table
+            .class_names()
+            .unwrap()
+            .iter()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(names, ["zero", "one", "two"]);
+
+        let out = tempfile::tempdir().unwrap();
+        let files = [(Split::Train, hf_sample()), (Split::Test, hf_sample())];
+        assert_eq!(write_idx(&files, "label", out.path()).unwrap(), [12, 12]);
+        let splits = forger_data::idx::load_dir(out.path()).unwrap();
+        for i in 0..12 {
+            let want: Vec<u8> = (0..28 * 28)
+                .map(|p| ((31 * i + 7 * (p % 28) + 3 * (p / 28)) % 256) as u8)
+                .collect();
+            assert_eq!(splits.train.image(i), want.as_slice(), "image {i}");
+            assert_eq!(splits.test.labels()[i], (i % 3) as u32);
+        }
+
+        let folder = tempfile::tempdir().unwrap();
+        let one_split = &files[..1];
+        assert_eq!(
+            write_folder(one_split, "label", &[], folder.path()).unwrap(),
+            12
+        );
+        let index = forger_data::image_folder::FolderIndex::discover(folder.path()).unwrap();
+        assert_eq!(index.classes(), &["one", "two", "zero"]);
+        assert!(folder.path().join("two/000005.png").is_file());
     }
 
     #[test]
