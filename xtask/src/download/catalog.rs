@@ -124,8 +124,9 @@ macro_rules! medmnist {
 pub const CATALOG: &[DataSet] = &[
     // Checked: candle-datasets' MNIST loader reads `ylecun/mnist` (from its
     // `refs/convert/parquet` branch); the `main` branch holds the parquet
-    // files below, the paths the Hub's own "use this dataset" snippet and
-    // many public scripts read. Columns `image` {bytes, path}, `label` int64.
+    // files below: many public scripts read these paths (through the Hub's
+    // pandas snippet or `resolve/main` URLs). No IDX files are served.
+    // Columns `image` {bytes, path} and `label` int64.
     DataSet {
         name: "mnist",
         what: "MNIST handwritten digits, 60k/10k, 28x28 grey (to IDX)",
@@ -139,8 +140,9 @@ pub const CATALOG: &[DataSet] = &[
         ],
         layout: Layout::ParquetIdx { label: "label" },
     },
-    // Checked: candle-datasets' Fashion-MNIST loader reads this repository;
-    // the `main` paths below are the ones public scripts read.
+    // Checked: candle-datasets' Fashion-MNIST loader reads this repository
+    // (`refs/convert/parquet`); public scripts read the `main` paths below
+    // through `resolve/main` URLs.
     DataSet {
         name: "fashion-mnist",
         what: "Fashion-MNIST clothing, 60k/10k, 28x28 grey (to IDX)",
