@@ -30,6 +30,11 @@ const IMAGE_EXPECTED: &str =
 /// What went wrong reading or converting a parquet file of images.
 #[derive(Debug, thiserror::Error)]
 pub enum ParquetImageError {
+    #[error("{}: cannot open: {source}", file.display())]
+    Open {
+        file: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{}: not a readable parquet file: {source}", file.display())]
     Parquet {
         file: PathBuf,
@@ -96,6 +101,7 @@ pub struct Record {
     pub row: usize,
     /// The encoded image file (PNG, JPEG...).
     pub bytes: Vec<u8>,
+    /// The class label.
     pub label: u32,
 }
 
@@ -112,9 +118,9 @@ impl ImageTable {
     /// Opens `path` and checks that it has an image column and the integer
     /// column `label`, compressed in a way this build reads.
     pub fn open(path: &Path, label: &str) -> Result<Self> {
-        let file = File::open(path).map_err(|e| ParquetImageError::Parquet {
+        let file = File::open(path).map_err(|source| ParquetImageError::Open {
             file: path.to_path_buf(),
-            source: e.into(),
+            source,
         })?;
         let reader =
             SerializedFileReader::new(file).map_err(|source| ParquetImageError::Parquet {
