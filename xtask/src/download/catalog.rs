@@ -247,11 +247,15 @@ pub const CATALOG: &[DataSet] = &[
         },
     },
     // Checked: the Hub's file listing of this repository's parquet branch
-    // (train 0000 to 0006, validation 0000; the test folder exists and, at
-    // 78 MB, holds one shard, named by the branch's convention) and its
-    // viewer: 5,216 / 16 / 624 images, Kermany et al.'s split. Label names
-    // are those of the identical copies' cards (NORMAL, PNEUMONIA); the
-    // file's own metadata takes precedence where it names them.
+    // (train 0000 to 0006, validation 0000, a test folder), its licence
+    // (CC BY 4.0) and its viewer: 5,216 / 16 / 624 images, Kermany et al.'s
+    // split. Inferred, not seen: the test folder's single `0000.parquet`
+    // (the branch's naming; identical copies of the data set hold the 624
+    // test images, 78 MB, in one file) and the column `label` with names
+    // NORMAL, PNEUMONIA (those copies' cards). The file's own metadata
+    // takes precedence where it names the classes. The parquet branch is
+    // the Hub's own conversion: should it be redone, the ETag check still
+    // holds, as no sha256 is pinned.
     DataSet {
         name: "chest-xray-pneumonia",
         what: "Pediatric chest X-rays (Kermany et al. 2018), 5,856 JPEGs, \
