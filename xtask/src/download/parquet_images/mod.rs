@@ -4,13 +4,13 @@
 //! Hugging Face `datasets` writes an `Image` feature as a struct column
 //! `image {bytes: binary, path: string}` holding the encoded file (PNG,
 //! JPEG...) and a `ClassLabel` as an integer column (int64), with the label
-//! names in the file's `huggingface` key-value metadata. Files are Snappy
-//! compressed (pyarrow's default); this reader takes Snappy and
-//! uncompressed files, through the parquet crate's record API (no arrow).
+//! names in the file's `huggingface` key-value metadata. Columns are Snappy
+//! compressed (pyarrow's default) or, for image bytes in recent `datasets`,
+//! not compressed; this reader takes both, through the parquet crate's
+//! record API (no arrow). `to_idx` and `to_folder` write what forger reads.
 
-use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use parquet::basic::{Compression, Type as PhysicalType};
@@ -19,6 +19,12 @@ use parquet::record::Field;
 use parquet::schema::types::{Type, TypePtr};
 
 use super::catalog::Split;
+
+mod to_folder;
+mod to_idx;
+
+pub use to_folder::write_folder;
+pub use to_idx::write_idx;
 
 /// The image column, as HF `datasets` names it.
 pub const IMAGE_COLUMN: &str = "image";
@@ -369,241 +375,6 @@ fn open_all(files: &[(Split, PathBuf)], label: &str) -> Result<Vec<(Split, Image
         .iter()
         .map(|(split, path)| Ok((*split, ImageTable::open(path, label)?)))
         .collect()
-}
-
-/// Images of one split decoded to grey, all of one size.
-struct GreySplit {
-    pixels: Vec<u8>,
-    labels: Vec<u8>,
-    /// `[rows, cols]` once an image has been seen.
-    size: Option<[u32; 2]>,
-}
-
-/// Writes the train and test shards in `files` as the four MNIST IDX files
-/// (gzip) in `out`; returns the image counts of train and test. Images are
-/// decoded and converted to grey; every image must have the size of the
-/// first, and labels must fit in a byte.
-pub fn write_idx(files: &[(Split, PathBuf)], label: &str, out: &Path) -> Result<[usize; 2]> {
-    let tables = open_all(files, label)?;
-    let bar = rows_bar(
-        tables.iter().map(|(_, t)| t.len()).sum(),
-        "converting to IDX",
-    );
-    let mut size = None;
-    let mut counts = [0; 2];
-    for (i, (split, stem)) in [(Split::Train, "train"), (Split::Test, "t10k")]
-        .into_iter()
-        .enumerate()
-    {
-        let mut grey = GreySplit {
-            pixels: Vec::new(),
-            labels: Vec::new(),
-            size,
-        };
-        for (_, table) in tables.iter().filter(|(s, _)| *s == split) {
-            table.for_each(|record| {
-                bar.inc(1);
-                push_grey(table, &record, &mut grey)
-            })?;
-        }
-        size = grey.size;
-        let [rows, cols] = grey.size.unwrap_or([0, 0]);
-        let n = grey.labels.len() as u32;
-        write_gz_idx(
-            &out.join(format!("{stem}-images-idx3-ubyte.gz")),
-            0x803,
-            &[n, rows, cols],
-            &grey.pixels,
-        )?;
-        write_gz_idx(
-            &out.join(format!("{stem}-labels-idx1-ubyte.gz")),
-            0x801,
-            &[n],
-            &grey.labels,
-        )?;
-        counts[i] = grey.labels.len();
-    }
-    bar.finish_and_clear();
-    Ok(counts)
-}
-
-fn push_grey(table: &ImageTable, record: &Record, into: &mut GreySplit) -> Result<()> {
-    let grey = table.decode(record)?.to_luma8();
-    let size = [grey.height(), grey.width()];
-    if *into.size.get_or_insert(size) != size {
-        let [h, w] = into.size.unwrap_or_default();
-        return Err(table.value_error(
-            record.row,
-            IMAGE_COLUMN,
-            &format!(
-                "image is {}x{} (width x height): expected {w}x{h} like the images before it",
-                size[1], size[0]
-            ),
-        ));
-    }
-    let label = u8::try_from(record.label).map_err(|_| {
-        table.value_error(
-            record.row,
-            &table.label,
-            &format!(
-                "label {} does not fit an IDX label file (0 to 255)",
-                record.label
-            ),
-        )
-    })?;
-    into.pixels.extend_from_slice(grey.as_raw());
-    into.labels.push(label);
-    Ok(())
-}
-
-fn write_gz_idx(path: &Path, magic: u32, dims: &[u32], data: &[u8]) -> Result<()> {
-    let write = || -> std::io::Result<()> {
-        let file = File::create(path)?;
-        let mut gz = flate2::write::GzEncoder::new(
-            std::io::BufWriter::new(file),
-            flate2::Compression::default(),
-        );
-        gz.write_all(&magic.to_be_bytes())?;
-        for d in dims {
-            gz.write_all(&d.to_be_bytes())?;
-        }
-        gz.write_all(data)?;
-        gz.finish()?.flush()
-    };
-    write().map_err(|source| ParquetImageError::Write {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-/// Writes the shards in `files` as an image folder in `out`: one folder per
-/// class, named from the file's label names (else `classes`), inside one
-/// folder per split ([`Split::folder`]) when there are several splits. Each
-/// image keeps its bytes, in a file numbered by its place in its split, and
-/// is decoded once to check it. Returns the number of images. (forger
-/// numbers classes by folder name in byte order: for the catalog's sets,
-/// cat/dog and NORMAL/PNEUMONIA, that is their label order.)
-pub fn write_folder(
-    files: &[(Split, PathBuf)],
-    label: &str,
-    classes: &[&str],
-    out: &Path,
-) -> Result<usize> {
-    let tables = open_all(files, label)?;
-    let splits: BTreeSet<&'static str> = tables.iter().map(|(s, _)| s.folder()).collect();
-    let bar = rows_bar(tables.iter().map(|(_, t)| t.len()).sum(), "writing images");
-    let mut written = 0;
-    let mut in_split = std::collections::HashMap::new();
-    for (split, table) in &tables {
-        let names = class_folders(table, classes)?;
-        let root = if splits.len() > 1 {
-            out.join(split.folder())
-        } else {
-            out.to_path_buf()
-        };
-        let counter = in_split.entry(split.folder()).or_insert(0usize);
-        table.for_each(|record| {
-            bar.inc(1);
-            let Some(class) = names.get(record.label as usize) else {
-                return Err(table.value_error(
-                    record.row,
-                    label,
-                    &format!(
-                        "label {} is out of range: the data set has {} classes ({})",
-                        record.label,
-                        names.len(),
-                        names.join(", ")
-                    ),
-                ));
-            };
-            table.decode(&record)?;
-            let ext = extension(&record.bytes).ok_or_else(|| {
-                table.value_error(
-                    record.row,
-                    IMAGE_COLUMN,
-                    "decodes, but is not a format forger's image folders take (PNG, JPEG, BMP, GIF, WebP)",
-                )
-            })?;
-            let dir = root.join(class);
-            let path = dir.join(format!("{:06}.{ext}", *counter));
-            let write = || -> std::io::Result<()> {
-                std::fs::create_dir_all(&dir)?;
-                std::fs::write(&path, &record.bytes)
-            };
-            write().map_err(|source| ParquetImageError::Write {
-                path: path.clone(),
-                source,
-            })?;
-            *counter += 1;
-            written += 1;
-            Ok(())
-        })?;
-    }
-    bar.finish_and_clear();
-    Ok(written)
-}
-
-/// Folder names for the classes of `table`: its own label names where its
-/// metadata has them (they describe the data it holds), else `classes`.
-fn class_folders(table: &ImageTable, classes: &[&str]) -> Result<Vec<String>> {
-    let names: Vec<String> = match table.class_names() {
-        Some(own) => {
-            if !classes.is_empty() && own.iter().map(String::as_str).ne(classes.iter().copied()) {
-                tracing::warn!(
-                    "{}: the file names its classes {own:?}, the catalog {classes:?}: using the file's",
-                    table.path.display()
-                );
-            }
-            own.to_vec()
-        }
-        None if !classes.is_empty() => classes.iter().map(|c| c.to_string()).collect(),
-        None => {
-            return Err(ParquetImageError::NoClassNames {
-                file: table.path.clone(),
-                column: table.label.clone(),
-            })
-        }
-    };
-    // A class name becomes a folder name: no separators, no hidden folders.
-    let folders: Vec<String> = names
-        .iter()
-        .map(|n| {
-            let safe: String = n
-                .trim()
-                .chars()
-                .map(|c| {
-                    if matches!(c, '/' | '\\' | '\0') {
-                        '_'
-                    } else {
-                        c
-                    }
-                })
-                .collect();
-            safe.trim_start_matches('.').to_string()
-        })
-        .collect();
-    let distinct: BTreeSet<&String> = folders.iter().collect();
-    if distinct.len() != folders.len() || folders.iter().any(String::is_empty) {
-        return Err(ParquetImageError::ClassNames {
-            file: table.path.clone(),
-            column: table.label.clone(),
-            names,
-        });
-    }
-    Ok(folders)
-}
-
-/// The file extension for an encoded image forger's image folders read.
-fn extension(bytes: &[u8]) -> Option<&'static str> {
-    use image::ImageFormat as F;
-    match image::guess_format(bytes).ok()? {
-        F::Png => Some("png"),
-        F::Jpeg => Some("jpg"),
-        F::Bmp => Some("bmp"),
-        F::Gif => Some("gif"),
-        F::WebP => Some("webp"),
-        _ => None,
-    }
 }
 
 #[cfg(test)]
