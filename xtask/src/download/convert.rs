@@ -2,18 +2,18 @@
 //! built beside its destination and renamed into place only once it is
 //! complete and reads back, so a destination that exists is always whole.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
-use super::catalog::{DataSet, Layout};
+use super::catalog::{DataSet, Layout, Split};
+use super::parquet_images;
 
 /// Where `set` lands inside the cache: a folder, or an `.npz` file.
 pub fn destination(cache: &Path, set: &DataSet) -> PathBuf {
     match set.layout {
         Layout::Npz => cache.join(format!("{}.npz", set.name)),
-        Layout::Idx | Layout::ZipFolder { .. } => cache.join(set.name),
+        Layout::ParquetIdx { .. } | Layout::ParquetFolder { .. } => cache.join(set.name),
     }
 }
 
@@ -33,84 +33,66 @@ pub fn place(set: &DataSet, files: &[PathBuf], dest: &Path) -> anyhow::Result<()
 
 fn build(set: &DataSet, files: &[PathBuf], partial: &Path) -> anyhow::Result<()> {
     match set.layout {
-        Layout::Idx => {
-            std::fs::create_dir_all(partial)?;
-            for (file, remote) in files.iter().zip(set.files) {
-                let name = super::hub::base_name(remote);
-                std::fs::copy(file, partial.join(name))
-                    .with_context(|| format!("copying {}", file.display()))?;
-            }
-            forger_data::idx::load_dir(partial)
-                .context("the downloaded files are not the four MNIST-style IDX files")?;
-        }
         Layout::Npz => {
             let file = files.first().context("no file downloaded")?;
             std::fs::copy(file, partial).with_context(|| format!("copying {}", file.display()))?;
             forger_data::npz::load(partial)
                 .context("the downloaded file is not a MedMNIST-style .npz")?;
         }
-        Layout::ZipFolder { strip } => {
-            let file = files.first().context("no file downloaded")?;
-            let count = extract_images(file, strip, partial)?;
-            tracing::info!("extracted {count} images");
+        Layout::ParquetIdx { label } => {
+            let shards = shards(set, files)?;
+            if shards.iter().any(|(s, _)| *s == Split::Validation) {
+                bail!("{}: IDX files hold a train and a test split only", set.name);
+            }
+            std::fs::create_dir_all(partial)?;
+            let [train, test] = parquet_images::write_idx(&shards, label, partial)?;
+            tracing::info!("converted {train} training and {test} test images to IDX");
+            forger_data::idx::load_dir(partial)
+                .context("the converted IDX files do not read back")?;
+        }
+        Layout::ParquetFolder { label, classes } => {
+            let shards = shards(set, files)?;
+            std::fs::create_dir_all(partial)?;
+            let count = parquet_images::write_folder(&shards, label, classes, partial)?;
+            tracing::info!("wrote {count} images");
+            check_folder(partial)?;
         }
     }
     Ok(())
 }
 
-/// Extracts the images (JPEG, PNG) below `strip` in the zip at `zip_path`
-/// into `out`, keeping their relative paths; returns how many.
-fn extract_images(zip_path: &Path, strip: &str, out: &Path) -> anyhow::Result<usize> {
-    let file =
-        std::fs::File::open(zip_path).with_context(|| format!("opening {}", zip_path.display()))?;
-    let mut archive = zip::ZipArchive::new(file)
-        .with_context(|| format!("{} is not a zip archive", zip_path.display()))?;
-    let bar = if std::io::stderr().is_terminal() {
-        indicatif::ProgressBar::new(archive.len() as u64).with_message("extracting")
+/// The downloaded parquet shards with their splits.
+fn shards(set: &DataSet, files: &[PathBuf]) -> anyhow::Result<Vec<(Split, PathBuf)>> {
+    set.files
+        .iter()
+        .zip(files)
+        .map(|(remote, path)| {
+            let split = remote
+                .split
+                .with_context(|| format!("{}: the catalog names no split", remote.path))?;
+            Ok((split, path.clone()))
+        })
+        .collect()
+}
+
+/// Checks that forger's loader takes the image folder at `root`: one tree,
+/// or one per split folder (without decoding the images again).
+fn check_folder(root: &Path) -> anyhow::Result<()> {
+    let splits: Vec<PathBuf> = [Split::Train, Split::Validation, Split::Test]
+        .iter()
+        .map(|s| root.join(s.folder()))
+        .filter(|p| p.is_dir())
+        .collect();
+    let trees = if splits.is_empty() {
+        vec![root.to_path_buf()]
     } else {
-        indicatif::ProgressBar::hidden()
+        splits
     };
-    let mut count = 0;
-    for i in 0..archive.len() {
-        bar.set_position(i as u64);
-        let mut entry = archive.by_index(i)?;
-        // `enclosed_name` refuses absolute paths and `..`.
-        let Some(path) = entry.enclosed_name() else {
-            continue;
-        };
-        let Ok(relative) = path.strip_prefix(strip) else {
-            continue;
-        };
-        let is_image = relative
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| ["jpg", "jpeg", "png"].contains(&e.to_ascii_lowercase().as_str()));
-        let junk = relative
-            .components()
-            .any(|c| c.as_os_str().to_string_lossy().starts_with("__MACOSX"));
-        if entry.is_dir() || !is_image || junk {
-            continue;
-        }
-        let target = out.join(relative);
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        let mut writer = std::fs::File::create(&target)
-            .with_context(|| format!("creating {}", target.display()))?;
-        std::io::copy(&mut entry, &mut writer).with_context(|| {
-            format!(
-                "extracting {} from {}",
-                relative.display(),
-                zip_path.display()
-            )
-        })?;
-        count += 1;
+    for tree in trees {
+        forger_data::image_folder::FolderIndex::discover(&tree)
+            .context("the written image folder does not read back")?;
     }
-    bar.finish_and_clear();
-    if count == 0 {
-        bail!("{} holds no images under `{strip}`", zip_path.display());
-    }
-    Ok(count)
+    Ok(())
 }
 
 fn remove(path: &Path) -> anyhow::Result<()> {

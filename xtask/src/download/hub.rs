@@ -28,9 +28,10 @@ pub fn incoming_dir(opts: &Options, set: &DataSet) -> PathBuf {
     opts.cache.join("incoming").join(set.name)
 }
 
-/// The file name of a remote path (its last component).
-pub fn base_name(remote: &Remote) -> &'static str {
-    remote.path.rsplit('/').next().unwrap_or(remote.path)
+/// Where a file of `set` placed by hand is looked for: its path in the
+/// repository, below the incoming folder.
+pub fn incoming_file(opts: &Options, set: &DataSet, remote: &Remote) -> PathBuf {
+    incoming_dir(opts, set).join(remote.path)
 }
 
 fn repo(set: &DataSet) -> Repo {
@@ -41,11 +42,15 @@ fn repo(set: &DataSet) -> Repo {
     )
 }
 
-/// The URL hf-hub fetches `remote` from.
+/// The URL hf-hub fetches `remote` from (a revision's `/` encoded, as
+/// hf-hub sends it).
 pub fn url(set: &DataSet, remote: &Remote, opts: &Options) -> String {
     format!(
         "{}/datasets/{}/resolve/{}/{}",
-        opts.endpoint, set.repo, set.revision, remote.path
+        opts.endpoint,
+        set.repo,
+        set.revision.replace('/', "%2F"),
+        remote.path
     )
 }
 
@@ -106,11 +111,10 @@ pub fn cached(set: &DataSet, opts: &Options) -> anyhow::Result<Option<Vec<PathBu
         }
         return Ok(Some(paths));
     }
-    let incoming = incoming_dir(opts, set);
     let by_hand: Vec<PathBuf> = set
         .files
         .iter()
-        .map(|f| incoming.join(base_name(f)))
+        .map(|f| incoming_file(opts, set, f))
         .collect();
     if !by_hand.iter().all(|p| p.is_file()) {
         return Ok(None);
@@ -237,7 +241,7 @@ pub fn by_hand(set: &DataSet, opts: &Options, what: &str) -> String {
         text.push_str(&format!(
             "  {}\n    -> {}\n",
             url(set, remote, opts),
-            incoming_dir(opts, set).join(base_name(remote)).display()
+            incoming_file(opts, set, remote).display()
         ));
     }
     text.push_str(&format!(

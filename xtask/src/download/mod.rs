@@ -6,6 +6,9 @@ mod catalog;
 mod convert;
 mod hub;
 #[cfg(test)]
+mod parquet_fixture;
+mod parquet_images;
+#[cfg(test)]
 mod tests;
 
 use std::path::PathBuf;
@@ -121,32 +124,37 @@ pub fn fetch(set: &DataSet, opts: &Options) -> anyhow::Result<PathBuf> {
 /// The `--list` table.
 fn list(opts: &Options) -> String {
     let mut out = format!(
-        "Data sets (sources: the Hugging Face dataset repositories as configured in \
-         xtask/src/download/catalog.rs; not verified from this machine)\ncache: {}\n\n",
+        "Data sets, from their Hugging Face dataset repositories (see \
+         xtask/src/download/catalog.rs for how each entry was checked)\ncache: {}\n\n",
         opts.cache.display()
     );
     out.push_str(&format!(
-        "{:<22} {:>8}  {:<7} {}\n",
+        "{:<22} {:>11}  {:<7} {}\n",
         "name", "size", "cached", "what"
     ));
+    let indent = " ".repeat(44);
     for set in CATALOG {
         let cached = convert::destination(&opts.cache, set).exists();
+        let revision = if set.revision == "main" {
+            String::new()
+        } else {
+            format!(" at {}", set.revision)
+        };
+        let files = set
+            .files
+            .iter()
+            .map(|f| f.path)
+            .collect::<Vec<_>>()
+            .join(&format!("\n{indent}         "));
         out.push_str(&format!(
-            "{:<22} {:>8}  {:<7} {}\n{:<41}licence: {}\n{:<41}source:  {}/datasets/{} ({})\n",
+            "{:<22} {:>11}  {:<7} {}\n{indent}licence: {}\n{indent}source:  {}/datasets/{}{revision}\n{indent}files:   {files}\n",
             set.name,
             set.size,
             if cached { "yes" } else { "no" },
             set.what,
-            "",
             set.licence,
-            "",
             opts.endpoint,
             set.repo,
-            set.files
-                .iter()
-                .map(|f| f.path)
-                .collect::<Vec<_>>()
-                .join(", ")
         ));
     }
     out.push_str(

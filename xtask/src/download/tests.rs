@@ -12,7 +12,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::catalog::{DataSet, Layout, Remote};
+use parquet::basic::Compression;
+
+use super::catalog::{DataSet, Layout, Remote, Split};
+use super::parquet_fixture::{jpeg, noise, parquet, png, Labels};
 use super::{fetch, hub, Options};
 
 /// How the server treats a file's body requests.
@@ -177,40 +180,11 @@ fn sha256(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Gzip without compression, so that half a body is really partial.
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
-    enc.write_all(bytes).unwrap();
-    enc.finish().unwrap()
-}
-
-fn idx(magic: u32, dims: &[u32], data: &[u8]) -> Vec<u8> {
-    let mut out = magic.to_be_bytes().to_vec();
-    dims.iter()
-        .for_each(|d| out.extend_from_slice(&d.to_be_bytes()));
-    out.extend_from_slice(data);
-    gzip(&out)
-}
-
-/// The four IDX files of a 3-image train set and a 2-image test set,
-/// larger than one read buffer so that a cut body is really partial.
-fn idx_files() -> Vec<(&'static str, Vec<u8>)> {
-    let pixels: Vec<u8> = (0..3 * 40 * 40).map(|i| (i % 253) as u8).collect();
-    vec![
-        (
-            "raw/train-images-idx3-ubyte.gz",
-            idx(0x803, &[3, 40, 40], &pixels),
-        ),
-        (
-            "raw/train-labels-idx1-ubyte.gz",
-            idx(0x801, &[3], &[1, 2, 9]),
-        ),
-        (
-            "raw/t10k-images-idx3-ubyte.gz",
-            idx(0x803, &[2, 40, 40], &pixels[..3200]),
-        ),
-        ("raw/t10k-labels-idx1-ubyte.gz", idx(0x801, &[2], &[0, 5])),
-    ]
+/// `n` grey 28x28 images of noise: their pixels and PNG files.
+fn digits(seed: u32, n: usize) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let pixels: Vec<Vec<u8>> = (0..n).map(|i| noise(seed + i as u32, 28 * 28)).collect();
+    let files = pixels.iter().map(|p| png(28, 28, p)).collect();
+    (pixels, files)
 }
 
 fn npz_file() -> Vec<u8> {
@@ -236,35 +210,25 @@ fn npz_file() -> Vec<u8> {
     zip.finish().unwrap().into_inner()
 }
 
-fn zip_of_images() -> Vec<u8> {
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default();
-    for name in [
-        "Pets/Cat/1.jpg",
-        "Pets/Dog/2.JPG",
-        "Pets/readme.txt",
-        "__MACOSX/Pets/Cat/._1.jpg",
-    ] {
-        zip.start_file(name, options).unwrap();
-        zip.write_all(b"not really a jpeg").unwrap();
-    }
-    zip.finish().unwrap().into_inner()
-}
-
 fn leak(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
 }
 
-/// A catalog entry for `repo` with `files`, and the server's view of them.
+/// A catalog entry for `repo` with `files` (path, split, bytes), and the
+/// server's view of them.
 fn hosted_set(
     repo: &str,
     layout: Layout,
-    files: Vec<(&'static str, Vec<u8>)>,
+    files: Vec<(&'static str, Option<Split>, Vec<u8>)>,
     serve: impl Fn(usize) -> Serve,
 ) -> (DataSet, Vec<(String, Vec<u8>, Serve)>) {
     let remotes: Vec<Remote> = files
         .iter()
-        .map(|(path, _)| Remote { path, sha256: None })
+        .map(|&(path, split, _)| Remote {
+            path,
+            sha256: None,
+            split,
+        })
         .collect();
     let set = DataSet {
         name: leak(repo.replace('/', "-")),
@@ -279,7 +243,7 @@ fn hosted_set(
     let served = files
         .into_iter()
         .enumerate()
-        .map(|(i, (path, bytes))| {
+        .map(|(i, (path, _, bytes))| {
             (
                 format!("/datasets/{repo}/resolve/main/{path}"),
                 bytes,
@@ -318,43 +282,73 @@ fn files_named(dir: &Path, suffix: &str) -> Vec<String> {
 }
 
 #[test]
-fn downloads_resume_after_a_dropped_connection_then_convert_and_work_offline() {
-    let (set, served) = hosted_set("test/idx", Layout::Idx, idx_files(), |i| {
-        if i == 0 {
-            Serve::DropFirst
-        } else {
-            Serve::Good
-        }
-    });
+fn parquet_shards_resume_after_a_dropped_connection_then_become_idx_and_work_offline() {
+    let (train_pixels, train_png) = digits(1, 16);
+    let (test_pixels, test_png) = digits(100, 3);
+    let train_labels: Vec<i64> = (0..16).map(|i| (i * 7) % 10).collect();
+    let train = parquet(
+        &train_png,
+        Labels::Int(&train_labels),
+        "label",
+        None,
+        Compression::UNCOMPRESSED,
+    );
+    // More than one read buffer, so that a cut body is really partial.
+    assert!(train.len() > 10_000, "{}", train.len());
+    let test = parquet(
+        &test_png,
+        Labels::Int(&[4, 0, 9]),
+        "label",
+        Some(&["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]),
+        Compression::SNAPPY,
+    );
+    let (set, served) = hosted_set(
+        "test/digits",
+        Layout::ParquetIdx { label: "label" },
+        vec![
+            (
+                "mnist/train-00000-of-00001.parquet",
+                Some(Split::Train),
+                train,
+            ),
+            ("mnist/test-00000-of-00001.parquet", Some(Split::Test), test),
+        ],
+        |i| {
+            if i == 0 {
+                Serve::DropFirst
+            } else {
+                Serve::Good
+            }
+        },
+    );
     let (npz, npz_served) = hosted_set(
         "test/npz",
         Layout::Npz,
-        vec![("tiny.npz", npz_file())],
+        vec![("data/tiny.npz", None, npz_file())],
         |_| Serve::Good,
     );
-    let (pets, pets_served) = hosted_set(
-        "test/pets",
-        Layout::ZipFolder { strip: "Pets/" },
-        vec![("pets.zip", zip_of_images())],
-        |_| Serve::Good,
-    );
-    let server = FakeHub::start(
-        served
-            .into_iter()
-            .chain(npz_served)
-            .chain(pets_served)
-            .collect(),
-    );
+    let server = FakeHub::start(served.into_iter().chain(npz_served).collect());
     let cache = tempfile::tempdir().unwrap();
     let opts = options(cache.path(), &server.endpoint);
 
     let dest = fetch(&set, &opts).unwrap();
-    let splits = forger_data::idx::load_dir(&dest).unwrap();
-    assert_eq!((splits.train.len(), splits.test.len()), (3, 2));
-    assert_eq!(splits.train.labels(), &[1, 2, 9]);
+    assert_eq!(dest, cache.path().join("test-digits"));
+    for stem in forger_data::idx::STANDARD_FILES {
+        assert!(dest.join(format!("{stem}.gz")).is_file(), "{stem}");
+    }
+    let splits = forger_data::load_spec(&dest).unwrap();
+    assert_eq!((splits.train.len(), splits.test.len()), (16, 3));
+    assert_eq!(splits.train.image_shape(), [1, 28, 28]);
+    let want: Vec<u32> = train_labels.iter().map(|&l| l as u32).collect();
+    assert_eq!(splits.train.labels(), want.as_slice());
+    assert_eq!(splits.test.labels(), &[4, 0, 9]);
+    for (i, pixels) in train_pixels.iter().enumerate() {
+        assert_eq!(splits.train.image(i), pixels.as_slice(), "train image {i}");
+    }
+    assert_eq!(splits.test.image(2), test_pixels[2].as_slice());
     // The cut first body was resumed from where it stopped, not restarted.
     let log = server.requests();
-    let first: Vec<&String> = log.iter().filter(|l| l.contains("train-images")).collect();
+    let first: Vec<&String> = log.iter().filter(|l| l.contains("train-0000")).collect();
     assert_eq!(first.len(), 4, "{log:?}");
     assert!(
         first[3].contains("bytes=") && !first[3].ends_with("bytes=0-"),
@@ -365,9 +359,6 @@ fn downloads_resume_after_a_dropped_connection_then_convert_and_work_offline() {
     let npz_dest = fetch(&npz, &opts).unwrap();
     assert_eq!(npz_dest, cache.path().join("test-npz.npz"));
     assert_eq!(forger_data::npz::load(&npz_dest).unwrap().train.len(), 2);
-    let pets_dest = fetch(&pets, &opts).unwrap();
-    assert!(pets_dest.join("Cat/1.jpg").is_file() && pets_dest.join("Dog/2.JPG").is_file());
-    assert!(!pets_dest.join("readme.txt").exists());
 
     drop(server);
     let offline = Options {
@@ -380,8 +371,234 @@ fn downloads_resume_after_a_dropped_connection_then_convert_and_work_offline() {
     assert_eq!(fetch(&set, &offline).unwrap(), dest);
     assert_eq!(
         forger_data::idx::load_dir(&dest).unwrap().test.labels(),
-        &[0, 5]
+        &[4, 0, 9]
     );
+}
+
+#[test]
+fn parquet_shards_become_image_folders_that_forger_loads() {
+    // Two splits, Snappy, label names in the file's metadata: a Kaggle
+    // layout (`training_set/`, `test_set/`) with the file's class names.
+    let pixels: Vec<Vec<u8>> = (0..7).map(|i| noise(i, 20 * 12)).collect();
+    let images: Vec<Vec<u8>> = pixels.iter().map(|p| png(20, 12, p)).collect();
+    let train_labels = [0, 1, 1, 0, 1];
+    let train = parquet(
+        &images[..5],
+        Labels::Int(&train_labels),
+        "label",
+        Some(&["NORMAL", "PNEUMONIA"]),
+        Compression::SNAPPY,
+    );
+    let test = parquet(
+        &images[5..],
+        Labels::Int(&[1, 0]),
+        "label",
+        Some(&["NORMAL", "PNEUMONIA"]),
+        Compression::SNAPPY,
+    );
+    let (mut xray, xray_served) = hosted_set(
+        "test/xray",
+        Layout::ParquetFolder {
+            label: "label",
+            classes: &["NORMAL", "PNEUMONIA"],
+        },
+        vec![
+            ("default/train/0000.parquet", Some(Split::Train), train),
+            ("default/test/0000.parquet", Some(Split::Test), test),
+        ],
+        |_| Serve::Good,
+    );
+    // Served from a branch whose name has slashes, as the chest X-rays are.
+    xray.revision = "refs/convert/parquet";
+    let xray_served: Vec<_> = xray_served
+        .into_iter()
+        .map(|(path, bytes, serve)| {
+            let path = path.replace("/resolve/main/", "/resolve/refs%2Fconvert%2Fparquet/");
+            (path, bytes, serve)
+        })
+        .collect();
+    // One split in two shards, no names in the files (the catalog's are
+    // used), column `labels`, a JPEG among the PNGs: one class-per-folder tree.
+    let pets_images = [
+        png(9, 7, &noise(20, 63)),
+        jpeg(16, 16, &noise(21, 256)),
+        png(9, 7, &noise(22, 63)),
+        png(5, 5, &noise(23, 25)),
+        png(9, 7, &noise(24, 63)),
+    ];
+    let shard = |range: std::ops::Range<usize>, labels: &[i64]| {
+        parquet(
+            &pets_images[range],
+            Labels::Int(labels),
+            "labels",
+            None,
+            Compression::UNCOMPRESSED,
+        )
+    };
+    let (pets, pets_served) = hosted_set(
+        "test/pets",
+        Layout::ParquetFolder {
+            label: "labels",
+            classes: &["cat", "dog"],
+        },
+        vec![
+            (
+                "data/train-00000-of-00002.parquet",
+                Some(Split::Train),
+                shard(0..3, &[0, 1, 0]),
+            ),
+            (
+                "data/train-00001-of-00002.parquet",
+                Some(Split::Train),
+                shard(3..5, &[1, 1]),
+            ),
+        ],
+        |_| Serve::Good,
+    );
+    let server = FakeHub::start(xray_served.into_iter().chain(pets_served).collect());
+    let cache = tempfile::tempdir().unwrap();
+    let opts = options(cache.path(), &server.endpoint);
+
+    let dest = fetch(&xray, &opts).unwrap();
+    let first = hub::url(&xray, &xray.files[0], &opts);
+    let asked = format!("{}{} ", server.endpoint, server.requests()[0]);
+    assert!(asked.starts_with(&format!("{first} ")), "{asked} {first}");
+    // Each image keeps its bytes, numbered in its split, under its class.
+    assert_eq!(
+        std::fs::read(dest.join("training_set/PNEUMONIA/000002.png")).unwrap(),
+        images[2]
+    );
+    assert_eq!(
+        std::fs::read(dest.join("test_set/NORMAL/000001.png")).unwrap(),
+        images[6]
+    );
+    let splits = forger_data::load_spec(&dest).unwrap();
+    assert_eq!(splits.train.classes(), &["NORMAL", "PNEUMONIA"]);
+    assert_eq!(splits.train.class_counts(), vec![2, 3]);
+    assert_eq!(splits.test.class_counts(), vec![1, 1]);
+    let config = forger_data::image_folder::ImageFolderConfig {
+        size: [12, 20],
+        color: forger_data::image_folder::ColorMode::Grey,
+        filter: forger_data::image_folder::ResizeFilter::Nearest,
+        skip_bad_images: false,
+    };
+    let exact = forger_data::image_folder::load_kaggle(&dest, &config).unwrap();
+    // Files sort by name within a class: NORMAL holds rows 0 and 3.
+    assert_eq!(exact.train.dataset.labels(), &[0, 0, 1, 1, 1]);
+    assert_eq!(exact.train.dataset.image(1), pixels[3].as_slice());
+    assert_eq!(exact.test.dataset.image(0), pixels[6].as_slice());
+
+    let pets_dest = fetch(&pets, &opts).unwrap();
+    let mut names: Vec<String> = files_named(&pets_dest, "")
+        .iter()
+        .map(|p| {
+            p.strip_prefix(&*pets_dest.to_string_lossy())
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "/cat/000000.png",
+            "/cat/000002.png",
+            "/dog/000001.jpg",
+            "/dog/000003.png",
+            "/dog/000004.png"
+        ]
+    );
+    let splits = forger_data::load_spec(&pets_dest).unwrap();
+    assert_eq!(splits.train.classes(), &["cat", "dog"]);
+    assert_eq!(splits.train.len() + splits.test.len(), 5);
+
+    // Offline, the folder is rebuilt from hf-hub's cache of that branch.
+    drop(server);
+    std::fs::remove_dir_all(&dest).unwrap();
+    let offline = Options {
+        offline: true,
+        ..opts.clone()
+    };
+    assert_eq!(fetch(&xray, &offline).unwrap(), dest);
+    assert_eq!(
+        std::fs::read(dest.join("test_set/NORMAL/000001.png")).unwrap(),
+        images[6]
+    );
+}
+
+#[test]
+fn the_list_shows_every_data_set_with_its_size_licence_and_source() {
+    let cache = tempfile::tempdir().unwrap();
+    let text = super::list(&options(cache.path(), "https://huggingface.co"));
+    for set in super::CATALOG {
+        let entry = text
+            .split('\n')
+            .skip_while(|l| !l.starts_with(&format!("{} ", set.name)))
+            .take(4 + set.files.len())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            entry.contains(set.size)
+                && entry.contains(&format!("licence: {}", set.licence))
+                && entry.contains(&format!(
+                    "source:  https://huggingface.co/datasets/{}",
+                    set.repo
+                ))
+                && set.files.iter().all(|f| entry.contains(f.path)),
+            "{}:\n{entry}",
+            set.name
+        );
+    }
+}
+
+#[test]
+fn a_parquet_without_the_label_column_is_a_clear_error_and_nothing_is_placed() {
+    let (_, images) = digits(7, 2);
+    let wrong = parquet(
+        &images,
+        Labels::Int(&[1, 2]),
+        "target",
+        None,
+        Compression::SNAPPY,
+    );
+    let (_, test_images) = digits(9, 1);
+    let test = parquet(
+        &test_images,
+        Labels::Int(&[3]),
+        "label",
+        None,
+        Compression::SNAPPY,
+    );
+    let (set, served) = hosted_set(
+        "test/schema",
+        Layout::ParquetIdx { label: "label" },
+        vec![
+            (
+                "mnist/train-00000-of-00001.parquet",
+                Some(Split::Train),
+                wrong,
+            ),
+            ("mnist/test-00000-of-00001.parquet", Some(Split::Test), test),
+        ],
+        |_| Serve::Good,
+    );
+    let server = FakeHub::start(served);
+    let cache = tempfile::tempdir().unwrap();
+    let err = fetch(&set, &options(cache.path(), &server.endpoint)).unwrap_err();
+    let text = format!("{err:#}");
+    assert!(
+        text.contains("train-00000-of-00001.parquet")
+            && text.contains("no column `label`")
+            && text.contains("`image`, `target`"),
+        "{text}"
+    );
+    assert!(!cache.path().join("test-schema").exists());
+    let left: Vec<String> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(left.iter().all(|n| !n.contains("partial")), "{left:?}");
 }
 
 #[test]
@@ -389,7 +606,7 @@ fn a_corrupted_file_is_a_checksum_error_and_nothing_is_left_in_place() {
     let (set, served) = hosted_set(
         "test/bad",
         Layout::Npz,
-        vec![("tiny.npz", npz_file())],
+        vec![("tiny.npz", None, npz_file())],
         |_| Serve::Corrupt,
     );
     let server = FakeHub::start(served);
@@ -418,7 +635,7 @@ fn a_connection_that_always_drops_fails_after_bounded_attempts_without_a_half_fi
     let (set, served) = hosted_set(
         "test/drop",
         Layout::Npz,
-        vec![("tiny.npz", npz_file())],
+        vec![("tiny.npz", None, npz_file())],
         |_| Serve::DropAlways,
     );
     let server = FakeHub::start(served);
@@ -443,7 +660,7 @@ fn without_network_it_fails_fast_saying_what_it_tried_and_how_to_place_files() {
     let (set, _) = hosted_set(
         "test/away",
         Layout::Npz,
-        vec![("tiny.npz", npz_file())],
+        vec![("data/tiny.npz", None, npz_file())],
         |_| Serve::Good,
     );
     let cache = tempfile::tempdir().unwrap();
@@ -453,7 +670,7 @@ fn without_network_it_fails_fast_saying_what_it_tried_and_how_to_place_files() {
         text.contains("could not reach") && text.contains(&closed),
         "{text}"
     );
-    let incoming = hub::incoming_dir(&opts, &set).join("tiny.npz");
+    let incoming = hub::incoming_dir(&opts, &set).join("data/tiny.npz");
     assert!(
         text.contains(&incoming.display().to_string()) && text.contains("--offline"),
         "{text}"
