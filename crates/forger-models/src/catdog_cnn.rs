@@ -2,7 +2,7 @@ use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
-use crate::layers::{conv2d_same, dropout, linear, max_pool2d, Conv2d};
+use crate::layers::{conv2d_same_with, dropout, linear_with, max_pool2d, Conv2d, InitScheme};
 use crate::{ImageClassifier, Mode, ModelError, Result};
 
 /// The cats-vs-dogs tutorial's CNN: three blocks of 3x3 SAME convolution,
@@ -23,6 +23,8 @@ pub struct CatDogCnnConfig {
     pub dense: [usize; 2],
     /// Number of classes (outputs).
     pub classes: usize,
+    /// Initialisation: Keras' (the tutorial's framework) by default.
+    pub init: InitScheme,
 }
 
 impl Default for CatDogCnnConfig {
@@ -33,6 +35,7 @@ impl Default for CatDogCnnConfig {
             dropout: 0.3,
             dense: [512, 256],
             classes: 2,
+            init: InitScheme::Keras,
         }
     }
 }
@@ -61,15 +64,16 @@ impl CatDogCnnConfig {
         }
         let [f1, f2, f3] = self.filters;
         let [d1, d2] = self.dense;
+        let init = self.init;
         Ok(CatDogCnn {
             convs: [
-                conv2d_same(self.input[0], f1, KERNEL, vb.pp("c1"))?,
-                conv2d_same(f1, f2, KERNEL, vb.pp("c2"))?,
-                conv2d_same(f2, f3, KERNEL, vb.pp("c3"))?,
+                conv2d_same_with(self.input[0], f1, KERNEL, init, vb.pp("c1"))?,
+                conv2d_same_with(f1, f2, KERNEL, init, vb.pp("c2"))?,
+                conv2d_same_with(f2, f3, KERNEL, init, vb.pp("c3"))?,
             ],
-            fc1: linear(self.features(), d1, vb.pp("fc1"))?,
-            fc2: linear(d1, d2, vb.pp("fc2"))?,
-            out: linear(d2, self.classes, vb.pp("out"))?,
+            fc1: linear_with(self.features(), d1, init, vb.pp("fc1"))?,
+            fc2: linear_with(d1, d2, init, vb.pp("fc2"))?,
+            out: linear_with(d2, self.classes, init, vb.pp("out"))?,
             config: self.clone(),
         })
     }

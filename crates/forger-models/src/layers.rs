@@ -4,6 +4,7 @@
 
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{Init, VarBuilder};
+use serde::{Deserialize, Serialize};
 
 use crate::kernels::{self, Padding};
 
@@ -18,11 +19,51 @@ pub fn torch_default_init(fan_in: usize) -> Init {
     }
 }
 
+/// How a layer's weights and biases start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InitScheme {
+    /// PyTorch's default: weights and biases uniform in `+-1/sqrt(fan_in)`.
+    #[default]
+    Torch,
+    /// Keras' default: Glorot-uniform weights (`+-sqrt(6 / (fan_in +
+    /// fan_out))`), zero biases.
+    Keras,
+}
+
+impl InitScheme {
+    /// The initialisers of the weight and the bias of a layer with `fan_in`
+    /// inputs and `fan_out` outputs per output position.
+    pub fn weight_and_bias(self, fan_in: usize, fan_out: usize) -> (Init, Init) {
+        match self {
+            Self::Torch => (torch_default_init(fan_in), torch_default_init(fan_in)),
+            Self::Keras => {
+                let bound = (6.0 / (fan_in + fan_out).max(1) as f64).sqrt();
+                let weight = Init::Uniform {
+                    lo: -bound,
+                    up: bound,
+                };
+                (weight, Init::Const(0.0))
+            }
+        }
+    }
+}
+
 /// A fully connected layer with PyTorch's default initialisation.
 pub fn linear(in_dim: usize, out_dim: usize, vb: VarBuilder) -> Result<candle_nn::Linear> {
-    let init = torch_default_init(in_dim);
-    let weight = vb.get_with_hints((out_dim, in_dim), "weight", init)?;
-    let bias = vb.get_with_hints(out_dim, "bias", init)?;
+    linear_with(in_dim, out_dim, InitScheme::Torch, vb)
+}
+
+/// A fully connected layer initialised by `init`.
+pub fn linear_with(
+    in_dim: usize,
+    out_dim: usize,
+    init: InitScheme,
+    vb: VarBuilder,
+) -> Result<candle_nn::Linear> {
+    let (w_init, b_init) = init.weight_and_bias(in_dim, out_dim);
+    let weight = vb.get_with_hints((out_dim, in_dim), "weight", w_init)?;
+    let bias = vb.get_with_hints(out_dim, "bias", b_init)?;
     Ok(candle_nn::Linear::new(weight, Some(bias)))
 }
 
@@ -58,9 +99,25 @@ pub fn conv2d_same(
     kernel: usize,
     vb: VarBuilder,
 ) -> Result<Conv2d> {
-    let init = torch_default_init(in_channels * kernel * kernel);
-    let weight = vb.get_with_hints((out_channels, in_channels, kernel, kernel), "weight", init)?;
-    let bias = vb.get_with_hints(out_channels, "bias", init)?;
+    conv2d_same_with(in_channels, out_channels, kernel, InitScheme::Torch, vb)
+}
+
+/// [`conv2d_same`] initialised by `init`.
+pub fn conv2d_same_with(
+    in_channels: usize,
+    out_channels: usize,
+    kernel: usize,
+    init: InitScheme,
+    vb: VarBuilder,
+) -> Result<Conv2d> {
+    let area = kernel * kernel;
+    let (w_init, b_init) = init.weight_and_bias(in_channels * area, out_channels * area);
+    let weight = vb.get_with_hints(
+        (out_channels, in_channels, kernel, kernel),
+        "weight",
+        w_init,
+    )?;
+    let bias = vb.get_with_hints(out_channels, "bias", b_init)?;
     Ok(Conv2d::new(weight, Some(bias), 1, Padding::same(kernel)))
 }
 
@@ -318,5 +375,31 @@ mod tests {
                 .unwrap(),
             0.0
         );
+    }
+
+    #[test]
+    fn keras_init_is_glorot_uniform_with_zero_bias() {
+        let vm = candle_nn::VarMap::new();
+        let vb = crate::seeded_vars(
+            &vm,
+            rand::SeedableRng::seed_from_u64(0),
+            &candle_core::Device::Cpu,
+        );
+        let conv = conv2d_same_with(3, 16, 3, InitScheme::Keras, vb.pp("c")).unwrap();
+        let fc = linear_with(4096, 512, InitScheme::Keras, vb.pp("fc")).unwrap();
+        let bound = |fan_in: f64, fan_out: f64| (6.0 / (fan_in + fan_out)).sqrt() as f32;
+        for (w, limit) in [
+            (conv.weight.clone(), bound(27.0, 144.0)),
+            (fc.weight().clone(), bound(4096.0, 512.0)),
+        ] {
+            let w = w.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let max = w.iter().fold(0f32, |m, v| m.max(v.abs()));
+            assert!(
+                max <= limit && max > 0.9 * limit,
+                "max {max}, limit {limit}"
+            );
+        }
+        let b = fc.bias().unwrap().to_vec1::<f32>().unwrap();
+        assert!(b.iter().all(|&v| v == 0.0));
     }
 }
