@@ -10,8 +10,10 @@ use forger::data::image_folder::{load_folder_splits, FolderSplitConfig, ImageFol
 use forger::data::Splits;
 use forger::models::{CatDogCnnConfig, ClassifierConfig};
 use forger::train::augmentation_study::{run_augmentation_study, AugmentationStudyConfig};
-use forger::train::history::HistoryRow;
 use forger::train::{fit, FitConfig, FitData, RunDir, Schedule};
+
+mod common;
+use common::without_time;
 
 /// A Kaggle-layout tree of 12x12 RGB PNGs: `stripes/` has horizontal
 /// stripes, `checks/` a checkerboard, each image with its own brightness.
@@ -64,15 +66,6 @@ fn tiny_config(epochs: u64) -> FitConfig {
         batch_size: 8,
         ..FitConfig::catdog_tutorial(model)
     }
-}
-
-fn without_time(rows: &[HistoryRow]) -> Vec<HistoryRow> {
-    rows.iter()
-        .map(|r| HistoryRow {
-            seconds: 0.0,
-            ..r.clone()
-        })
-        .collect()
 }
 
 #[test]

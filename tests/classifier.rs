@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use candle_core::Device;
 use forger::data::{load_spec, Splits};
 use forger::models::{ClassifierConfig, MnistCnnConfig};
-use forger::train::{
-    fit, history::HistoryRow, FitConfig, FitData, RunDir, Schedule, Selection, TrainedClassifier,
-};
+use forger::train::{fit, FitConfig, FitData, RunDir, Schedule, Selection, TrainedClassifier};
+
+mod common;
+use common::without_time;
 
 fn pneumonia() -> Splits {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/pneumoniamnist.npz");
@@ -25,16 +26,6 @@ fn two_class_config(steps: u64, eval_every: u64) -> FitConfig {
         eval_every: Some(eval_every),
         ..FitConfig::mnist_tutorial(model)
     }
-}
-
-/// History rows without the wall-clock column, which no two runs share.
-fn without_time(rows: &[HistoryRow]) -> Vec<HistoryRow> {
-    rows.iter()
-        .map(|r| HistoryRow {
-            seconds: 0.0,
-            ..r.clone()
-        })
-        .collect()
 }
 
 #[test]

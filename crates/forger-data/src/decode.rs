@@ -2,29 +2,15 @@
 
 use std::path::Path;
 
-use crate::image_folder::{decode_image, ColorMode, ImageFolderConfig, ResizeFilter};
-use crate::{DataError, Result};
+use crate::image_folder::{decode_image, ImageFolderConfig};
+use crate::Result;
 
 /// Decodes the image at `path` (any format the `image` crate reads), converts
-/// it to grey (`channels` 1) or RGB (3) and resizes it bilinearly to
-/// `height x width`; returns channel-first pixels.
-pub fn load_image(path: &Path, [channels, height, width]: [usize; 3]) -> Result<Vec<u8>> {
-    let color = match channels {
-        1 => ColorMode::Grey,
-        3 => ColorMode::Rgb,
-        c => {
-            return Err(DataError::Invalid(format!(
-                "images have 1 or 3 channels, not {c}"
-            )))
-        }
-    };
-    let config = ImageFolderConfig {
-        size: [height, width],
-        color,
-        filter: ResizeFilter::Bilinear,
-        skip_bad_images: false,
-    };
-    decode_image(path, &config)
+/// it to grey (`channels` 1) or RGB (3) and resizes it to `height x width`
+/// with the filter image folders use by default (so that a model sees a
+/// single file as it saw its training images); returns channel-first pixels.
+pub fn load_image(path: &Path, shape: [usize; 3]) -> Result<Vec<u8>> {
+    decode_image(path, &ImageFolderConfig::for_shape(shape)?)
 }
 
 #[cfg(test)]
