@@ -42,6 +42,9 @@ pub struct GanArgs {
     unconditional: bool,
     #[arg(long, default_value_t = 3000)]
     steps: u64,
+    /// Write a sample grid and measure the Fréchet distance every N steps.
+    #[arg(long, default_value_t = 500)]
+    sample_every: u64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Run directory (default: a new `runs/gan/NNN`).
@@ -63,7 +66,7 @@ fn gan(args: GanArgs) -> anyhow::Result<()> {
     };
     let config = forger_train::gan::GanTrainConfig {
         frechet: true,
-        sample_every: 500,
+        sample_every: args.sample_every,
         seed: args.seed,
         ..forger_train::gan::GanTrainConfig::new(gan, args.steps)
     };

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
+use forger_data::augment::AugmentConfig;
 use forger_data::{load_spec, Splits};
 use forger_models::{ClassifierConfig, GanConfig, MnistCnnConfig};
 use forger_teach::{build_site, SiteInputs, SiteOptions};
@@ -106,14 +107,23 @@ fn preset(preset: Preset, image: [usize; 3]) -> (GanTrainConfig, FitConfig) {
     let classifier = ClassifierConfig::MnistCnn(MnistCnnConfig {
         input: image,
         classes: 2,
-        channels: if small { [4, 8] } else { [8, 16] },
+        channels: if small { [8, 16] } else { [16, 32] },
         ..Default::default()
     });
+    // Small rotations, shifts and zooms; no flips, which would mirror anatomy.
+    let augment = AugmentConfig {
+        rotation_range: 10.0,
+        width_shift_range: 0.1,
+        height_shift_range: 0.1,
+        zoom_range: [0.9, 1.1],
+        ..AugmentConfig::none()
+    };
     let fit = FitConfig {
-        schedule: Schedule::Steps(if small { 300 } else { 1500 }),
+        schedule: Schedule::Steps(if small { 600 } else { 1500 }),
         eval_every: Some(if small { 50 } else { 100 }),
         selection: Some(Selection::Auc),
-        optimizer: forger_train::OptimizerConfig::adam(if small { 0.005 } else { 0.002 }),
+        optimizer: forger_train::OptimizerConfig::adam(if small { 0.005 } else { 0.003 }),
+        augment: Some(augment),
         ..FitConfig::mnist_tutorial(classifier)
     };
     (gan, fit)

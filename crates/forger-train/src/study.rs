@@ -488,7 +488,7 @@ fn render_report(config: &StudyConfig, splits: &Splits, report: &StudyReport) ->
     );
     let _ = writeln!(
         md,
-        "- Classifier (every arm): {:?}, {} at batch {}, Adam lr {}, evaluated every {} steps on the real \
+        "- Classifier (every arm): {:?}, {} at batch {}, Adam lr {}, {}, evaluated every {} steps on the real \
          validation split ({} images), weights of the best validation AUC kept.",
         config.classifier.model,
         match config.classifier.schedule {
@@ -497,6 +497,10 @@ fn render_report(config: &StudyConfig, splits: &Splits, report: &StudyReport) ->
         },
         config.classifier.batch_size,
         config.classifier.optimizer.lr(),
+        config.classifier.augment.as_ref().map_or("no augmentation".to_string(), |a| format!(
+            "training images augmented (rotation {}°, shifts {} and {}, zoom {:?}, horizontal flip {})",
+            a.rotation_range, a.width_shift_range, a.height_shift_range, a.zoom_range, a.horizontal_flip
+        )),
         config.classifier.eval_every.map_or("epoch".to_string(), |n| n.to_string()),
         splits.val.len()
     );
