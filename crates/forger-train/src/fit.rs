@@ -202,7 +202,11 @@ struct Progressed {
 
 /// Trains a classifier and writes the run directory: `config.json`,
 /// `history.csv`, `checkpoint.safetensors` (at every evaluation),
-/// `model.safetensors`, `metrics.json` and `curves.png`.
+/// `model.safetensors` (with a selection, the best weights, and then
+/// `last.safetensors` too), `metrics.json` and `curves.png`. Training
+/// batches come from the seeded [`forger_data::Batcher`], or, with
+/// `config.augment`, from the augmenting [`forger_data::pipeline::Pipeline`]
+/// on worker threads; both visit the images in the same order.
 ///
 /// With `resume`, an existing checkpoint in `run` is loaded and training
 /// continues from its step; the history is then the one an unbroken run
