@@ -83,6 +83,10 @@ fn augmented_training_resumes_exactly_and_differs_from_plain() {
 
     let unbroken = fit(&tiny_config(3), &data, &run("a"), &cpu, false).unwrap();
     assert_eq!(unbroken.history.len(), 3, "one evaluation per epoch");
+    assert!(
+        unbroken.metrics.last.is_some(),
+        "the last weights are scored too"
+    );
     fit(&tiny_config(2), &data, &run("b"), &cpu, false).unwrap();
     let resumed = fit(&tiny_config(3), &data, &run("b"), &cpu, true).unwrap();
     assert_eq!(
@@ -152,6 +156,8 @@ fn augmentation_study_trains_both_arms_and_writes_its_summary() {
         "| augmented | 3 |",
         "| plain | 3 |",
         "Mean test accuracy",
+        "- kept weights: **augmented",
+        "- last epoch's weights: **augmented",
         "--data generated",
         "](curves.png)",
         "augmented-seed3/curves.png",

@@ -65,16 +65,24 @@ pub fn run(args: CatsDogsArgs) -> anyhow::Result<()> {
     println!("cats vs dogs on {}:", args.data.display());
     for r in &study.runs {
         println!(
-            "  {:<9} seed {}: test accuracy {:.4}",
+            "  {:<9} seed {}: test accuracy {:.4} (kept weights), {:.4} (last epoch)",
             if r.augmented { "augmented" } else { "plain" },
             r.seed,
-            r.metrics.test_accuracy
+            r.metrics.test_accuracy,
+            r.metrics
+                .last
+                .map_or(r.metrics.test_accuracy, |l| l.accuracy)
         );
     }
     println!(
-        "  mean test accuracy: augmented {:.4}, plain {:.4}",
+        "  mean test accuracy, kept weights: augmented {:.4}, plain {:.4}",
         study.mean_test_accuracy(true),
         study.mean_test_accuracy(false)
+    );
+    println!(
+        "  mean test accuracy, last epoch:   augmented {:.4}, plain {:.4}",
+        study.mean_last_test_accuracy(true),
+        study.mean_last_test_accuracy(false)
     );
     println!("summary in {}", out.join("summary.md").display());
     Ok(())

@@ -43,16 +43,31 @@ pub struct AugmentationStudy {
 }
 
 impl AugmentationStudy {
-    /// Mean test accuracy of the runs with (`true`) or without augmentation.
+    /// Mean test accuracy of the kept weights of the runs with (`true`) or
+    /// without augmentation.
     pub fn mean_test_accuracy(&self, augmented: bool) -> f64 {
+        self.mean(augmented, |m| m.test_accuracy)
+    }
+
+    /// Mean test accuracy of the last weights of the runs with (`true`) or
+    /// without augmentation (the kept ones where the run kept the last).
+    pub fn mean_last_test_accuracy(&self, augmented: bool) -> f64 {
+        self.mean(augmented, last_accuracy)
+    }
+
+    fn mean(&self, augmented: bool, f: fn(&FitMetrics) -> f64) -> f64 {
         let arm: Vec<f64> = self
             .runs
             .iter()
             .filter(|r| r.augmented == augmented)
-            .map(|r| r.metrics.test_accuracy)
+            .map(|r| f(&r.metrics))
             .collect();
         arm.iter().sum::<f64>() / arm.len().max(1) as f64
     }
+}
+
+fn last_accuracy(m: &FitMetrics) -> f64 {
+    m.last.map_or(m.test_accuracy, |l| l.accuracy)
 }
 
 /// Trains every arm and seed into `out/<arm>-seed<S>/` (an interrupted study
@@ -164,37 +179,53 @@ fn summary(
     let _ = writeln!(s, "## Test set\n");
     let _ = writeln!(
         s,
-        "| arm | seed | test accuracy | test loss | test AUC | kept epoch | training s |"
+        "| arm | seed | test accuracy | test loss | test AUC | kept epoch | test accuracy, last epoch | training s |"
     );
-    let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
     for r in &study.runs {
         let m = &r.metrics;
         let per_epoch = m.steps as f64 / m.epochs.max(f64::MIN_POSITIVE);
         let _ = writeln!(
             s,
-            "| {} | {} | {:.4} | {:.4} | {} | {:.0} | {:.0} |",
+            "| {} | {} | {:.4} | {:.4} | {} | {:.0} | {:.4} | {:.0} |",
             arm_name(r.augmented),
             r.seed,
             m.test_accuracy,
             m.test_loss,
             m.test_auc.map_or("-".into(), |a| format!("{a:.4}")),
             m.kept_step as f64 / per_epoch,
+            last_accuracy(m),
             m.train_seconds
         );
     }
-    let (with, without) = (
-        study.mean_test_accuracy(true),
-        study.mean_test_accuracy(false),
-    );
-    let _ =
-        writeln!(
+    let _ = writeln!(
         s,
-        "\nMean test accuracy over {} seed(s): **augmented {with:.4}**, **plain {without:.4}**: \
-         augmentation {} by {:.4}.\n",
+        "\nMean test accuracy over {} seed(s) ({} test images; one image is {:.3}):\n",
         config.seeds.len(),
-        if with > without { "helped" } else { "did not help" },
-        (with - without).abs()
+        data.test.len(),
+        1.0 / data.test.len().max(1) as f64
     );
+    for (what, with, without) in [
+        (
+            "kept weights",
+            study.mean_test_accuracy(true),
+            study.mean_test_accuracy(false),
+        ),
+        (
+            "last epoch's weights",
+            study.mean_last_test_accuracy(true),
+            study.mean_last_test_accuracy(false),
+        ),
+    ] {
+        let _ =
+            writeln!(
+            s,
+            "- {what}: **augmented {with:.4}**, **plain {without:.4}**: augmentation {} by {:.4}.",
+            if with > without { "helped" } else { "did not help" },
+            (with - without).abs()
+        );
+    }
+    s.push('\n');
     let _ = writeln!(s, "## Curves\n");
     let _ = writeln!(s, "![validation curves of every run](curves.png)\n");
     for r in &study.runs {

@@ -180,6 +180,27 @@ pub struct FitMetrics {
     /// Image files left out of the data as undecodable.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped_images: Vec<std::path::PathBuf>,
+    /// The test scores of the last weights, when others were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<TestScores>,
+}
+
+/// Test accuracy, loss and AUC of one set of weights.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TestScores {
+    pub accuracy: f64,
+    pub loss: f64,
+    pub auc: Option<f64>,
+}
+
+impl From<&Evaluation> for TestScores {
+    fn from(e: &Evaluation) -> Self {
+        Self {
+            accuracy: e.accuracy,
+            loss: e.loss,
+            auc: e.auc,
+        }
+    }
 }
 
 /// The result of [`fit`]: metrics, the test evaluation and the history.
@@ -374,13 +395,14 @@ pub fn fit(
     }
     progress.finish();
 
-    let kept_step = match (&best_weights, state.best) {
+    let (kept_step, last) = match (&best_weights, state.best) {
         (Some(weights), Some((step, _))) => {
             save_weights(&run.last_model(), &varmap)?;
+            let last = evaluate(model.as_ref(), config.loss, data.test, device)?;
             restore(&varmap, weights)?;
-            step
+            (step, Some(TestScores::from(&last)))
         }
-        _ => state.step,
+        _ => (state.step, None),
     };
     save_weights(&run.model(), &varmap)?;
     let test = evaluate(model.as_ref(), config.loss, data.test, device)?;
@@ -398,6 +420,7 @@ pub fn fit(
         precision: test.confusion.precision(),
         recall: test.confusion.recall(),
         skipped_images: data.skipped.clone(),
+        last,
     };
     write_json(&run.metrics(), &metrics)?;
     plot_curves(&run.curves(), &state.history)?;

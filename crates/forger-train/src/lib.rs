@@ -29,7 +29,7 @@ pub use error::{Result, TrainError};
 pub use evaluate::{argmax, evaluate, positive_score, predict_probabilities, Evaluation};
 pub use fit::{
     fit, load_weights, plot_curves, save_weights, EarlyStopping, FitConfig, FitData, FitMetrics,
-    FitReport, Prediction, RunConfig, Schedule, Selection, TrainedClassifier,
+    FitReport, Prediction, RunConfig, Schedule, Selection, TestScores, TrainedClassifier,
 };
 pub use forger_data::atomic;
 pub use loss::LossKind;
