@@ -46,6 +46,16 @@ impl Conv2d {
             padding,
         }
     }
+
+    /// The same convolution with its weights as constants: gradients reach
+    /// its input but not its weights.
+    pub fn detached(&self) -> Self {
+        Self {
+            weight: self.weight.detach(),
+            bias: self.bias.as_ref().map(Tensor::detach),
+            ..*self
+        }
+    }
 }
 
 /// A stride-1 convolution with TensorFlow's SAME padding (the output has the

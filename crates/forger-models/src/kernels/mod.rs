@@ -18,6 +18,7 @@
 //! dtypes, or after [`set_enabled`]`(false)`, the functions here call
 //! Candle's own ops, so callers need not choose.
 
+mod activation;
 mod compute;
 mod gemm;
 mod geometry;
@@ -240,6 +241,26 @@ pub fn conv_transpose2d(
     };
     x.contiguous()?
         .apply_op2(&w.contiguous()?, ConvTranspose2dOp(g))
+}
+
+/// LeakyReLU: `x` where `x > 0`, `slope * x` elsewhere; ReLU for slope 0.
+/// The gradient at 0 is `slope`, as in PyTorch. Forward and backward are
+/// one pass each (Candle's `leaky_relu` is five ops forward and about ten
+/// backward).
+pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
+    if use_kernels(x) {
+        return x.contiguous()?.apply_op1(activation::LeakyRelu { slope });
+    }
+    if slope == 0.0 {
+        x.relu()
+    } else {
+        candle_nn::ops::leaky_relu(x, slope)
+    }
+}
+
+/// ReLU, [`leaky_relu`] with slope 0.
+pub fn relu(x: &Tensor) -> Result<Tensor> {
+    leaky_relu(x, 0.0)
 }
 
 /// Max-pooling of `x` `(n, c, h, w)` with a `k x k` window and stride `k`

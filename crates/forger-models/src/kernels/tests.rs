@@ -609,3 +609,92 @@ fn strided_inputs_and_bad_shapes() {
     );
     assert_eq!(max_pool2d(&empty, 2).unwrap().dims(), &[0, 3, 2, 2]);
 }
+
+#[test]
+fn leaky_relu_matches_candle_reference_and_finite_differences() {
+    let mut rng = rng(7);
+    for case in 0..30 {
+        let slope = match case % 3 {
+            0 => 0.0,
+            1 => 0.2,
+            _ => rng.gen_range(0.0..1.0),
+        };
+        // Some shapes span several parallel tasks.
+        let dims = if case % 5 == 0 {
+            vec![rng.gen_range(1..=3), rng.gen_range(1..=7), 101, 103]
+        } else {
+            vec![rng.gen_range(1..=4), rng.gen_range(1..=9)]
+        };
+        // Away from 0, where the derivative jumps.
+        let x: Vec<f64> = random(&mut rng, &dims)
+            .into_iter()
+            .map(|v| if v.abs() < 1e-3 { v + 0.01 } else { v })
+            .collect();
+        let r = random(&mut rng, &dims);
+        let (xt, rt) = (tensor(&x, &dims), tensor(&r, &dims));
+        let xv = Var::from_tensor(&xt).unwrap();
+        let y = leaky_relu(&xv, slope).unwrap();
+        let want: Vec<f64> = x
+            .iter()
+            .map(|&v| if v > 0.0 { v } else { slope * v })
+            .collect();
+        assert_close(&values(&y), &want, 0.0, "leaky-relu forward");
+        let theirs = if slope == 0.0 {
+            xt.relu().unwrap()
+        } else {
+            candle_nn::ops::leaky_relu(&xt, slope).unwrap()
+        };
+        assert_close(&values(&y), &values(&theirs), 1e-15, "leaky-relu vs Candle");
+        let dx = values(
+            y.mul(&rt)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap()
+                .get(&xv)
+                .unwrap(),
+        );
+        let want: Vec<f64> = x
+            .iter()
+            .zip(&r)
+            .map(|(&v, &g)| if v > 0.0 { g } else { slope * g })
+            .collect();
+        assert_close(&dx, &want, 0.0, "leaky-relu backward");
+        // Finite differences on a few elements (the loss is piecewise linear).
+        let f = |v: &[f64]| {
+            leaky_relu(&tensor(v, &dims), slope)
+                .unwrap()
+                .mul(&rt)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar::<f64>()
+                .unwrap()
+        };
+        for i in (0..x.len()).step_by(x.len().div_ceil(7)) {
+            let (mut plus, mut minus) = (x.clone(), x.clone());
+            // A step that crosses no kink: every |x| is at least 1e-3.
+            plus[i] += 1e-4;
+            minus[i] -= 1e-4;
+            let numeric = (f(&plus) - f(&minus)) / 2e-4;
+            assert!(
+                (numeric - dx[i]).abs() < 1e-6,
+                "dx[{i}] {numeric} vs {}",
+                dx[i]
+            );
+        }
+    }
+    // Non-contiguous f32 input, and the gradient at 0 is the slope.
+    let x = Var::new(&[[0f32, -2.0], [3.0, 0.0]], &Device::Cpu).unwrap();
+    let y = leaky_relu(&x.as_tensor().t().unwrap(), 0.5).unwrap();
+    assert_eq!(
+        y.to_vec2::<f32>().unwrap(),
+        vec![vec![0.0, 3.0], vec![-1.0, 0.0]]
+    );
+    let g = y.sum_all().unwrap().backward().unwrap();
+    assert_eq!(
+        g.get(&x).unwrap().to_vec2::<f32>().unwrap(),
+        vec![vec![0.5, 0.5], vec![1.0, 0.5]]
+    );
+}
