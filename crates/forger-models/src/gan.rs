@@ -18,11 +18,11 @@
 //! synthetic teaching and training set cannot afford.
 
 use candle_core::{Module, ModuleT, Result, Tensor, D};
-use candle_nn::{BatchNorm, Embedding, Init, VarBuilder};
+use candle_nn::{Embedding, Init, VarBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::kernels::Padding;
-use crate::layers::{dropout, Conv2d, ConvTranspose2d, ConvTranspose2dConfig};
+use crate::layers::{dropout, BatchNorm, Conv2d, ConvTranspose2d, ConvTranspose2dConfig};
 use crate::{Mode, ModelError};
 
 /// DCGAN weights start as N(0, 0.02), batch-norm scales as N(1, 0.02).
@@ -105,7 +105,7 @@ fn batch_norm(channels: usize, vb: VarBuilder) -> Result<BatchNorm> {
     let bias = vb.get_with_hints(channels, "bias", Init::Const(0.0))?;
     let mean = vb.get_with_hints(channels, "running_mean", Init::Const(0.0))?;
     let var = vb.get_with_hints(channels, "running_var", Init::Const(1.0))?;
-    BatchNorm::new(channels, mean, var, weight, bias, 1e-5)
+    BatchNorm::new(weight, bias, mean, var, 1e-5)
 }
 
 fn conv_transpose(

@@ -19,6 +19,7 @@
 //! Candle's own ops, so callers need not choose.
 
 mod activation;
+mod batch_norm;
 mod compute;
 mod gemm;
 mod geometry;
@@ -286,6 +287,31 @@ pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
     } else {
         candle_nn::ops::leaky_relu(x, slope)
     }
+}
+
+/// Batch normalisation of `x` `(n, c, ...)` with the batch's statistics
+/// (training mode): `weight * (x - mean) / sqrt(var + eps) + bias` per
+/// channel, differentiable in all three. Returns the output and the
+/// `(2, c)` batch mean and biased variance (for running averages, not
+/// differentiable), or `None` where forger's kernels do not run (other
+/// devices or dtypes): then use Candle's `BatchNorm`.
+pub fn batch_norm_train(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    eps: f64,
+) -> Result<Option<(Tensor, Tensor)>> {
+    if !use_kernels(x) || weight.dtype() != x.dtype() || bias.dtype() != x.dtype() {
+        return Ok(None);
+    }
+    let x = x.contiguous()?;
+    let y = x.apply_op3(
+        &weight.contiguous()?,
+        &bias.contiguous()?,
+        batch_norm::BatchNormTrain { eps },
+    )?;
+    let stats = x.detach().apply_op1_no_bwd(&batch_norm::BatchStats)?;
+    Ok(Some((y, stats)))
 }
 
 /// ReLU, [`leaky_relu`] with slope 0.

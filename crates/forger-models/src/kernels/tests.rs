@@ -499,7 +499,7 @@ fn max_pool_matches_reference_and_finite_differences() {
         let (ho, wo) = (dims[2] / k, dims[3] / k);
         let r = random(&mut rng, &[dims[0], dims[1], ho, wo]);
         let rt = tensor(&r, &[dims[0], dims[1], ho, wo]);
-        let xv = Var::from_slice(&x, &dims, &Device::Cpu).unwrap();
+        let xv = Var::from_slice(&x, dims.as_slice(), &Device::Cpu).unwrap();
         let y = max_pool2d(&xv, k).unwrap();
         // Reference: the window maxima by brute force.
         let mut want = vec![f64::NEG_INFINITY; r.len()];
@@ -697,4 +697,123 @@ fn leaky_relu_matches_candle_reference_and_finite_differences() {
         g.get(&x).unwrap().to_vec2::<f32>().unwrap(),
         vec![vec![0.5, 0.5], vec![1.0, 0.5]]
     );
+}
+
+/// A batch-norm layer over `c` channels from the given values, its running
+/// statistics as fresh variables.
+fn batch_norm_layer(
+    gamma: &candle_core::Var,
+    beta: &candle_core::Var,
+    c: usize,
+) -> (crate::layers::BatchNorm, candle_nn::BatchNorm) {
+    let fresh = || {
+        let mean = Var::from_slice(&vec![0.5f64; c], c, &Device::Cpu).unwrap();
+        let var = Var::from_slice(&vec![2.0f64; c], c, &Device::Cpu).unwrap();
+        (mean.as_tensor().clone(), var.as_tensor().clone())
+    };
+    let (m1, v1) = fresh();
+    let (m2, v2) = fresh();
+    let ours = crate::layers::BatchNorm::new(
+        gamma.as_tensor().clone(),
+        beta.as_tensor().clone(),
+        m1,
+        v1,
+        1e-5,
+    )
+    .unwrap();
+    let theirs = candle_nn::BatchNorm::new(
+        c,
+        m2,
+        v2,
+        gamma.as_tensor().clone(),
+        beta.as_tensor().clone(),
+        1e-5,
+    )
+    .unwrap();
+    (ours, theirs)
+}
+
+#[test]
+fn batch_norm_matches_candle_and_finite_differences() {
+    use candle_core::ModuleT;
+    let mut rng = rng(8);
+    for case in 0..25 {
+        // Rank 2 (as after a linear layer) and rank 4, batch 1 included
+        // where there are several values per channel.
+        let dims = match case % 3 {
+            0 => vec![rng.gen_range(2..=9), rng.gen_range(1..=40)],
+            1 => vec![
+                rng.gen_range(1..=3),
+                rng.gen_range(1..=20),
+                rng.gen_range(2..=7),
+                rng.gen_range(1..=7),
+            ],
+            _ => vec![rng.gen_range(2..=5), rng.gen_range(17..=40), 3, 5],
+        };
+        let c = dims[1];
+        let x = random(&mut rng, &dims);
+        let r = random(&mut rng, &dims);
+        let rt = tensor(&r, &dims);
+        let gamma = Var::from_slice(&random(&mut rng, &[c]), c, &Device::Cpu).unwrap();
+        let beta = Var::from_slice(&random(&mut rng, &[c]), c, &Device::Cpu).unwrap();
+        let xv = Var::from_slice(&x, dims.as_slice(), &Device::Cpu).unwrap();
+        let (ours, theirs) = batch_norm_layer(&gamma, &beta, c);
+        let what = format!("{dims:?}");
+        let run = |layer: &dyn ModuleT| {
+            let y = layer.forward_t(&xv, true).unwrap();
+            let grads = y.mul(&rt).unwrap().sum_all().unwrap().backward().unwrap();
+            let g = |v: &Var| values(grads.get(v).unwrap());
+            (values(&y), g(&xv), g(&gamma), g(&beta))
+        };
+        let (a, b) = (run(&ours), run(&theirs));
+        assert_close(&a.0, &b.0, 1e-10, &format!("batch-norm forward {what}"));
+        assert_close(&a.1, &b.1, 1e-9, &format!("batch-norm dx {what}"));
+        assert_close(&a.2, &b.2, 1e-9, &format!("batch-norm dgamma {what}"));
+        assert_close(&a.3, &b.3, 1e-9, &format!("batch-norm dbeta {what}"));
+        // The running statistics moved alike.
+        for (mine, candle) in [
+            (ours.running_mean(), theirs.running_mean()),
+            (ours.running_var(), theirs.running_var()),
+        ] {
+            assert_close(
+                &values(mine),
+                &values(candle),
+                1e-12,
+                &format!("running {what}"),
+            );
+        }
+        // Evaluation mode uses the running statistics.
+        assert_close(
+            &values(&ours.forward_t(&xv, false).unwrap()),
+            &values(&theirs.forward_t(&xv, false).unwrap()),
+            1e-12,
+            &format!("batch-norm eval {what}"),
+        );
+        // Finite differences for a few inputs.
+        if case < 8 {
+            let f = |v: &[f64]| {
+                let (layer, _) = batch_norm_layer(&gamma, &beta, c);
+                layer
+                    .forward_t(&tensor(v, &dims), true)
+                    .unwrap()
+                    .mul(&rt)
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .to_scalar::<f64>()
+                    .unwrap()
+            };
+            for i in (0..x.len()).step_by(x.len().div_ceil(9)) {
+                let (mut plus, mut minus) = (x.clone(), x.clone());
+                plus[i] += 1e-6;
+                minus[i] -= 1e-6;
+                let numeric = (f(&plus) - f(&minus)) / 2e-6;
+                assert!(
+                    (numeric - a.1[i]).abs() < 1e-5 * (1.0 + numeric.abs()),
+                    "dx[{i}] {numeric} vs {} for {what}",
+                    a.1[i]
+                );
+            }
+        }
+    }
 }
