@@ -252,8 +252,7 @@ pub fn dropout(xs: &Tensor, p: f64, rng: &mut rand_pcg::Pcg64) -> Result<Tensor>
     let mask: Vec<f32> = (0..xs.elem_count())
         .map(|_| if rng.gen::<f64>() < keep { scale } else { 0.0 })
         .collect();
-    let mask = Tensor::from_vec(mask, xs.shape(), xs.device())?.to_dtype(xs.dtype())?;
-    xs.mul(&mask)
+    kernels::mul_constant(xs, mask)
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@
 mod activation;
 mod batch_norm;
 mod compute;
+mod constant_mul;
 mod gemm;
 mod geometry;
 mod max_pool;
@@ -312,6 +313,26 @@ pub fn batch_norm_train(
     )?;
     let stats = x.detach().apply_op1_no_bwd(&batch_norm::BatchStats)?;
     Ok(Some((y, stats)))
+}
+
+/// `x * factors` element-wise, `factors` a constant in `x`'s logical
+/// order (a dropout mask): differentiable in `x` only. (Candle's `mul` would
+/// also compute a gradient for the factors, a full-size product.)
+pub fn mul_constant(x: &Tensor, factors: Vec<f32>) -> Result<Tensor> {
+    if factors.len() != x.elem_count() {
+        bail!(
+            "mul_constant: {} factors for a tensor of shape {:?}",
+            factors.len(),
+            x.dims()
+        );
+    }
+    if use_kernels(x) {
+        return x
+            .contiguous()?
+            .apply_op1(constant_mul::ConstantMul { factors });
+    }
+    let factors = Tensor::from_vec(factors, x.shape(), x.device())?.to_dtype(x.dtype())?;
+    x.mul(&factors)
 }
 
 /// ReLU, [`leaky_relu`] with slope 0.

@@ -817,3 +817,62 @@ fn batch_norm_matches_candle_and_finite_differences() {
         }
     }
 }
+
+#[test]
+fn mul_constant_matches_candle_mul_exactly() {
+    let mut rng = rng(9);
+    for case in 0..12 {
+        let dims = if case % 4 == 0 {
+            vec![rng.gen_range(1..=3), 7, 91, 97]
+        } else {
+            vec![
+                rng.gen_range(1..=5),
+                rng.gen_range(1..=6),
+                rng.gen_range(1..=5),
+            ]
+        };
+        let len: usize = dims.iter().product();
+        let factors: Vec<f32> = (0..len)
+            .map(|_| if rng.gen_bool(0.3) { 0.0 } else { 1.0 / 0.7 })
+            .collect();
+        let (x, r) = (random(&mut rng, &dims), random(&mut rng, &dims));
+        let rt = tensor(&r, &dims);
+        for dtype in [DType::F32, DType::F64] {
+            let xv = Var::from_tensor(&tensor(&x, &dims).to_dtype(dtype).unwrap()).unwrap();
+            let f = Tensor::from_slice(&factors, dims.as_slice(), &Device::Cpu)
+                .unwrap()
+                .to_dtype(dtype)
+                .unwrap();
+            let rt = rt.to_dtype(dtype).unwrap();
+            let ours = mul_constant(&xv, factors.clone()).unwrap();
+            let theirs = xv.mul(&f).unwrap();
+            assert_close(
+                &values(&ours),
+                &values(&theirs),
+                0.0,
+                "mul_constant forward",
+            );
+            let grad = |y: &Tensor| {
+                values(
+                    y.mul(&rt)
+                        .unwrap()
+                        .sum_all()
+                        .unwrap()
+                        .backward()
+                        .unwrap()
+                        .get(&xv)
+                        .unwrap(),
+                )
+            };
+            assert_close(&grad(&ours), &grad(&theirs), 0.0, "mul_constant backward");
+        }
+    }
+    // A transposed input is read in its logical order; a wrong length is an error.
+    let x = Tensor::new(&[[1f32, 2.0], [3.0, 4.0]], &Device::Cpu).unwrap();
+    let y = mul_constant(&x.t().unwrap(), vec![1.0, 10.0, 100.0, 1000.0]).unwrap();
+    assert_eq!(
+        y.to_vec2::<f32>().unwrap(),
+        vec![vec![1.0, 30.0], vec![200.0, 4000.0]]
+    );
+    assert!(mul_constant(&x, vec![1.0; 3]).is_err());
+}
