@@ -91,7 +91,7 @@ impl CatDogCnn {
     fn hidden(&self, images: &Tensor, mut mode: Mode<'_>) -> candle_core::Result<Tensor> {
         let mut x = images.clone();
         for conv in &self.convs {
-            x = max_pool2d(&relu(&conv.forward(&x)?)?, 2)?;
+            x = max_pool2d(&conv.forward_leaky_relu(&x, 0.0)?, 2)?;
             if let Mode::Train(rng) = &mut mode {
                 x = dropout(&x, self.config.dropout, rng)?;
             }

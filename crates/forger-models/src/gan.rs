@@ -256,7 +256,7 @@ impl Discriminator {
     pub fn features(&self, images: &Tensor, mut mode: Mode<'_>) -> Result<Tensor> {
         let mut x = images.clone();
         for conv in &self.convs {
-            x = leaky(&conv.forward(&x)?)?;
+            x = conv.forward_leaky_relu(&x, LEAKY_SLOPE)?;
             if let Mode::Train(rng) = &mut mode {
                 x = dropout(&x, self.dropout, rng)?;
             }

@@ -47,6 +47,19 @@ impl Conv2d {
         }
     }
 
+    /// The convolution followed by LeakyReLU with `slope` (ReLU for 0), as
+    /// one op ([`kernels::conv2d_leaky_relu`]).
+    pub fn forward_leaky_relu(&self, xs: &Tensor, slope: f64) -> Result<Tensor> {
+        kernels::conv2d_leaky_relu(
+            xs,
+            &self.weight,
+            self.bias.as_ref(),
+            self.stride,
+            self.padding,
+            slope,
+        )
+    }
+
     /// The same convolution with its weights as constants: gradients reach
     /// its input but not its weights.
     pub fn detached(&self) -> Self {

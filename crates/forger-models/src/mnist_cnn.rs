@@ -2,7 +2,6 @@ use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
-use crate::kernels::relu;
 use crate::layers::{conv2d_same, linear, max_pool2d, Conv2d};
 use crate::{ImageClassifier, Mode, ModelError, Result};
 
@@ -72,8 +71,8 @@ impl ImageClassifier for MnistCnn {
 
     /// The 392 (by default) pooled activations of the second convolution.
     fn features(&self, images: &Tensor) -> candle_core::Result<Tensor> {
-        let x = max_pool2d(&relu(&self.c1.forward(images)?)?, 2)?;
-        let x = max_pool2d(&relu(&self.c2.forward(&x)?)?, 2)?;
+        let x = max_pool2d(&self.c1.forward_leaky_relu(images, 0.0)?, 2)?;
+        let x = max_pool2d(&self.c2.forward_leaky_relu(&x, 0.0)?, 2)?;
         x.flatten_from(1)
     }
 

@@ -33,6 +33,24 @@ impl LeakyRelu {
         y
     }
 
+    /// Applies the activation to `y` in place.
+    pub(crate) fn apply_in_place<T: Float>(&self, y: &mut [T]) {
+        let slope = T::from_f64(self.slope);
+        y.par_chunks_mut(TASK).for_each(|y| {
+            for y in y {
+                if *y <= T::zero() {
+                    *y = *y * slope;
+                }
+            }
+        });
+    }
+
+    /// The gradient op for `(x, dy) -> dx`. Since the activation keeps the
+    /// sign (slope >= 0), the output `y` can stand in for `x`.
+    pub(crate) fn grad(self) -> LeakyReluGrad {
+        LeakyReluGrad(self)
+    }
+
     /// `dx = dy` where `x > 0`, `slope * dy` elsewhere (at 0 too, as PyTorch).
     fn backward<T: Float>(&self, x: &[T], dy: &[T]) -> Vec<T> {
         let slope = T::from_f64(self.slope);
@@ -69,7 +87,7 @@ impl CustomOp1 for LeakyRelu {
 }
 
 /// `(x, dy) -> dx` for [`LeakyRelu`].
-struct LeakyReluGrad(LeakyRelu);
+pub(crate) struct LeakyReluGrad(LeakyRelu);
 
 impl CustomOp2 for LeakyReluGrad {
     fn name(&self) -> &'static str {

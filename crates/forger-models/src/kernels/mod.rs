@@ -160,6 +160,35 @@ pub fn conv2d(
     stride: usize,
     padding: Padding,
 ) -> Result<Tensor> {
+    conv2d_activated(x, w, bias, stride, padding, None)
+}
+
+/// [`conv2d`] followed by [`leaky_relu`] with slope `slope` (ReLU for 0),
+/// as one op on the kernels: the activation is applied in place and its
+/// gradient taken from the output, which saves a tensor and a backprop
+/// node per layer.
+pub fn conv2d_leaky_relu(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    stride: usize,
+    padding: Padding,
+    slope: f64,
+) -> Result<Tensor> {
+    if slope < 0.0 {
+        bail!("conv2d_leaky_relu: the slope must be at least 0, got {slope}");
+    }
+    conv2d_activated(x, w, bias, stride, padding, Some(slope))
+}
+
+fn conv2d_activated(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    stride: usize,
+    padding: Padding,
+    slope: Option<f64>,
+) -> Result<Tensor> {
     let (n, c_in, h, wd) = x.dims4()?;
     let (c_out, wc_in, kh, kw) = w.dims4()?;
     if wc_in != c_in {
@@ -178,7 +207,11 @@ pub fn conv2d(
     let oh = conv_out(h, padding.top, padding.bottom, kh, stride, "height")?;
     let ow = conv_out(wd, padding.left, padding.right, kw, stride, "width")?;
     if !use_kernels(x) {
-        return candle_conv2d(x, w, bias, stride, padding);
+        let y = candle_conv2d(x, w, bias, stride, padding)?;
+        return match slope {
+            Some(slope) => leaky_relu(&y, slope),
+            None => Ok(y),
+        };
     }
     let g = Geometry {
         n,
@@ -194,7 +227,10 @@ pub fn conv2d(
         oh,
         ow,
     };
-    let op = Conv2dOp(g);
+    let op = Conv2dOp {
+        g,
+        activation: slope.map(|slope| activation::LeakyRelu { slope }),
+    };
     let (x, w) = (x.contiguous()?, w.contiguous()?);
     match bias {
         Some(b) => x.apply_op3(&w, &b.contiguous()?, op),

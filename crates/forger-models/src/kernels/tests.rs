@@ -876,3 +876,42 @@ fn mul_constant_matches_candle_mul_exactly() {
     );
     assert!(mul_constant(&x, vec![1.0; 3]).is_err());
 }
+
+#[test]
+fn fused_conv_activation_matches_conv_then_activation() {
+    let mut rng = rng(10);
+    for i in 0..40 {
+        let case = Case::random(&mut rng, false);
+        let slope = if i % 2 == 0 { 0.0 } else { 0.2 };
+        let (xd, wd) = (case.x_dims(), case.w_dims());
+        let x = Var::from_slice(&random(&mut rng, &xd), &xd, &Device::Cpu).unwrap();
+        let w = Var::from_slice(&random(&mut rng, &wd), &wd, &Device::Cpu).unwrap();
+        let b =
+            Var::from_slice(&random(&mut rng, &[case.c_out]), case.c_out, &Device::Cpu).unwrap();
+        let yd = case.y_dims();
+        let r = tensor(&random(&mut rng, &yd), &yd);
+        let run = |fused: bool| {
+            let y = if fused {
+                conv2d_leaky_relu(&x, &w, Some(&b), case.stride, case.pad, slope).unwrap()
+            } else {
+                leaky_relu(
+                    &conv2d(&x, &w, Some(&b), case.stride, case.pad).unwrap(),
+                    slope,
+                )
+                .unwrap()
+            };
+            let grads = y.mul(&r).unwrap().sum_all().unwrap().backward().unwrap();
+            let g = |v: &Var| values(grads.get(v).unwrap());
+            (values(&y), g(&x), g(&w), g(&b))
+        };
+        let (a, e) = (run(true), run(false));
+        let what = format!("{case:?} slope {slope}");
+        assert_close(&a.0, &e.0, 0.0, &format!("fused forward {what}"));
+        assert_close(&a.1, &e.1, 0.0, &format!("fused dx {what}"));
+        assert_close(&a.2, &e.2, 0.0, &format!("fused dw {what}"));
+        assert_close(&a.3, &e.3, 0.0, &format!("fused db {what}"));
+    }
+    let x = Tensor::zeros((1, 1, 3, 3), DType::F32, &Device::Cpu).unwrap();
+    let w = Tensor::zeros((1, 1, 3, 3), DType::F32, &Device::Cpu).unwrap();
+    assert!(conv2d_leaky_relu(&x, &w, None, 1, Padding::default(), -0.1).is_err());
+}
