@@ -39,7 +39,7 @@ impl LeakyRelu {
         y.par_chunks_mut(TASK).for_each(|y| {
             for y in y {
                 if *y <= T::zero() {
-                    *y = *y * slope;
+                    *y *= slope;
                 }
             }
         });
