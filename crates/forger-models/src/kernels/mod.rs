@@ -1,5 +1,10 @@
-//! forger's own CPU kernels for convolution, transposed convolution and
-//! max-pooling, as Candle custom ops with forward and backward.
+//! forger's own CPU kernels for convolution (with bias and (leaky) ReLU
+//! fused), transposed convolution, max-pooling, (leaky) ReLU, batch
+//! normalisation in training mode and multiplication by a constant mask
+//! (dropout), as Candle custom ops with forward and backward. The
+//! element-wise ones replace chains of Candle ops, each of which allocates
+//! a tensor and adds a backprop node that Candle fills with zeros and adds
+//! into.
 //!
 //! Candle 0.11's CPU `conv_transpose2d` is a direct loop without gemm, and
 //! its conv2d backward uses that loop for every input gradient (even the
