@@ -12,15 +12,29 @@ use serde_json::json;
 
 use crate::workspace_root;
 
-const WORKLOADS: [&str; 4] = ["mnist_cnn", "catdog_cnn", "dcgan28", "stream-memory"];
+const WORKLOADS: [&str; 5] = [
+    "mnist_cnn",
+    "catdog_cnn",
+    "dcgan28",
+    "folder_pipeline",
+    "stream-memory",
+];
 
 #[derive(Args)]
 pub struct BenchArgs {
     /// Comma-separated workloads: `mnist_cnn` (W1), `catdog_cnn` (W2) and
-    /// `dcgan28` (W3) training throughput, and `stream-memory` (peak RSS of
-    /// streaming N and 10N images).
-    #[arg(long, default_value = "mnist_cnn,catdog_cnn,dcgan28")]
+    /// `dcgan28` (W3) training throughput, `folder_pipeline` (W4: images/s
+    /// the augmenting JPEG pipeline delivers from `--folder`), and
+    /// `stream-memory` (peak RSS of streaming N and 10N images).
+    #[arg(long, default_value = "mnist_cnn,catdog_cnn,dcgan28,folder_pipeline")]
     workloads: String,
+    /// Class-per-folder image tree for `folder_pipeline` (W4), e.g. the
+    /// cats-vs-dogs images; without it W4 is skipped.
+    #[arg(long)]
+    folder: Option<PathBuf>,
+    /// Seconds of each measured `folder_pipeline` run.
+    #[arg(long, default_value_t = 10.0)]
+    folder_seconds: f64,
     /// Python interpreter with torch, to run the reference beside forger.
     #[arg(long)]
     torch: Option<PathBuf>,
@@ -51,6 +65,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| workspace_root().join("../shared/bench/reference_torch.py"));
     let device = candle_core::Device::Cpu;
     let mut results = Vec::new();
+    // Medians of W2 and W4, for their ratio when both ran.
+    let (mut w2, mut w4) = (None, None);
     println!(
         "threads {}, {} runs each; images/s median (min-max)",
         args.threads, args.runs
@@ -61,6 +77,25 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
         if workload == "stream-memory" {
             results.push(crate::bench_memory::run(args.stream_images, args.threads)?);
+            continue;
+        }
+        if workload == "folder_pipeline" {
+            let Some(folder) = &args.folder else {
+                println!("{workload:<16} skipped: pass --folder PATH (a class-per-folder image tree) to run W4");
+                continue;
+            };
+            let runs = (0..args.runs)
+                .map(|_| {
+                    Ok(
+                        forger_data::bench::folder_pipeline(folder, args.folder_seconds)?
+                            .images_per_s,
+                    )
+                })
+                .collect::<anyhow::Result<Vec<f64>>>()
+                .with_context(|| format!("W4 on {}", folder.display()))?;
+            println!("{workload:<16} forger {}", summary(&runs));
+            w4 = Some(median(&runs));
+            results.push(json!({"workload": workload, "threads": args.threads, "forger": runs}));
             continue;
         }
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
@@ -80,7 +115,15 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             record["pytorch"] = json!(theirs);
             record["ratio"] = json!(ratio);
         }
+        if workload == "catdog_cnn" {
+            w2 = Some(median(&ours));
+        }
         results.push(record);
+    }
+    if let (Some(w4), Some(w2)) = (w4, w2) {
+        let ratio = w4 / w2;
+        println!("W4 / W2: the pipeline delivers {ratio:.1}x the images forger's W2 trains on");
+        results.push(json!({"workload": "folder_pipeline/catdog_cnn", "ratio": ratio}));
     }
     if let Some(path) = &args.json {
         forger_train::atomic::write_json(path, &results)?;

@@ -340,6 +340,8 @@ fn w3_step(seed: u64, dev: &Device) -> Result<impl FnMut() -> Result<()>> {
 }
 
 fn main() -> Result<()> {
+    // The process settings forger's binaries use.
+    kernels::configure_cpu();
     let args: Vec<String> = std::env::args().collect();
     // `--profile w1|w2|w3`: only run that step with forger's kernels, 30
     // times, for `perf record`.

@@ -2,6 +2,7 @@ use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
+use crate::kernels::relu;
 use crate::layers::{conv2d_same_with, dropout, linear_with, max_pool2d, Conv2d, InitScheme};
 use crate::{ImageClassifier, Mode, ModelError, Result};
 
@@ -94,13 +95,13 @@ impl CatDogCnn {
     fn hidden(&self, images: &Tensor, mut mode: Mode<'_>) -> candle_core::Result<Tensor> {
         let mut x = images.clone();
         for conv in &self.convs {
-            x = max_pool2d(&conv.forward(&x)?.relu()?, 2)?;
+            x = max_pool2d(&conv.forward_leaky_relu(&x, 0.0)?, 2)?;
             if let Mode::Train(rng) = &mut mode {
                 x = dropout(&x, self.config.dropout, rng)?;
             }
         }
-        let x = self.fc1.forward(&x.flatten_from(1)?)?.relu()?;
-        self.fc2.forward(&x)?.relu()
+        let x = relu(&self.fc1.forward(&x.flatten_from(1)?)?)?;
+        relu(&self.fc2.forward(&x)?)
     }
 }
 

@@ -18,11 +18,11 @@
 //! synthetic teaching and training set cannot afford.
 
 use candle_core::{Module, ModuleT, Result, Tensor, D};
-use candle_nn::{BatchNorm, Embedding, Init, VarBuilder};
+use candle_nn::{Embedding, Init, VarBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::kernels::Padding;
-use crate::layers::{dropout, Conv2d, ConvTranspose2d, ConvTranspose2dConfig};
+use crate::layers::{dropout, BatchNorm, Conv2d, ConvTranspose2d, ConvTranspose2dConfig};
 use crate::{Mode, ModelError};
 
 /// DCGAN weights start as N(0, 0.02), batch-norm scales as N(1, 0.02).
@@ -90,7 +90,7 @@ impl GanConfig {
 }
 
 fn leaky(x: &Tensor) -> Result<Tensor> {
-    candle_nn::ops::leaky_relu(x, LEAKY_SLOPE)
+    crate::kernels::leaky_relu(x, LEAKY_SLOPE)
 }
 
 fn batch_norm(channels: usize, vb: VarBuilder) -> Result<BatchNorm> {
@@ -105,7 +105,7 @@ fn batch_norm(channels: usize, vb: VarBuilder) -> Result<BatchNorm> {
     let bias = vb.get_with_hints(channels, "bias", Init::Const(0.0))?;
     let mean = vb.get_with_hints(channels, "running_mean", Init::Const(0.0))?;
     let var = vb.get_with_hints(channels, "running_var", Init::Const(1.0))?;
-    BatchNorm::new(channels, mean, var, weight, bias, 1e-5)
+    BatchNorm::new(weight, bias, mean, var, 1e-5)
 }
 
 fn conv_transpose(
@@ -234,11 +234,29 @@ impl Discriminator {
         })
     }
 
+    /// The same discriminator with its weights as constants, for the
+    /// generator's step: gradients flow through it to the images, and none
+    /// is computed for its weights, which that step does not update.
+    pub fn frozen(&self) -> Self {
+        let linear = |l: &candle_nn::Linear| {
+            candle_nn::Linear::new(l.weight().detach(), l.bias().map(Tensor::detach))
+        };
+        Self {
+            convs: [self.convs[0].detached(), self.convs[1].detached()],
+            head: linear(&self.head),
+            projection: self
+                .projection
+                .as_ref()
+                .map(|e| Embedding::new(e.embeddings().detach(), e.embeddings().dims()[1])),
+            dropout: self.dropout,
+        }
+    }
+
     /// Flattened features `(N, F)` of images `(N, C, H, W)` in `[-1, 1]`.
     pub fn features(&self, images: &Tensor, mut mode: Mode<'_>) -> Result<Tensor> {
         let mut x = images.clone();
         for conv in &self.convs {
-            x = leaky(&conv.forward(&x)?)?;
+            x = conv.forward_leaky_relu(&x, LEAKY_SLOPE)?;
             if let Mode::Train(rng) = &mut mode {
                 x = dropout(&x, self.dropout, rng)?;
             }
@@ -308,6 +326,35 @@ mod tests {
             trainable(&dv),
             64 * 25 + 64 + 64 * 128 * 25 + 128 + 6272 + 1
         );
+    }
+
+    #[test]
+    fn frozen_discriminator_passes_gradients_to_images_only() {
+        let config = GanConfig {
+            classes: Some(3),
+            ..Default::default()
+        };
+        let (_, d, _, dv) = build(&config);
+        let dev = Device::Cpu;
+        let images =
+            candle_core::Var::from_tensor(&Tensor::randn(0f32, 1.0, (2, 1, 28, 28), &dev).unwrap())
+                .unwrap();
+        let y = Tensor::new(&[0u32, 2], &dev).unwrap();
+        let grads = |d: &Discriminator| {
+            d.forward(&images, Some(&y), Mode::Eval)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap()
+        };
+        let (live, frozen) = (grads(&d), grads(&d.frozen()));
+        let vars = dv.all_vars();
+        assert!(vars.iter().all(|v| live.get(v).is_some()));
+        assert!(vars.iter().all(|v| frozen.get(v).is_none()));
+        let (a, b) = (live.get(&images).unwrap(), frozen.get(&images).unwrap());
+        let diff = (a - b).unwrap().abs().unwrap().max_all().unwrap();
+        assert_eq!(diff.to_scalar::<f32>().unwrap(), 0.0);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! TensorFlow's SAME padding, PyTorch's default initialisation, and a
 //! max-pool whose gradient is right.
 
-use candle_core::{Module, Result, Tensor};
+use candle_core::{Module, ModuleT, Result, Tensor, Var};
 use candle_nn::{Init, VarBuilder};
 use serde::{Deserialize, Serialize};
 
@@ -85,6 +85,29 @@ impl Conv2d {
             bias,
             stride,
             padding,
+        }
+    }
+
+    /// The convolution followed by LeakyReLU with `slope` (ReLU for 0), as
+    /// one op ([`kernels::conv2d_leaky_relu`]).
+    pub fn forward_leaky_relu(&self, xs: &Tensor, slope: f64) -> Result<Tensor> {
+        kernels::conv2d_leaky_relu(
+            xs,
+            &self.weight,
+            self.bias.as_ref(),
+            self.stride,
+            self.padding,
+            slope,
+        )
+    }
+
+    /// The same convolution with its weights as constants: gradients reach
+    /// its input but not its weights.
+    pub fn detached(&self) -> Self {
+        Self {
+            weight: self.weight.detach(),
+            bias: self.bias.as_ref().map(Tensor::detach),
+            ..*self
         }
     }
 }
@@ -198,6 +221,86 @@ impl Module for ConvTranspose2d {
     }
 }
 
+/// Batch normalisation over dimension 1 with learned scale and shift and
+/// running statistics (momentum 0.1, as PyTorch and Candle), on forger's
+/// kernel in training mode on CPU and on Candle's `BatchNorm` otherwise.
+#[derive(Debug, Clone)]
+pub struct BatchNorm {
+    candle: candle_nn::BatchNorm,
+    weight: Tensor,
+    bias: Tensor,
+    running_mean: Var,
+    running_var: Var,
+    eps: f64,
+}
+
+impl BatchNorm {
+    /// Momentum of the running statistics.
+    const MOMENTUM: f64 = 0.1;
+
+    /// From `weight` and `bias` (learned) and the running statistics
+    /// `running_mean` and `running_var`, all `(c,)`; running statistics that
+    /// are variables (as from a `VarBuilder`) are updated in place.
+    pub fn new(
+        weight: Tensor,
+        bias: Tensor,
+        running_mean: Tensor,
+        running_var: Tensor,
+        eps: f64,
+    ) -> Result<Self> {
+        let channels = weight.elem_count();
+        let candle = candle_nn::BatchNorm::new(
+            channels,
+            running_mean.clone(),
+            running_var.clone(),
+            weight.clone(),
+            bias.clone(),
+            eps,
+        )?;
+        Ok(Self {
+            candle,
+            weight,
+            bias,
+            running_mean: Var::from_tensor(&running_mean)?,
+            running_var: Var::from_tensor(&running_var)?,
+            eps,
+        })
+    }
+
+    /// The running mean.
+    pub fn running_mean(&self) -> &Tensor {
+        self.running_mean.as_tensor()
+    }
+
+    /// The running (unbiased) variance.
+    pub fn running_var(&self) -> &Tensor {
+        self.running_var.as_tensor()
+    }
+}
+
+impl ModuleT for BatchNorm {
+    /// `train`: batch statistics, and the running ones updated; otherwise
+    /// the running statistics.
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
+        if !train {
+            return self.candle.forward_t(xs, false);
+        }
+        let Some((ys, stats)) = kernels::batch_norm_train(xs, &self.weight, &self.bias, self.eps)?
+        else {
+            return self.candle.forward_t(xs, true);
+        };
+        // Candle's update: the variance unbiased over the n * spatial values.
+        let count = (xs.elem_count() / self.weight.elem_count().max(1)) as f64;
+        let m = Self::MOMENTUM;
+        let mean = self.running_mean.affine(1.0 - m, 0.0)? + stats.get(0)?.affine(m, 0.0)?;
+        let var = self.running_var.affine(1.0 - m, 0.0)?
+            + stats.get(1)?.affine(m * count / (count - 1.0), 0.0)?;
+        self.running_mean.set(&mean?)?;
+        self.running_var.set(&var?)?;
+        Ok(ys)
+    }
+}
+
 /// Max-pooling with a `k x k` window and stride `k` (floor mode: trailing
 /// rows and columns that do not fill a window are dropped), with the right
 /// gradient: Candle's `max_pool2d` divides it by `k^2`. See
@@ -219,8 +322,7 @@ pub fn dropout(xs: &Tensor, p: f64, rng: &mut rand_pcg::Pcg64) -> Result<Tensor>
     let mask: Vec<f32> = (0..xs.elem_count())
         .map(|_| if rng.gen::<f64>() < keep { scale } else { 0.0 })
         .collect();
-    let mask = Tensor::from_vec(mask, xs.shape(), xs.device())?.to_dtype(xs.dtype())?;
-    xs.mul(&mask)
+    kernels::mul_constant(xs, mask)
 }
 
 #[cfg(test)]

@@ -71,8 +71,8 @@ impl ImageClassifier for MnistCnn {
 
     /// The 392 (by default) pooled activations of the second convolution.
     fn features(&self, images: &Tensor) -> candle_core::Result<Tensor> {
-        let x = max_pool2d(&self.c1.forward(images)?.relu()?, 2)?;
-        let x = max_pool2d(&self.c2.forward(&x)?.relu()?, 2)?;
+        let x = max_pool2d(&self.c1.forward_leaky_relu(images, 0.0)?, 2)?;
+        let x = max_pool2d(&self.c2.forward_leaky_relu(&x, 0.0)?, 2)?;
         x.flatten_from(1)
     }
 

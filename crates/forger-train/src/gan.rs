@@ -282,9 +282,13 @@ pub fn train_gan(
             guard(&d_loss, "D", state.step, run)?;
             opt_d.step(&d_loss.backward()?)?;
 
-            // G: make D say real (non-saturating).
+            // G: make D say real (non-saturating). D's weights are constants
+            // here: this step updates only G's.
             let mut g_rng = rng::derive(config.seed, "dropout-g", state.step);
-            let g_logits = pair.d.forward(&fake, labels, Mode::Train(&mut g_rng))?;
+            let g_logits = pair
+                .d
+                .frozen()
+                .forward(&fake, labels, Mode::Train(&mut g_rng))?;
             let g_loss = bce_with_logits(&g_logits, &g_targets)?;
             guard(&g_loss, "G", state.step, run)?;
             opt_g.step(&g_loss.backward()?)?;

@@ -9,6 +9,7 @@ use candle_core::{Tensor, Var};
 use candle_nn::VarMap;
 use serde::{Deserialize, Serialize};
 
+use crate::adam_kernel::{self, AdamStep};
 use crate::{Result, TrainError};
 
 /// Which optimizer, with its hyper-parameters.
@@ -122,20 +123,22 @@ impl Optimizer {
                     beta2,
                     eps,
                 } => {
-                    let m = self.slots[0][i]
-                        .affine(beta1, 0.0)?
-                        .add(&g.affine(1.0 - beta1, 0.0)?)?;
-                    let v = self.slots[1][i]
-                        .affine(beta2, 0.0)?
-                        .add(&g.sqr()?.affine(1.0 - beta2, 0.0)?)?;
-                    let step_size = lr / (1.0 - beta1.powi(t));
-                    let denom = v
-                        .affine(1.0 / (1.0 - beta2.powi(t)), 0.0)?
-                        .sqrt()?
-                        .affine(1.0, eps)?;
-                    var.set(&var.sub(&m.div(&denom)?.affine(step_size, 0.0)?)?)?;
-                    self.slots[0][i] = m;
-                    self.slots[1][i] = v;
+                    let adam = AdamStep {
+                        beta1,
+                        beta2,
+                        eps,
+                        step_size: lr / (1.0 - beta1.powi(t)),
+                        v_scale: 1.0 / (1.0 - beta2.powi(t)),
+                    };
+                    let (m, v) = (&self.slots[0][i], &self.slots[1][i]);
+                    if adam_kernel::applies(var.as_tensor(), [m, v], g) {
+                        adam.apply(var.as_tensor(), m, v, g)?;
+                    } else {
+                        let (w, m, v) = adam.with_tensor_ops(var.as_tensor(), m, v, g)?;
+                        var.set(&w)?;
+                        self.slots[0][i] = m;
+                        self.slots[1][i] = v;
+                    }
                 }
                 OptimizerConfig::Sgd { lr, momentum } => {
                     let buf = if momentum == 0.0 {
@@ -152,6 +155,9 @@ impl Optimizer {
     }
 
     /// The state as named tensors (`slot{k}.{variable}`) plus the step count.
+    /// The tensors share storage with the optimizer's own, which the next
+    /// step may update in place (Adam on CPU does): write them out, or copy
+    /// them, before stepping again.
     pub fn state(&self) -> (HashMap<String, Tensor>, u64) {
         let mut out = HashMap::new();
         for (k, slot) in self.slots.iter().enumerate() {
@@ -178,7 +184,8 @@ impl Optimizer {
                         var.shape()
                     )));
                 }
-                *t = saved.to_device(var.device())?;
+                // A copy of its own: the CPU Adam updates it in place.
+                *t = saved.to_device(var.device())?.copy()?;
             }
         }
         self.steps = steps;

@@ -1,5 +1,10 @@
-//! forger's own CPU kernels for convolution, transposed convolution and
-//! max-pooling, as Candle custom ops with forward and backward.
+//! forger's own CPU kernels for convolution (with bias and (leaky) ReLU
+//! fused), transposed convolution, max-pooling, (leaky) ReLU, batch
+//! normalisation in training mode and multiplication by a constant mask
+//! (dropout), as Candle custom ops with forward and backward. The
+//! element-wise ones replace chains of Candle ops, each of which allocates
+//! a tensor and adds a backprop node that Candle fills with zeros and adds
+//! into.
 //!
 //! Candle 0.11's CPU `conv_transpose2d` is a direct loop without gemm, and
 //! its conv2d backward uses that loop for every input gradient (even the
@@ -18,7 +23,10 @@
 //! dtypes, or after [`set_enabled`]`(false)`, the functions here call
 //! Candle's own ops, so callers need not choose.
 
+mod activation;
+mod batch_norm;
 mod compute;
+mod constant_mul;
 mod gemm;
 mod geometry;
 mod max_pool;
@@ -40,6 +48,36 @@ static ENABLED: AtomicBool = AtomicBool::new(true);
 /// two, and to rule the kernels out when chasing a numerical problem.
 pub fn set_enabled(enabled: bool) {
     ENABLED.store(enabled, Ordering::Relaxed);
+}
+
+/// Process-wide CPU settings for training; binaries call this first thing
+/// in `main`, before any tensor op and before starting threads.
+///
+/// * Candle's element-wise ops run on the calling thread
+///   (`CANDLE_NUM_THREADS=1`, unless it is set already). The heavy work
+///   (convolutions, matmuls) runs on rayon's pool, and Candle runs its
+///   element-wise ops on a second, private pool whose workers spin for a
+///   while after each op and whose caller spins until they finish; those
+///   spinners take cores from rayon's. On 2 cores, one Candle thread made
+///   W2 and W3 of `cargo xtask bench` about 20% faster.
+/// * glibc's malloc keeps freed memory instead of returning it to the
+///   system at once: a training step allocates and frees the same
+///   megabyte-sized buffers every step, and returning them costs a page
+///   fault per 4 KiB page each time they come back (about 10% of a W3 step).
+pub fn configure_cpu() {
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        std::env::set_var("CANDLE_NUM_THREADS", "1");
+    }
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; called before
+    // other threads start, as documented above.
+    unsafe {
+        // Blocks up to 32 MiB (glibc's maximum) from the heap, not mmap;
+        // trim the heap only when 1 GiB lies free at its top.
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+        libc::mallopt(libc::M_TOP_PAD, 64 << 20);
+    }
 }
 
 /// Whether forger's kernels run for `t` (CPU, f32 or f64, and enabled).
@@ -127,6 +165,35 @@ pub fn conv2d(
     stride: usize,
     padding: Padding,
 ) -> Result<Tensor> {
+    conv2d_activated(x, w, bias, stride, padding, None)
+}
+
+/// [`conv2d`] followed by [`leaky_relu`] with slope `slope` (ReLU for 0),
+/// as one op on the kernels: the activation is applied in place and its
+/// gradient taken from the output, which saves a tensor and a backprop
+/// node per layer.
+pub fn conv2d_leaky_relu(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    stride: usize,
+    padding: Padding,
+    slope: f64,
+) -> Result<Tensor> {
+    if slope < 0.0 {
+        bail!("conv2d_leaky_relu: the slope must be at least 0, got {slope}");
+    }
+    conv2d_activated(x, w, bias, stride, padding, Some(slope))
+}
+
+fn conv2d_activated(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    stride: usize,
+    padding: Padding,
+    slope: Option<f64>,
+) -> Result<Tensor> {
     let (n, c_in, h, wd) = x.dims4()?;
     let (c_out, wc_in, kh, kw) = w.dims4()?;
     if wc_in != c_in {
@@ -145,7 +212,11 @@ pub fn conv2d(
     let oh = conv_out(h, padding.top, padding.bottom, kh, stride, "height")?;
     let ow = conv_out(wd, padding.left, padding.right, kw, stride, "width")?;
     if !use_kernels(x) {
-        return candle_conv2d(x, w, bias, stride, padding);
+        let y = candle_conv2d(x, w, bias, stride, padding)?;
+        return match slope {
+            Some(slope) => leaky_relu(&y, slope),
+            None => Ok(y),
+        };
     }
     let g = Geometry {
         n,
@@ -161,7 +232,10 @@ pub fn conv2d(
         oh,
         ow,
     };
-    let op = Conv2dOp(g);
+    let op = Conv2dOp {
+        g,
+        activation: slope.map(|slope| activation::LeakyRelu { slope }),
+    };
     let (x, w) = (x.contiguous()?, w.contiguous()?);
     match bias {
         Some(b) => x.apply_op3(&w, &b.contiguous()?, op),
@@ -240,6 +314,71 @@ pub fn conv_transpose2d(
     };
     x.contiguous()?
         .apply_op2(&w.contiguous()?, ConvTranspose2dOp(g))
+}
+
+/// LeakyReLU: `x` where `x > 0`, `slope * x` elsewhere; ReLU for slope 0.
+/// The gradient at 0 is `slope`, as in PyTorch. Forward and backward are
+/// one pass each (Candle's `leaky_relu` is five ops forward and about ten
+/// backward).
+pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
+    if use_kernels(x) {
+        return x.contiguous()?.apply_op1(activation::LeakyRelu { slope });
+    }
+    if slope == 0.0 {
+        x.relu()
+    } else {
+        candle_nn::ops::leaky_relu(x, slope)
+    }
+}
+
+/// Batch normalisation of `x` `(n, c, ...)` with the batch's statistics
+/// (training mode): `weight * (x - mean) / sqrt(var + eps) + bias` per
+/// channel, differentiable in all three. Returns the output and the
+/// `(2, c)` batch mean and biased variance (for running averages, not
+/// differentiable), or `None` where forger's kernels do not run (other
+/// devices or dtypes): then use Candle's `BatchNorm`.
+pub fn batch_norm_train(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    eps: f64,
+) -> Result<Option<(Tensor, Tensor)>> {
+    if !use_kernels(x) || weight.dtype() != x.dtype() || bias.dtype() != x.dtype() {
+        return Ok(None);
+    }
+    let x = x.contiguous()?;
+    let y = x.apply_op3(
+        &weight.contiguous()?,
+        &bias.contiguous()?,
+        batch_norm::BatchNormTrain { eps },
+    )?;
+    let stats = x.detach().apply_op1_no_bwd(&batch_norm::BatchStats)?;
+    Ok(Some((y, stats)))
+}
+
+/// `x * factors` element-wise, `factors` a constant in `x`'s logical
+/// order (a dropout mask): differentiable in `x` only. (Candle's `mul` would
+/// also compute a gradient for the factors, a full-size product.)
+pub fn mul_constant(x: &Tensor, factors: Vec<f32>) -> Result<Tensor> {
+    if factors.len() != x.elem_count() {
+        bail!(
+            "mul_constant: {} factors for a tensor of shape {:?}",
+            factors.len(),
+            x.dims()
+        );
+    }
+    if use_kernels(x) {
+        return x
+            .contiguous()?
+            .apply_op1(constant_mul::ConstantMul { factors });
+    }
+    let factors = Tensor::from_vec(factors, x.shape(), x.device())?.to_dtype(x.dtype())?;
+    x.mul(&factors)
+}
+
+/// ReLU, [`leaky_relu`] with slope 0.
+pub fn relu(x: &Tensor) -> Result<Tensor> {
+    leaky_relu(x, 0.0)
 }
 
 /// Max-pooling of `x` `(n, c, h, w)` with a `k x k` window and stride `k`

@@ -7,6 +7,7 @@ use candle_core::{
     bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor,
 };
 
+use super::activation::LeakyRelu;
 use super::gemm::Float;
 use super::geometry::Geometry;
 use super::{compute, contiguous};
@@ -138,13 +139,44 @@ fn wanted(arg: &Tensor, grad: impl FnOnce() -> Result<Tensor>) -> Result<Option<
     }
 }
 
-/// `conv2d(x, w) [+ bias]`, differentiable; apply with `apply_op2`/`apply_op3`.
+/// `conv2d(x, w) [+ bias]`, then the optional activation, differentiable;
+/// apply with `apply_op2`/`apply_op3`.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Conv2dOp(pub Geometry);
+pub(crate) struct Conv2dOp {
+    pub g: Geometry,
+    pub activation: Option<LeakyRelu>,
+}
 
 impl Conv2dOp {
     fn primitive(&self, kind: Kind) -> Primitive {
-        Primitive { g: self.0, kind }
+        Primitive { g: self.g, kind }
+    }
+
+    /// The convolution (and bias), then the activation in place.
+    fn forward(
+        &self,
+        a: (&CpuStorage, &Layout),
+        b: (&CpuStorage, &Layout),
+        bias: Option<(&CpuStorage, &Layout)>,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (mut y, shape) = self.primitive(Kind::Forward).cpu(a, b, bias)?;
+        if let Some(act) = self.activation {
+            match &mut y {
+                CpuStorage::F32(v) => act.apply_in_place(v),
+                CpuStorage::F64(v) => act.apply_in_place(v),
+                other => bail!("forger conv2d: unexpected output dtype {:?}", other.dtype()),
+            }
+        }
+        Ok((y, shape))
+    }
+
+    /// The gradient of the convolution's own output: `dy` through the
+    /// activation's derivative, read off the output `y`.
+    fn pre_activation_grad(&self, y: &Tensor, dy: &Tensor) -> Result<Tensor> {
+        match self.activation {
+            Some(act) => y.apply_op2_no_bwd(&dy.contiguous()?, &act.grad()),
+            None => Ok(dy.clone()),
+        }
     }
 
     fn grads(
@@ -171,17 +203,17 @@ impl CustomOp2 for Conv2dOp {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        self.primitive(Kind::Forward).cpu((s1, l1), (s2, l2), None)
+        self.forward((s1, l1), (s2, l2), None)
     }
 
     fn bwd(
         &self,
         x: &Tensor,
         w: &Tensor,
-        _y: &Tensor,
+        y: &Tensor,
         dy: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        self.grads(x, w, dy)
+        self.grads(x, w, &self.pre_activation_grad(y, dy)?)
     }
 }
 
@@ -199,8 +231,7 @@ impl CustomOp3 for Conv2dOp {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        self.primitive(Kind::Forward)
-            .cpu((s1, l1), (s2, l2), Some((s3, l3)))
+        self.forward((s1, l1), (s2, l2), Some((s3, l3)))
     }
 
     fn bwd(
@@ -208,9 +239,10 @@ impl CustomOp3 for Conv2dOp {
         x: &Tensor,
         w: &Tensor,
         b: &Tensor,
-        _y: &Tensor,
+        y: &Tensor,
         dy: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let dy = &self.pre_activation_grad(y, dy)?;
         let (dx, dw) = self.grads(x, w, dy)?;
         let db = wanted(b, || {
             dy.contiguous()?

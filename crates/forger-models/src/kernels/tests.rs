@@ -499,7 +499,7 @@ fn max_pool_matches_reference_and_finite_differences() {
         let (ho, wo) = (dims[2] / k, dims[3] / k);
         let r = random(&mut rng, &[dims[0], dims[1], ho, wo]);
         let rt = tensor(&r, &[dims[0], dims[1], ho, wo]);
-        let xv = Var::from_slice(&x, &dims, &Device::Cpu).unwrap();
+        let xv = Var::from_slice(&x, dims.as_slice(), &Device::Cpu).unwrap();
         let y = max_pool2d(&xv, k).unwrap();
         // Reference: the window maxima by brute force.
         let mut want = vec![f64::NEG_INFINITY; r.len()];
@@ -608,4 +608,310 @@ fn strided_inputs_and_bad_shapes() {
         &[0, 2, 10, 8]
     );
     assert_eq!(max_pool2d(&empty, 2).unwrap().dims(), &[0, 3, 2, 2]);
+}
+
+#[test]
+fn leaky_relu_matches_candle_reference_and_finite_differences() {
+    let mut rng = rng(7);
+    for case in 0..30 {
+        let slope = match case % 3 {
+            0 => 0.0,
+            1 => 0.2,
+            _ => rng.gen_range(0.0..1.0),
+        };
+        // Some shapes span several parallel tasks.
+        let dims = if case % 5 == 0 {
+            vec![rng.gen_range(1..=3), rng.gen_range(1..=7), 101, 103]
+        } else {
+            vec![rng.gen_range(1..=4), rng.gen_range(1..=9)]
+        };
+        // Away from 0, where the derivative jumps.
+        let x: Vec<f64> = random(&mut rng, &dims)
+            .into_iter()
+            .map(|v| if v.abs() < 1e-3 { v + 0.01 } else { v })
+            .collect();
+        let r = random(&mut rng, &dims);
+        let (xt, rt) = (tensor(&x, &dims), tensor(&r, &dims));
+        let xv = Var::from_tensor(&xt).unwrap();
+        let y = leaky_relu(&xv, slope).unwrap();
+        let want: Vec<f64> = x
+            .iter()
+            .map(|&v| if v > 0.0 { v } else { slope * v })
+            .collect();
+        assert_close(&values(&y), &want, 0.0, "leaky-relu forward");
+        let theirs = if slope == 0.0 {
+            xt.relu().unwrap()
+        } else {
+            candle_nn::ops::leaky_relu(&xt, slope).unwrap()
+        };
+        assert_close(&values(&y), &values(&theirs), 1e-15, "leaky-relu vs Candle");
+        let dx = values(
+            y.mul(&rt)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap()
+                .get(&xv)
+                .unwrap(),
+        );
+        let want: Vec<f64> = x
+            .iter()
+            .zip(&r)
+            .map(|(&v, &g)| if v > 0.0 { g } else { slope * g })
+            .collect();
+        assert_close(&dx, &want, 0.0, "leaky-relu backward");
+        // Finite differences on a few elements (the loss is piecewise linear).
+        let f = |v: &[f64]| {
+            leaky_relu(&tensor(v, &dims), slope)
+                .unwrap()
+                .mul(&rt)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar::<f64>()
+                .unwrap()
+        };
+        for i in (0..x.len()).step_by(x.len().div_ceil(7)) {
+            let (mut plus, mut minus) = (x.clone(), x.clone());
+            // A step that crosses no kink: every |x| is at least 1e-3.
+            plus[i] += 1e-4;
+            minus[i] -= 1e-4;
+            let numeric = (f(&plus) - f(&minus)) / 2e-4;
+            assert!(
+                (numeric - dx[i]).abs() < 1e-6,
+                "dx[{i}] {numeric} vs {}",
+                dx[i]
+            );
+        }
+    }
+    // Non-contiguous f32 input, and the gradient at 0 is the slope.
+    let x = Var::new(&[[0f32, -2.0], [3.0, 0.0]], &Device::Cpu).unwrap();
+    let y = leaky_relu(&x.as_tensor().t().unwrap(), 0.5).unwrap();
+    assert_eq!(
+        y.to_vec2::<f32>().unwrap(),
+        vec![vec![0.0, 3.0], vec![-1.0, 0.0]]
+    );
+    let g = y.sum_all().unwrap().backward().unwrap();
+    assert_eq!(
+        g.get(&x).unwrap().to_vec2::<f32>().unwrap(),
+        vec![vec![0.5, 0.5], vec![1.0, 0.5]]
+    );
+}
+
+/// A batch-norm layer over `c` channels from the given values, its running
+/// statistics as fresh variables.
+fn batch_norm_layer(
+    gamma: &candle_core::Var,
+    beta: &candle_core::Var,
+    c: usize,
+) -> (crate::layers::BatchNorm, candle_nn::BatchNorm) {
+    let fresh = || {
+        let mean = Var::from_slice(&vec![0.5f64; c], c, &Device::Cpu).unwrap();
+        let var = Var::from_slice(&vec![2.0f64; c], c, &Device::Cpu).unwrap();
+        (mean.as_tensor().clone(), var.as_tensor().clone())
+    };
+    let (m1, v1) = fresh();
+    let (m2, v2) = fresh();
+    let ours = crate::layers::BatchNorm::new(
+        gamma.as_tensor().clone(),
+        beta.as_tensor().clone(),
+        m1,
+        v1,
+        1e-5,
+    )
+    .unwrap();
+    let theirs = candle_nn::BatchNorm::new(
+        c,
+        m2,
+        v2,
+        gamma.as_tensor().clone(),
+        beta.as_tensor().clone(),
+        1e-5,
+    )
+    .unwrap();
+    (ours, theirs)
+}
+
+#[test]
+fn batch_norm_matches_candle_and_finite_differences() {
+    use candle_core::ModuleT;
+    let mut rng = rng(8);
+    for case in 0..25 {
+        // Rank 2 (as after a linear layer) and rank 4, batch 1 included
+        // where there are several values per channel.
+        let dims = match case % 3 {
+            0 => vec![rng.gen_range(2..=9), rng.gen_range(1..=40)],
+            1 => vec![
+                rng.gen_range(1..=3),
+                rng.gen_range(1..=20),
+                rng.gen_range(2..=7),
+                rng.gen_range(1..=7),
+            ],
+            _ => vec![rng.gen_range(2..=5), rng.gen_range(17..=40), 3, 5],
+        };
+        let c = dims[1];
+        let x = random(&mut rng, &dims);
+        let r = random(&mut rng, &dims);
+        let rt = tensor(&r, &dims);
+        let gamma = Var::from_slice(&random(&mut rng, &[c]), c, &Device::Cpu).unwrap();
+        let beta = Var::from_slice(&random(&mut rng, &[c]), c, &Device::Cpu).unwrap();
+        let xv = Var::from_slice(&x, dims.as_slice(), &Device::Cpu).unwrap();
+        let (ours, theirs) = batch_norm_layer(&gamma, &beta, c);
+        let what = format!("{dims:?}");
+        let run = |layer: &dyn ModuleT| {
+            let y = layer.forward_t(&xv, true).unwrap();
+            let grads = y.mul(&rt).unwrap().sum_all().unwrap().backward().unwrap();
+            let g = |v: &Var| values(grads.get(v).unwrap());
+            (values(&y), g(&xv), g(&gamma), g(&beta))
+        };
+        let (a, b) = (run(&ours), run(&theirs));
+        assert_close(&a.0, &b.0, 1e-10, &format!("batch-norm forward {what}"));
+        assert_close(&a.1, &b.1, 1e-9, &format!("batch-norm dx {what}"));
+        assert_close(&a.2, &b.2, 1e-9, &format!("batch-norm dgamma {what}"));
+        assert_close(&a.3, &b.3, 1e-9, &format!("batch-norm dbeta {what}"));
+        // The running statistics moved alike.
+        for (mine, candle) in [
+            (ours.running_mean(), theirs.running_mean()),
+            (ours.running_var(), theirs.running_var()),
+        ] {
+            assert_close(
+                &values(mine),
+                &values(candle),
+                1e-12,
+                &format!("running {what}"),
+            );
+        }
+        // Evaluation mode uses the running statistics.
+        assert_close(
+            &values(&ours.forward_t(&xv, false).unwrap()),
+            &values(&theirs.forward_t(&xv, false).unwrap()),
+            1e-12,
+            &format!("batch-norm eval {what}"),
+        );
+        // Finite differences for a few inputs.
+        if case < 8 {
+            let f = |v: &[f64]| {
+                let (layer, _) = batch_norm_layer(&gamma, &beta, c);
+                layer
+                    .forward_t(&tensor(v, &dims), true)
+                    .unwrap()
+                    .mul(&rt)
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .to_scalar::<f64>()
+                    .unwrap()
+            };
+            for i in (0..x.len()).step_by(x.len().div_ceil(9)) {
+                let (mut plus, mut minus) = (x.clone(), x.clone());
+                plus[i] += 1e-6;
+                minus[i] -= 1e-6;
+                let numeric = (f(&plus) - f(&minus)) / 2e-6;
+                assert!(
+                    (numeric - a.1[i]).abs() < 1e-5 * (1.0 + numeric.abs()),
+                    "dx[{i}] {numeric} vs {} for {what}",
+                    a.1[i]
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn mul_constant_matches_candle_mul_exactly() {
+    let mut rng = rng(9);
+    for case in 0..12 {
+        let dims = if case % 4 == 0 {
+            vec![rng.gen_range(1..=3), 7, 91, 97]
+        } else {
+            vec![
+                rng.gen_range(1..=5),
+                rng.gen_range(1..=6),
+                rng.gen_range(1..=5),
+            ]
+        };
+        let len: usize = dims.iter().product();
+        let factors: Vec<f32> = (0..len)
+            .map(|_| if rng.gen_bool(0.3) { 0.0 } else { 1.0 / 0.7 })
+            .collect();
+        let (x, r) = (random(&mut rng, &dims), random(&mut rng, &dims));
+        let rt = tensor(&r, &dims);
+        for dtype in [DType::F32, DType::F64] {
+            let xv = Var::from_tensor(&tensor(&x, &dims).to_dtype(dtype).unwrap()).unwrap();
+            let f = Tensor::from_slice(&factors, dims.as_slice(), &Device::Cpu)
+                .unwrap()
+                .to_dtype(dtype)
+                .unwrap();
+            let rt = rt.to_dtype(dtype).unwrap();
+            let ours = mul_constant(&xv, factors.clone()).unwrap();
+            let theirs = xv.mul(&f).unwrap();
+            assert_close(
+                &values(&ours),
+                &values(&theirs),
+                0.0,
+                "mul_constant forward",
+            );
+            let grad = |y: &Tensor| {
+                values(
+                    y.mul(&rt)
+                        .unwrap()
+                        .sum_all()
+                        .unwrap()
+                        .backward()
+                        .unwrap()
+                        .get(&xv)
+                        .unwrap(),
+                )
+            };
+            assert_close(&grad(&ours), &grad(&theirs), 0.0, "mul_constant backward");
+        }
+    }
+    // A transposed input is read in its logical order; a wrong length is an error.
+    let x = Tensor::new(&[[1f32, 2.0], [3.0, 4.0]], &Device::Cpu).unwrap();
+    let y = mul_constant(&x.t().unwrap(), vec![1.0, 10.0, 100.0, 1000.0]).unwrap();
+    assert_eq!(
+        y.to_vec2::<f32>().unwrap(),
+        vec![vec![1.0, 30.0], vec![200.0, 4000.0]]
+    );
+    assert!(mul_constant(&x, vec![1.0; 3]).is_err());
+}
+
+#[test]
+fn fused_conv_activation_matches_conv_then_activation() {
+    let mut rng = rng(10);
+    for i in 0..40 {
+        let case = Case::random(&mut rng, false);
+        let slope = if i % 2 == 0 { 0.0 } else { 0.2 };
+        let (xd, wd) = (case.x_dims(), case.w_dims());
+        let x = Var::from_slice(&random(&mut rng, &xd), &xd, &Device::Cpu).unwrap();
+        let w = Var::from_slice(&random(&mut rng, &wd), &wd, &Device::Cpu).unwrap();
+        let b =
+            Var::from_slice(&random(&mut rng, &[case.c_out]), case.c_out, &Device::Cpu).unwrap();
+        let yd = case.y_dims();
+        let r = tensor(&random(&mut rng, &yd), &yd);
+        let run = |fused: bool| {
+            let y = if fused {
+                conv2d_leaky_relu(&x, &w, Some(&b), case.stride, case.pad, slope).unwrap()
+            } else {
+                leaky_relu(
+                    &conv2d(&x, &w, Some(&b), case.stride, case.pad).unwrap(),
+                    slope,
+                )
+                .unwrap()
+            };
+            let grads = y.mul(&r).unwrap().sum_all().unwrap().backward().unwrap();
+            let g = |v: &Var| values(grads.get(v).unwrap());
+            (values(&y), g(&x), g(&w), g(&b))
+        };
+        let (a, e) = (run(true), run(false));
+        let what = format!("{case:?} slope {slope}");
+        assert_close(&a.0, &e.0, 0.0, &format!("fused forward {what}"));
+        assert_close(&a.1, &e.1, 0.0, &format!("fused dx {what}"));
+        assert_close(&a.2, &e.2, 0.0, &format!("fused dw {what}"));
+        assert_close(&a.3, &e.3, 0.0, &format!("fused db {what}"));
+    }
+    let x = Tensor::zeros((1, 1, 3, 3), DType::F32, &Device::Cpu).unwrap();
+    let w = Tensor::zeros((1, 1, 3, 3), DType::F32, &Device::Cpu).unwrap();
+    assert!(conv2d_leaky_relu(&x, &w, None, 1, Padding::default(), -0.1).is_err());
 }
