@@ -102,7 +102,7 @@ fn preset(preset: Preset, image: [usize; 3]) -> (GanTrainConfig, FitConfig) {
     let gan = GanTrainConfig {
         log_every: 50,
         sample_every: if small { 300 } else { 500 },
-        ..GanTrainConfig::new(gan, if small { 600 } else { 3000 })
+        ..GanTrainConfig::new(gan, if small { 900 } else { 3000 })
     };
     let classifier = ClassifierConfig::MnistCnn(MnistCnnConfig {
         input: image,
