@@ -3,7 +3,9 @@ use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
 use crate::kernels::relu;
-use crate::layers::{conv2d_same_with, dropout, linear_with, max_pool2d, Conv2d, InitScheme};
+use crate::layers::{
+    conv2d_same_with, dropout, linear_with, max_pool2d, Conv2d, InitScheme, Linear,
+};
 use crate::{ImageClassifier, Mode, ModelError, Result};
 
 /// The cats-vs-dogs tutorial's CNN: three blocks of 3x3 SAME convolution,
@@ -84,9 +86,9 @@ impl CatDogCnnConfig {
 #[derive(Debug, Clone)]
 pub struct CatDogCnn {
     convs: [Conv2d; 3],
-    fc1: candle_nn::Linear,
-    fc2: candle_nn::Linear,
-    out: candle_nn::Linear,
+    fc1: Linear,
+    fc2: Linear,
+    out: Linear,
     config: CatDogCnnConfig,
 }
 

@@ -22,7 +22,7 @@ use candle_nn::{Embedding, Init, VarBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::kernels::Padding;
-use crate::layers::{dropout, BatchNorm, Conv2d, ConvTranspose2d, ConvTranspose2dConfig};
+use crate::layers::{dropout, BatchNorm, Conv2d, ConvTranspose2d, ConvTranspose2dConfig, Linear};
 use crate::{Mode, ModelError};
 
 /// DCGAN weights start as N(0, 0.02), batch-norm scales as N(1, 0.02).
@@ -133,7 +133,7 @@ fn embedding(classes: usize, dim: usize, vb: VarBuilder) -> Result<Embedding> {
 /// The generator: noise (and a class) in, images in `[-1, 1]` out.
 #[derive(Debug, Clone)]
 pub struct Generator {
-    project: candle_nn::Linear,
+    project: Linear,
     bn0: BatchNorm,
     up: [ConvTranspose2d; 3],
     bn: [BatchNorm; 2],
@@ -159,7 +159,7 @@ impl Generator {
             vb.pp("project")
                 .get_with_hints((w0 * base * base, z_in), "weight", WEIGHT_INIT)?;
         Ok(Self {
-            project: candle_nn::Linear::new(weight, None),
+            project: Linear::new(weight, None),
             bn0: batch_norm(w0 * base * base, vb.pp("bn0"))?,
             up: [
                 conv_transpose(w0, w1, 1, vb.pp("up1"))?,
@@ -201,7 +201,7 @@ impl Generator {
 #[derive(Debug, Clone)]
 pub struct Discriminator {
     convs: [Conv2d; 2],
-    head: candle_nn::Linear,
+    head: Linear,
     projection: Option<Embedding>,
     dropout: f64,
 }
@@ -228,7 +228,7 @@ impl Discriminator {
                 conv(config.image[0], d0, vb.pp("conv1"))?,
                 conv(d0, d1, vb.pp("conv2"))?,
             ],
-            head: candle_nn::Linear::new(head_weight, Some(head_bias)),
+            head: Linear::new(head_weight, Some(head_bias)),
             projection,
             dropout: config.dropout,
         })
@@ -238,12 +238,9 @@ impl Discriminator {
     /// generator's step: gradients flow through it to the images, and none
     /// is computed for its weights, which that step does not update.
     pub fn frozen(&self) -> Self {
-        let linear = |l: &candle_nn::Linear| {
-            candle_nn::Linear::new(l.weight().detach(), l.bias().map(Tensor::detach))
-        };
         Self {
             convs: [self.convs[0].detached(), self.convs[1].detached()],
-            head: linear(&self.head),
+            head: self.head.detached(),
             projection: self
                 .projection
                 .as_ref()

@@ -49,8 +49,45 @@ impl InitScheme {
     }
 }
 
+/// A fully connected layer, `y = x W^T + b` on `[batch, inputs]` input, with
+/// `W` of shape `[outputs, inputs]` (as `candle_nn::Linear` and PyTorch store
+/// it). On CPU it runs on [`kernels::linear`].
+#[derive(Debug, Clone)]
+pub struct Linear {
+    weight: Tensor,
+    bias: Option<Tensor>,
+}
+
+impl Linear {
+    /// A layer with these parameters.
+    pub fn new(weight: Tensor, bias: Option<Tensor>) -> Self {
+        Self { weight, bias }
+    }
+
+    /// The weight, `[outputs, inputs]`.
+    pub fn weight(&self) -> &Tensor {
+        &self.weight
+    }
+
+    /// The bias, `[outputs]`, if any.
+    pub fn bias(&self) -> Option<&Tensor> {
+        self.bias.as_ref()
+    }
+
+    /// The same layer with its parameters detached from backprop.
+    pub fn detached(&self) -> Self {
+        Self::new(self.weight.detach(), self.bias.as_ref().map(Tensor::detach))
+    }
+}
+
+impl Module for Linear {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        kernels::linear(x, &self.weight, self.bias.as_ref())
+    }
+}
+
 /// A fully connected layer with PyTorch's default initialisation.
-pub fn linear(in_dim: usize, out_dim: usize, vb: VarBuilder) -> Result<candle_nn::Linear> {
+pub fn linear(in_dim: usize, out_dim: usize, vb: VarBuilder) -> Result<Linear> {
     linear_with(in_dim, out_dim, InitScheme::Torch, vb)
 }
 
@@ -60,11 +97,11 @@ pub fn linear_with(
     out_dim: usize,
     init: InitScheme,
     vb: VarBuilder,
-) -> Result<candle_nn::Linear> {
+) -> Result<Linear> {
     let (w_init, b_init) = init.weight_and_bias(in_dim, out_dim);
     let weight = vb.get_with_hints((out_dim, in_dim), "weight", w_init)?;
     let bias = vb.get_with_hints(out_dim, "bias", b_init)?;
-    Ok(candle_nn::Linear::new(weight, Some(bias)))
+    Ok(Linear::new(weight, Some(bias)))
 }
 
 /// A 2-D convolution (one group, dilation 1) with any stride and

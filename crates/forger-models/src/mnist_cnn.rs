@@ -2,7 +2,7 @@ use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
-use crate::layers::{conv2d_same, linear, max_pool2d, Conv2d};
+use crate::layers::{conv2d_same, linear, max_pool2d, Conv2d, Linear};
 use crate::{ImageClassifier, Mode, ModelError, Result};
 
 /// The MNIST tutorial's CNN: two blocks of SAME convolution, ReLU and 2x2
@@ -60,7 +60,7 @@ impl MnistCnnConfig {
 pub struct MnistCnn {
     c1: Conv2d,
     c2: Conv2d,
-    fc: candle_nn::Linear,
+    fc: Linear,
     config: MnistCnnConfig,
 }
 

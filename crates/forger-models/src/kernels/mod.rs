@@ -29,6 +29,7 @@ mod compute;
 mod constant_mul;
 mod gemm;
 mod geometry;
+mod linear;
 mod max_pool;
 mod ops;
 #[cfg(test)]
@@ -166,6 +167,35 @@ pub fn conv2d(
     padding: Padding,
 ) -> Result<Tensor> {
     conv2d_activated(x, w, bias, stride, padding, None)
+}
+
+/// `y = x W^T + b` for `x` of shape `[n, inputs]`, `W` of `[outputs, inputs]`
+/// and `b` of `[outputs]`, as `candle_nn::Linear` computes it; one gemm per
+/// pass, the weight gradient written in `W`'s layout.
+pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    let (n, inputs) = x.dims2()?;
+    let (outputs, w_inputs) = w.dims2()?;
+    if w_inputs != inputs {
+        bail!("linear: the input has {inputs} features, the weight expects {w_inputs}");
+    }
+    if let Some(b) = bias {
+        if b.dims() != [outputs] {
+            bail!("linear: bias of shape {:?}, expected [{outputs}]", b.dims());
+        }
+    }
+    if !use_kernels(x) || x.dtype() != w.dtype() {
+        let y = x.matmul(&w.t()?)?;
+        return match bias {
+            Some(b) => y.broadcast_add(b),
+            None => Ok(y),
+        };
+    }
+    let op = linear::LinearOp { n, inputs, outputs };
+    let (x, w) = (x.contiguous()?, w.contiguous()?);
+    match bias {
+        Some(b) => x.apply_op3(&w, &b.contiguous()?, op),
+        None => x.apply_op2(&w, op),
+    }
 }
 
 /// [`conv2d`] followed by [`leaky_relu`] with slope `slope` (ReLU for 0),

@@ -131,7 +131,10 @@ impl CustomOp1 for Primitive {
 
 /// Gradient for an argument only when backprop will use it: an input that
 /// is neither a variable nor computed from one needs none.
-fn wanted(arg: &Tensor, grad: impl FnOnce() -> Result<Tensor>) -> Result<Option<Tensor>> {
+pub(crate) fn wanted(
+    arg: &Tensor,
+    grad: impl FnOnce() -> Result<Tensor>,
+) -> Result<Option<Tensor>> {
     if arg.track_op() {
         grad().map(Some)
     } else {

@@ -915,3 +915,114 @@ fn fused_conv_activation_matches_conv_then_activation() {
     let w = Tensor::zeros((1, 1, 3, 3), DType::F32, &Device::Cpu).unwrap();
     assert!(conv2d_leaky_relu(&x, &w, None, 1, Padding::default(), -0.1).is_err());
 }
+
+#[test]
+fn linear_matches_naive_candle_and_finite_differences() {
+    let mut rng = rng(11);
+    for case in 0..24 {
+        // Batch 1, odd sizes, and some sizes past gemm's blocking.
+        let n = if case % 4 == 0 {
+            1
+        } else {
+            rng.gen_range(2..=40)
+        };
+        let inputs = if case % 6 == 1 {
+            301
+        } else {
+            rng.gen_range(1..=37)
+        };
+        let outputs = rng.gen_range(1..=23);
+        let with_bias = case % 3 != 2;
+        let (x, w, b, r) = (
+            random(&mut rng, &[n, inputs]),
+            random(&mut rng, &[outputs, inputs]),
+            random(&mut rng, &[outputs]),
+            random(&mut rng, &[n, outputs]),
+        );
+        let xv = Var::from_tensor(&tensor(&x, &[n, inputs])).unwrap();
+        let wv = Var::from_tensor(&tensor(&w, &[outputs, inputs])).unwrap();
+        let bv = Var::from_tensor(&tensor(&b, &[outputs])).unwrap();
+        let bias = with_bias.then_some(bv.as_tensor());
+        let y = linear(&xv, &wv, bias).unwrap();
+        // Naive f64 reference from the definition.
+        let naive: Vec<f64> = (0..n * outputs)
+            .map(|i| {
+                let (row, o) = (i / outputs, i % outputs);
+                let dot: f64 = (0..inputs)
+                    .map(|k| x[row * inputs + k] * w[o * inputs + k])
+                    .sum();
+                dot + if with_bias { b[o] } else { 0.0 }
+            })
+            .collect();
+        assert_close(&values(&y), &naive, 1e-12, "linear forward vs naive");
+        let loss = |y: &Tensor| {
+            y.mul(&tensor(&r, &[n, outputs]))
+                .unwrap()
+                .sum_all()
+                .unwrap()
+        };
+        let ours = loss(&y).backward().unwrap();
+        // Candle's own ops on the same variables.
+        set_enabled(false);
+        let theirs_y = linear(&xv, &wv, bias).unwrap();
+        set_enabled(true);
+        assert_close(
+            &values(&y),
+            &values(&theirs_y),
+            1e-12,
+            "linear forward vs Candle",
+        );
+        let theirs = loss(&theirs_y).backward().unwrap();
+        let mut params = vec![(&xv, "dx"), (&wv, "dw")];
+        if with_bias {
+            params.push((&bv, "db"));
+        }
+        for (v, what) in params {
+            let got = values(ours.get(v).unwrap());
+            assert_close(&got, &values(theirs.get(v).unwrap()), 1e-12, what);
+        }
+        // Finite differences on a few weights (the loss is linear in each).
+        let dw = values(ours.get(&wv).unwrap());
+        let f = |w: &[f64]| {
+            let y = linear(
+                &tensor(&x, &[n, inputs]),
+                &tensor(w, &[outputs, inputs]),
+                None,
+            );
+            loss(&y.unwrap()).to_scalar::<f64>().unwrap()
+        };
+        for i in (0..w.len()).step_by(w.len().div_ceil(5)) {
+            let (mut plus, mut minus) = (w.clone(), w.clone());
+            plus[i] += 1e-3;
+            minus[i] -= 1e-3;
+            let numeric = (f(&plus) - f(&minus)) / 2e-3;
+            assert!(
+                (numeric - dw[i]).abs() < 1e-8,
+                "dw[{i}] {numeric} vs {}",
+                dw[i]
+            );
+        }
+    }
+    // f32, a non-contiguous input, and no gradient for a constant input.
+    let x = Tensor::new(&[[1f32, 2.0, 3.0], [4.0, 5.0, 6.0]], &Device::Cpu).unwrap();
+    let w = Var::new(&[[1f32, 0.0], [0.0, 1.0], [1.0, 1.0]], &Device::Cpu).unwrap();
+    let y = linear(&x.t().unwrap(), &w, None).unwrap();
+    assert_eq!(
+        y.to_vec2::<f32>().unwrap(),
+        vec![
+            vec![1.0, 4.0, 5.0],
+            vec![2.0, 5.0, 7.0],
+            vec![3.0, 6.0, 9.0]
+        ]
+    );
+    let g = y.sum_all().unwrap().backward().unwrap();
+    assert_eq!(
+        g.get(&w).unwrap().to_vec2::<f32>().unwrap(),
+        vec![vec![6.0, 15.0], vec![6.0, 15.0], vec![6.0, 15.0]]
+    );
+    assert!(g.get(&x).is_none());
+    // Mismatched shapes are errors, not panics.
+    assert!(linear(&x, &w, None).is_err());
+    let b = Tensor::zeros(2, DType::F32, &Device::Cpu).unwrap();
+    assert!(linear(&x.t().unwrap(), &w, Some(&b)).is_err());
+}
