@@ -1,6 +1,6 @@
 //! Layers the tutorials need and Candle lacks or gets wrong: convolution with
-//! TensorFlow's SAME padding, PyTorch's default initialisation, and a
-//! max-pool whose gradient is right.
+//! TensorFlow's SAME padding, PyTorch's default initialisation, a max-pool
+//! whose gradient is right, and a fully connected layer on forger's kernels.
 
 use candle_core::{Module, ModuleT, Result, Tensor, Var};
 use candle_nn::{Init, VarBuilder};

@@ -1,7 +1,7 @@
 //! forger's own CPU kernels for convolution (with bias and (leaky) ReLU
-//! fused), transposed convolution, max-pooling, (leaky) ReLU, batch
-//! normalisation in training mode and multiplication by a constant mask
-//! (dropout), as Candle custom ops with forward and backward. The
+//! fused), transposed convolution, fully connected layers, max-pooling,
+//! (leaky) ReLU, batch normalisation in training mode and multiplication by
+//! a constant mask (dropout), as Candle custom ops with forward and backward. The
 //! element-wise ones replace chains of Candle ops, each of which allocates
 //! a tensor and adds a backprop node that Candle fills with zeros and adds
 //! into.
