@@ -14,6 +14,7 @@ use image::imageops::{self, FilterType};
 use image::{DynamicImage, ImageBuffer, Pixel};
 use rayon::prelude::*;
 
+use crate::area_shrink::area_shrink;
 use crate::{DataError, Dataset, Result, Splits};
 
 /// File extensions (lower case) taken as images.
@@ -78,7 +79,12 @@ impl ResizeFilter {
         height: u32,
     ) -> Vec<u8> {
         let filter = match self {
-            Self::Area => return imageops::thumbnail(image, width, height).into_raw(),
+            Self::Area => {
+                let (size, new_size) = (image.dimensions(), (width, height));
+                let channels = usize::from(P::CHANNEL_COUNT);
+                return area_shrink(image.as_raw(), channels, size, new_size)
+                    .unwrap_or_else(|| imageops::thumbnail(image, width, height).into_raw());
+            }
             Self::Nearest => FilterType::Nearest,
             Self::Bilinear => FilterType::Triangle,
             Self::CatmullRom => FilterType::CatmullRom,

@@ -17,6 +17,7 @@
 //! # Ok::<(), forger_data::DataError>(())
 //! ```
 
+mod area_shrink;
 pub mod atomic;
 pub mod augment;
 mod batch;
