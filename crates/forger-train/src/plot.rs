@@ -11,13 +11,19 @@ use crate::{Result, TrainError};
 
 const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 const PANEL_SIZE: (u32, u32) = (560, 420);
-const COLORS: [RGBColor; 6] = [
+/// Matplotlib's `tab10`: ten lines before a colour repeats (the
+/// augmentation study draws two arms of up to five seeds in one panel).
+const COLORS: [RGBColor; 10] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
     RGBColor(214, 39, 40),
     RGBColor(148, 103, 189),
     RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
 ];
 
 /// One named line of `(x, y)` points.
