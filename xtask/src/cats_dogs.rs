@@ -17,7 +17,10 @@ pub struct CatsDogsArgs {
     /// in each (the Kaggle layout), or a single class-per-folder tree.
     #[arg(long)]
     data: PathBuf,
-    #[arg(long, default_value_t = 32)]
+    /// Epochs per run. 64 rather than the tutorial's 32: with augmentation
+    /// validation loss is still falling at 32, without it it has turned up
+    /// by 20 (measured on the cats-vs-dogs subset; see the README).
+    #[arg(long, default_value_t = 64)]
     epochs: u64,
     /// One run per seed and arm.
     #[arg(long, value_delimiter = ',', default_value = "0,1")]
