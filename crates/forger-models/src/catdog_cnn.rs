@@ -3,9 +3,7 @@ use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
 use crate::kernels::relu;
-use crate::layers::{
-    conv2d_same_with, dropout, linear_with, max_pool2d, Conv2d, InitScheme, Linear,
-};
+use crate::layers::{conv2d_same_with, dropout, linear_with, Conv2d, InitScheme, Linear};
 use crate::{ImageClassifier, Mode, ModelError, Result};
 
 /// The cats-vs-dogs tutorial's CNN: three blocks of 3x3 SAME convolution,
@@ -97,7 +95,7 @@ impl CatDogCnn {
     fn hidden(&self, images: &Tensor, mut mode: Mode<'_>) -> candle_core::Result<Tensor> {
         let mut x = images.clone();
         for conv in &self.convs {
-            x = max_pool2d(&conv.forward_leaky_relu(&x, 0.0)?, 2)?;
+            x = conv.forward_leaky_relu_max_pool(&x, 0.0, 2)?;
             if let Mode::Train(rng) = &mut mode {
                 x = dropout(&x, self.config.dropout, rng)?;
             }

@@ -138,6 +138,20 @@ impl Conv2d {
         )
     }
 
+    /// The convolution, LeakyReLU with `slope` and `k x k` max-pooling, as
+    /// one op ([`kernels::conv2d_leaky_relu_max_pool`]).
+    pub fn forward_leaky_relu_max_pool(&self, xs: &Tensor, slope: f64, k: usize) -> Result<Tensor> {
+        kernels::conv2d_leaky_relu_max_pool(
+            xs,
+            &self.weight,
+            self.bias.as_ref(),
+            self.stride,
+            self.padding,
+            slope,
+            k,
+        )
+    }
+
     /// The same convolution with its weights as constants: gradients reach
     /// its input but not its weights.
     pub fn detached(&self) -> Self {

@@ -2,7 +2,7 @@ use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
-use crate::layers::{conv2d_same, linear, max_pool2d, Conv2d, Linear};
+use crate::layers::{conv2d_same, linear, Conv2d, Linear};
 use crate::{ImageClassifier, Mode, ModelError, Result};
 
 /// The MNIST tutorial's CNN: two blocks of SAME convolution, ReLU and 2x2
@@ -71,8 +71,8 @@ impl ImageClassifier for MnistCnn {
 
     /// The 392 (by default) pooled activations of the second convolution.
     fn features(&self, images: &Tensor) -> candle_core::Result<Tensor> {
-        let x = max_pool2d(&self.c1.forward_leaky_relu(images, 0.0)?, 2)?;
-        let x = max_pool2d(&self.c2.forward_leaky_relu(&x, 0.0)?, 2)?;
+        let x = self.c1.forward_leaky_relu_max_pool(images, 0.0, 2)?;
+        let x = self.c2.forward_leaky_relu_max_pool(&x, 0.0, 2)?;
         x.flatten_from(1)
     }
 

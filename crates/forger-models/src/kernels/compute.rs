@@ -19,12 +19,13 @@ use super::geometry::Geometry;
 const COL_BUDGET: usize = if cfg!(test) { 1 << 9 } else { 1 << 20 };
 
 /// How the batch is shared out: images per thread, and threads left for each gemm.
-struct Split {
-    per_worker: usize,
-    gemm_threads: usize,
+pub(super) struct Split {
+    pub per_worker: usize,
+    pub gemm_threads: usize,
 }
 
-fn split(n: usize) -> Split {
+/// How `n` images are shared out among rayon's threads.
+pub(super) fn split(n: usize) -> Split {
     let threads = candle_core::utils::get_num_threads().max(1);
     let workers = threads.min(n).max(1);
     Split {
@@ -34,14 +35,18 @@ fn split(n: usize) -> Split {
 }
 
 /// Images per im2col chunk.
-fn chunk(g: &Geometry) -> usize {
+pub(super) fn chunk(g: &Geometry) -> usize {
     (COL_BUDGET / (g.patch() * g.positions()).max(1)).clamp(1, g.n.max(1))
 }
 
 /// Pairs of offsets `(in images, in matrix)` of the `positions`-long planes
 /// of `count` images of `channels` planes, laid out as `(image, channel)`
 /// in the images and as a `channels x (count * positions)` matrix.
-fn planes(channels: usize, positions: usize, count: usize) -> impl Iterator<Item = (usize, usize)> {
+pub(super) fn planes(
+    channels: usize,
+    positions: usize,
+    count: usize,
+) -> impl Iterator<Item = (usize, usize)> {
     let cols = count * positions;
     (0..count).flat_map(move |img| {
         (0..channels).map(move |c| ((img * channels + c) * positions, c * cols + img * positions))
@@ -90,20 +95,7 @@ pub(crate) fn forward<T: Float>(g: &Geometry, x: &[T], w: &[T], bias: Option<&[T
                 } else {
                     &mut out[..g.c_out * cols]
                 };
-                if let Some(bias) = bias {
-                    for (row, &b) in dst.chunks_mut(cols).zip(bias) {
-                        row.fill(b);
-                    }
-                }
-                let dims = (g.c_out, cols, k);
-                matmul(
-                    dims,
-                    dst,
-                    bias.is_some(),
-                    Operand::plain(w),
-                    Operand::plain(&col),
-                    s.gemm_threads,
-                );
+                project(g, w, bias, &col, dst, s.gemm_threads);
                 if count > 1 {
                     for (i, m) in planes(g.c_out, p, count) {
                         y[start * out_len + i..][..p].copy_from_slice(&out[m..m + p]);
@@ -112,6 +104,33 @@ pub(crate) fn forward<T: Float>(g: &Geometry, x: &[T], w: &[T], bias: Option<&[T
             }
         });
     y
+}
+
+/// `dst (c_out x cols) = W * col [+ bias]` for one chunk's im2col matrix
+/// `col`: the bias is written first and the gemm adds to it.
+pub(super) fn project<T: Float>(
+    g: &Geometry,
+    w: &[T],
+    bias: Option<&[T]>,
+    col: &[T],
+    dst: &mut [T],
+    threads: usize,
+) {
+    let cols = dst.len() / g.c_out;
+    if let Some(bias) = bias {
+        for (row, &b) in dst.chunks_mut(cols).zip(bias) {
+            row.fill(b);
+        }
+    }
+    let dims = (g.c_out, cols, g.patch());
+    matmul(
+        dims,
+        dst,
+        bias.is_some(),
+        Operand::plain(w),
+        Operand::plain(col),
+        threads,
+    );
 }
 
 /// `dx` for `y = conv(x, w)` given `dy`, shape [`Geometry::input_shape`].
@@ -188,16 +207,19 @@ pub(crate) fn weight_grad<T: Float>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
             dw
         })
         .collect();
-    let mut partials = partials.into_iter();
-    let mut dw = partials
-        .next()
-        .unwrap_or_else(|| vec![T::zero(); g.c_out * k]);
-    for part in partials {
-        for (a, b) in dw.iter_mut().zip(part) {
+    sum_parts(partials, g.c_out * k)
+}
+
+/// The element-wise sum of `len`-long partial results.
+pub(super) fn sum_parts<T: Float>(parts: impl IntoIterator<Item = Vec<T>>, len: usize) -> Vec<T> {
+    let mut parts = parts.into_iter();
+    let mut sum = parts.next().unwrap_or_else(|| vec![T::zero(); len]);
+    for part in parts {
+        for (a, b) in sum.iter_mut().zip(part) {
             *a += b;
         }
     }
-    dw
+    sum
 }
 
 /// `db` for `y = conv(x, w) + b` given `dy`: the sum of each output channel.

@@ -15,34 +15,40 @@ pub(crate) struct MaxPool {
     pub k: usize,
 }
 
-impl MaxPool {
-    /// Calls `f(output_index, input_index_of_the_max)` for every window of
-    /// one `h x w` plane.
-    fn for_each_max<T: Float>(
-        &self,
-        x: &[T],
-        (h, w): (usize, usize),
-        mut f: impl FnMut(usize, usize),
-    ) {
-        let k = self.k;
-        let (oh, ow) = (h / k, w / k);
-        for oy in 0..oh {
-            for ox in 0..ow {
-                let mut best = oy * k * w + ox * k;
-                let mut max = x[best];
-                for dy in 0..k {
-                    let row = (oy * k + dy) * w + ox * k;
-                    for (i, &v) in x[row..row + k].iter().enumerate() {
-                        if v > max {
-                            (best, max) = (row + i, v);
-                        }
+/// Calls `f(window, offset, max)` for every `k x k` window (stride `k`,
+/// floor mode) of one `h x w` plane, windows in row-major order: the first
+/// maximum of the window lies at `offset = dy * k + dx` in it.
+pub(crate) fn for_each_max<T: Float>(
+    x: &[T],
+    (h, w): (usize, usize),
+    k: usize,
+    mut f: impl FnMut(usize, usize, T),
+) {
+    let (oh, ow) = (h / k, w / k);
+    for oy in 0..oh {
+        for ox in 0..ow {
+            let corner = oy * k * w + ox * k;
+            let (mut best, mut max) = (0, x[corner]);
+            for dy in 0..k {
+                for (dx, &v) in x[corner + dy * w..][..k].iter().enumerate() {
+                    if v > max {
+                        (best, max) = (dy * k + dx, v);
                     }
                 }
-                f(oy * ow + ox, best);
             }
+            f(oy * ow + ox, best, max);
         }
     }
+}
 
+/// Index in a plane `w` wide of `offset` (as [`for_each_max`] gives it) in
+/// window `window`.
+pub(crate) fn window_index(window: usize, offset: usize, w: usize, k: usize) -> usize {
+    let (oy, ox) = (window / (w / k), window % (w / k));
+    (oy * k + offset / k) * w + ox * k + offset % k
+}
+
+impl MaxPool {
     fn out_shape(&self, dims: &[usize]) -> Shape {
         (dims[0], dims[1], dims[2] / self.k, dims[3] / self.k).into()
     }
@@ -82,7 +88,9 @@ impl MaxPool {
             .zip(x.par_chunks(h * w))
             .zip(dy.par_chunks(plane_out))
             .for_each(|((dx, x), dy)| {
-                self.for_each_max(x, (h, w), |o, i| dx[i] = dy[o]);
+                for_each_max(x, (h, w), self.k, |o, at, _| {
+                    dx[window_index(o, at, w, self.k)] = dy[o];
+                });
             });
         dx
     }

@@ -27,6 +27,7 @@ mod activation;
 mod batch_norm;
 mod compute;
 mod constant_mul;
+mod conv_pool;
 mod gemm;
 mod geometry;
 mod linear;
@@ -37,7 +38,7 @@ mod tests;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use candle_core::{bail, DType, Layout, Result, Tensor, D};
+use candle_core::{bail, CustomOp2, CustomOp3, DType, Layout, Result, Tensor, D};
 
 use geometry::Geometry;
 use ops::{Conv2dOp, ConvTranspose2dOp};
@@ -190,12 +191,7 @@ pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
             None => Ok(y),
         };
     }
-    let op = linear::LinearOp { n, inputs, outputs };
-    let (x, w) = (x.contiguous()?, w.contiguous()?);
-    match bias {
-        Some(b) => x.apply_op3(&w, &b.contiguous()?, op),
-        None => x.apply_op2(&w, op),
-    }
+    apply_with_bias(x, w, bias, linear::LinearOp { n, inputs, outputs })
 }
 
 /// [`conv2d`] followed by [`leaky_relu`] with slope `slope` (ReLU for 0),
@@ -224,6 +220,53 @@ fn conv2d_activated(
     padding: Padding,
     slope: Option<f64>,
 ) -> Result<Tensor> {
+    let g = conv_geometry(x, w, bias, stride, padding)?;
+    if !use_kernels(x) {
+        let y = candle_conv2d(x, w, bias, stride, padding)?;
+        return match slope {
+            Some(slope) => leaky_relu(&y, slope),
+            None => Ok(y),
+        };
+    }
+    let op = Conv2dOp {
+        g,
+        activation: slope.map(|slope| activation::LeakyRelu { slope }),
+    };
+    apply_with_bias(x, w, bias, op)
+}
+
+/// [`conv2d_leaky_relu`] followed by [`max_pool2d`] with a `k x k` window,
+/// as one op on the kernels: the convolution's output is pooled while it
+/// is in cache and never stored whole, and the backward runs the weight,
+/// bias and input gradients in one pass over the batch (see `conv_pool`).
+pub fn conv2d_leaky_relu_max_pool(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    stride: usize,
+    padding: Padding,
+    slope: f64,
+    k: usize,
+) -> Result<Tensor> {
+    if slope < 0.0 {
+        bail!("conv2d_leaky_relu_max_pool: the slope must be at least 0, got {slope}");
+    }
+    let g = conv_geometry(x, w, bias, stride, padding)?;
+    if !use_kernels(x) || !conv_pool::ConvPoolOp::fits(&g, k) {
+        return max_pool2d(&conv2d_leaky_relu(x, w, bias, stride, padding, slope)?, k);
+    }
+    let act = activation::LeakyRelu { slope };
+    apply_with_bias(x, w, bias, conv_pool::ConvPoolOp::new(g, act, k))
+}
+
+/// Checks the shapes of a convolution and returns its geometry.
+fn conv_geometry(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    stride: usize,
+    padding: Padding,
+) -> Result<Geometry> {
     let (n, c_in, h, wd) = x.dims4()?;
     let (c_out, wc_in, kh, kw) = w.dims4()?;
     if wc_in != c_in {
@@ -239,16 +282,7 @@ fn conv2d_activated(
             bail!("conv2d: bias of shape {:?}, expected [{c_out}]", b.dims());
         }
     }
-    let oh = conv_out(h, padding.top, padding.bottom, kh, stride, "height")?;
-    let ow = conv_out(wd, padding.left, padding.right, kw, stride, "width")?;
-    if !use_kernels(x) {
-        let y = candle_conv2d(x, w, bias, stride, padding)?;
-        return match slope {
-            Some(slope) => leaky_relu(&y, slope),
-            None => Ok(y),
-        };
-    }
-    let g = Geometry {
+    Ok(Geometry {
         n,
         c_in,
         h,
@@ -259,13 +293,16 @@ fn conv2d_activated(
         stride,
         pad_top: padding.top,
         pad_left: padding.left,
-        oh,
-        ow,
-    };
-    let op = Conv2dOp {
-        g,
-        activation: slope.map(|slope| activation::LeakyRelu { slope }),
-    };
+        oh: conv_out(h, padding.top, padding.bottom, kh, stride, "height")?,
+        ow: conv_out(wd, padding.left, padding.right, kw, stride, "width")?,
+    })
+}
+
+/// Applies `op` to `(x, w)` or `(x, w, bias)`, made contiguous.
+fn apply_with_bias<Op>(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, op: Op) -> Result<Tensor>
+where
+    Op: CustomOp2 + CustomOp3 + Send + Sync + 'static,
+{
     let (x, w) = (x.contiguous()?, w.contiguous()?);
     match bias {
         Some(b) => x.apply_op3(&w, &b.contiguous()?, op),

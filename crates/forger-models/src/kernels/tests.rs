@@ -917,6 +917,98 @@ fn fused_conv_activation_matches_conv_then_activation() {
 }
 
 #[test]
+fn conv_pool_block_matches_the_three_ops_and_finite_differences() {
+    let mut rng = rng(11);
+    let mut cases = 0;
+    while cases < 60 {
+        let case = Case::random(&mut rng, false);
+        let k = rng.gen_range(1..=3);
+        let [_, _, oh, ow] = case.y_dims();
+        if oh < k || ow < k {
+            continue;
+        }
+        cases += 1;
+        let slope = if cases % 2 == 0 { 0.0 } else { 0.2 };
+        let (xd, wd) = (case.x_dims(), case.w_dims());
+        let (x, w) = (random(&mut rng, &xd), random(&mut rng, &wd));
+        // Every third case the input is a constant (no dx); every other, no bias.
+        let xv = Var::from_slice(&x, &xd, &Device::Cpu).unwrap();
+        let xt = if cases % 3 == 0 {
+            tensor(&x, &xd)
+        } else {
+            xv.as_tensor().clone()
+        };
+        let wv = Var::from_slice(&w, &wd, &Device::Cpu).unwrap();
+        let b = (cases % 2 == 1).then(|| {
+            Var::from_slice(&random(&mut rng, &[case.c_out]), case.c_out, &Device::Cpu).unwrap()
+        });
+        let yd = [case.n, case.c_out, oh / k, ow / k];
+        let r = tensor(&random(&mut rng, &yd), &yd);
+        let block = |x: &Tensor, w: &Tensor, fused: bool| {
+            let b = b.as_ref().map(|b| b.as_tensor());
+            if fused {
+                conv2d_leaky_relu_max_pool(x, w, b, case.stride, case.pad, slope, k).unwrap()
+            } else {
+                let y = conv2d_leaky_relu(x, w, b, case.stride, case.pad, slope).unwrap();
+                max_pool2d(&y, k).unwrap()
+            }
+        };
+        let run = |fused: bool| {
+            let y = block(&xt, wv.as_tensor(), fused);
+            let grads = y.mul(&r).unwrap().sum_all().unwrap().backward().unwrap();
+            let g = |t: &Tensor| grads.get(t).map(values);
+            (
+                values(&y),
+                g(&xt),
+                g(wv.as_tensor()).unwrap(),
+                b.as_ref().map(|b| g(b.as_tensor()).unwrap()),
+            )
+        };
+        let (a, e) = (run(true), run(false));
+        let what = format!("{case:?} k {k} slope {slope}");
+        assert_close(&a.0, &e.0, 0.0, &format!("forward {what}"));
+        assert_eq!(a.1.is_some(), cases % 3 != 0, "dx present {what}");
+        if let (Some(got), Some(want)) = (&a.1, &e.1) {
+            assert_close(got, want, 1e-12, &format!("dx {what}"));
+        }
+        assert_close(&a.2, &e.2, 1e-12, &format!("dw {what}"));
+        if let (Some(got), Some(want)) = (&a.3, &e.3) {
+            assert_close(got, want, 1e-12, &format!("db {what}"));
+        }
+        // Finite differences of the fused forward, at a few kernel entries.
+        let f = |w: &[f64]| {
+            let y = block(&tensor(&x, &xd), &tensor(w, &wd), true);
+            y.mul(&r)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar::<f64>()
+                .unwrap()
+        };
+        for _ in 0..3 {
+            let j = rng.gen_range(0..w.len());
+            let (mut plus, mut minus) = (w.clone(), w.clone());
+            plus[j] += 1e-7;
+            minus[j] -= 1e-7;
+            let numeric = (f(&plus) - f(&minus)) / 2e-7;
+            assert!(
+                (numeric - a.2[j]).abs() < 1e-6,
+                "dw[{j}] {numeric} vs {} {what}",
+                a.2[j]
+            );
+        }
+    }
+    let x = Tensor::zeros((1, 1, 4, 4), DType::F32, &Device::Cpu).unwrap();
+    let w = Tensor::zeros((1, 1, 3, 3), DType::F32, &Device::Cpu).unwrap();
+    let pad = Padding::default();
+    assert!(conv2d_leaky_relu_max_pool(&x, &w, None, 1, pad, -0.1, 2).is_err());
+    assert!(conv2d_leaky_relu_max_pool(&x, &w, None, 1, pad, 0.0, 3).is_err());
+    assert!(conv2d_leaky_relu_max_pool(&x, &w, None, 1, pad, 0.0, 0).is_err());
+    let y = conv2d_leaky_relu_max_pool(&x, &w, None, 1, pad, 0.0, 2).unwrap();
+    assert_eq!(y.dims(), [1, 1, 1, 1]);
+}
+
+#[test]
 fn linear_matches_naive_candle_and_finite_differences() {
     let mut rng = rng(11);
     for case in 0..24 {

@@ -1,0 +1,340 @@
+//! A convolution block as one op: convolution (+ bias), (leaky) ReLU and
+//! `k x k` max-pooling with stride `k` (floor mode).
+//!
+//! Run as three ops, the block writes the convolution's output, rewrites it
+//! through the activation, reads it to pool, and in the backward writes a
+//! full-size gradient for the pooling, reads it with the output to undo the
+//! activation, writes that, and reads it three more times (bias, weight and
+//! input gradients): about ten passes over the block's largest tensor.
+//! Here the convolution's output is pooled a chunk of images at a time,
+//! straight after the gemm, while it is in cache, and is never stored
+//! whole. The op keeps the pooled output and, per window, where the maximum
+//! lies (one byte). The activation is monotone, so pooling after it equals
+//! activating after pooling, and its derivative at the maximum is read off
+//! the pooled output's sign. The backward rebuilds the convolution's output
+//! gradient a chunk at a time, in cache, and takes the bias, weight and
+//! input gradients from it in one pass over the batch.
+
+use std::sync::Mutex;
+
+use candle_core::backend::BackendStorage;
+use candle_core::{
+    bail, CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Storage, Tensor,
+};
+use rayon::prelude::*;
+
+use super::activation::LeakyRelu;
+use super::compute::{chunk, planes, project, split, sum_parts};
+use super::contiguous;
+use super::gemm::{matmul, Float, Operand};
+use super::geometry::Geometry;
+use super::max_pool::{for_each_max, window_index};
+
+/// Convolution, activation and max-pooling; apply with `apply_op2` (no
+/// bias) or `apply_op3`.
+pub(crate) struct ConvPoolOp {
+    g: Geometry,
+    act: LeakyRelu,
+    k: usize,
+    /// Where each window's maximum lies, as [`for_each_max`] gives it:
+    /// written by the forward, read by the backward.
+    offsets: Mutex<Vec<u8>>,
+}
+
+/// The gradients of one block; the input's only when it is wanted.
+struct Grads<T> {
+    dx: Option<Vec<T>>,
+    dw: Vec<T>,
+    db: Vec<T>,
+}
+
+impl ConvPoolOp {
+    pub fn new(g: Geometry, act: LeakyRelu, k: usize) -> Self {
+        Self {
+            g,
+            act,
+            k,
+            offsets: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Whether the op can pool `g`'s output with a `k x k` window: at least
+    /// one window, and window offsets that fit in a byte.
+    pub fn fits(g: &Geometry, k: usize) -> bool {
+        k > 0 && k * k <= 256 && g.oh >= k && g.ow >= k
+    }
+
+    /// Windows per output plane.
+    fn windows(&self) -> usize {
+        (self.g.oh / self.k) * (self.g.ow / self.k)
+    }
+
+    fn output_shape(&self) -> Shape {
+        let g = &self.g;
+        (g.n, g.c_out, g.oh / self.k, g.ow / self.k).into()
+    }
+
+    /// The pooled, activated output and the offsets of the maxima.
+    fn forward<T: Float>(&self, x: &[T], w: &[T], bias: Option<&[T]>) -> (Vec<T>, Vec<u8>) {
+        let (g, windows) = (&self.g, self.windows());
+        let (p, out_len) = (g.positions(), g.c_out * windows);
+        let slope = T::from_f64(self.act.slope);
+        let mut y = vec![T::zero(); g.n * out_len];
+        let mut offsets = vec![0u8; g.n * out_len];
+        let s = split(g.n);
+        let step = chunk(g);
+        y.par_chunks_mut(s.per_worker * out_len)
+            .zip(offsets.par_chunks_mut(s.per_worker * out_len))
+            .enumerate()
+            .for_each(|(worker, (y, offsets))| {
+                let first = worker * s.per_worker;
+                let images = y.len() / out_len;
+                let mut col = vec![T::zero(); g.patch() * step.min(images) * p];
+                let mut z = vec![T::zero(); g.c_out * step.min(images) * p];
+                for start in (0..images).step_by(step) {
+                    let count = step.min(images - start);
+                    g.im2col(&x[(first + start) * g.image_len()..], count, &mut col);
+                    let z = &mut z[..g.c_out * count * p];
+                    project(g, w, bias, &col, z, s.gemm_threads);
+                    for (i, m) in planes(g.c_out, p, count) {
+                        let o = start * out_len + i / p * windows;
+                        let (y, offsets) = (&mut y[o..o + windows], &mut offsets[o..o + windows]);
+                        for_each_max(&z[m..m + p], (g.oh, g.ow), self.k, |j, at, max| {
+                            y[j] = if max > T::zero() { max } else { max * slope };
+                            offsets[j] = at as u8;
+                        });
+                    }
+                }
+            });
+        (y, offsets)
+    }
+
+    /// The gradients for the pooled output `y` and its gradient `dy`.
+    fn backward<T: Float>(
+        &self,
+        (x, w): (&[T], &[T]),
+        (y, dy): (&[T], &[T]),
+        offsets: &[u8],
+        want_dx: bool,
+    ) -> Grads<T> {
+        let (g, windows) = (&self.g, self.windows());
+        let (patch, p, in_len) = (g.patch(), g.positions(), g.image_len());
+        let out_len = g.c_out * windows;
+        let slope = T::from_f64(self.act.slope);
+        let s = split(g.n);
+        let step = chunk(g);
+        let mut dx = vec![T::zero(); if want_dx { g.n * in_len } else { 0 }];
+        let parts: Vec<Option<&mut [T]>> = if want_dx {
+            dx.chunks_mut(s.per_worker * in_len).map(Some).collect()
+        } else {
+            (0..g.n.div_ceil(s.per_worker)).map(|_| None).collect()
+        };
+        let partials: Vec<(Vec<T>, Vec<T>)> = parts
+            .into_par_iter()
+            .enumerate()
+            .map(|(worker, mut dx)| {
+                let first = worker * s.per_worker;
+                let images = s.per_worker.min(g.n - first);
+                let mut dw = vec![T::zero(); g.c_out * patch];
+                let mut db = vec![T::zero(); g.c_out];
+                let mut col = vec![T::zero(); patch * step.min(images) * p];
+                let mut dz = vec![T::zero(); g.c_out * step.min(images) * p];
+                for start in (0..images).step_by(step) {
+                    let count = step.min(images - start);
+                    let cols = count * p;
+                    // The convolution's output gradient for this chunk.
+                    let dz = &mut dz[..g.c_out * cols];
+                    dz.fill(T::zero());
+                    for (i, m) in planes(g.c_out, p, count) {
+                        let o = (first + start) * out_len + i / p * windows;
+                        let c = (i / p) % g.c_out;
+                        let window = y[o..o + windows].iter().zip(&dy[o..o + windows]);
+                        for (j, ((&y, &d), &at)) in window.zip(&offsets[o..]).enumerate() {
+                            let d = if y > T::zero() { d } else { d * slope };
+                            dz[m + window_index(j, at.into(), g.ow, self.k)] = d;
+                            db[c] += d;
+                        }
+                    }
+                    g.im2col(&x[(first + start) * in_len..], count, &mut col);
+                    let dims = (g.c_out, patch, cols);
+                    let (lhs, rhs) = (Operand::plain(dz), Operand::transposed(&col));
+                    matmul(dims, &mut dw, start != 0, lhs, rhs, s.gemm_threads);
+                    if let Some(dx) = dx.as_deref_mut() {
+                        let dims = (patch, cols, g.c_out);
+                        let (lhs, rhs) = (Operand::transposed(w), Operand::plain(dz));
+                        matmul(dims, &mut col, false, lhs, rhs, s.gemm_threads);
+                        g.col2im(&col, count, &mut dx[start * in_len..]);
+                    }
+                }
+                (dw, db)
+            })
+            .collect();
+        let (dw, db): (Vec<_>, Vec<_>) = partials.into_iter().unzip();
+        Grads {
+            dx: want_dx.then_some(dx),
+            dw: sum_parts(dw, g.c_out * patch),
+            db: sum_parts(db, g.c_out),
+        }
+    }
+
+    fn cpu_forward(
+        &self,
+        (x, xl): (&CpuStorage, &Layout),
+        (w, wl): (&CpuStorage, &Layout),
+        bias: Option<(&CpuStorage, &Layout)>,
+    ) -> Result<(CpuStorage, Shape)> {
+        fn run<T: Float>(
+            op: &ConvPoolOp,
+            x: (&[T], &Layout),
+            w: (&[T], &Layout),
+            bias: Option<(&CpuStorage, &Layout)>,
+        ) -> Result<(Vec<T>, Vec<u8>)> {
+            let bias = match bias {
+                Some((s, l)) => Some(contiguous(s.as_slice::<T>()?, l, "bias")?),
+                None => None,
+            };
+            let x = contiguous(x.0, x.1, "input")?;
+            Ok(op.forward(x, contiguous(w.0, w.1, "kernel")?, bias))
+        }
+        let (y, offsets) = match (x, w) {
+            (CpuStorage::F32(x), CpuStorage::F32(w)) => {
+                let (y, offsets) = run(self, (x, xl), (w, wl), bias)?;
+                (CpuStorage::F32(y), offsets)
+            }
+            (CpuStorage::F64(x), CpuStorage::F64(w)) => {
+                let (y, offsets) = run(self, (x, xl), (w, wl), bias)?;
+                (CpuStorage::F64(y), offsets)
+            }
+            _ => bail!(
+                "forger conv-pool takes f32 or f64 tensors of one dtype, got {:?} and {:?}",
+                x.dtype(),
+                w.dtype()
+            ),
+        };
+        *self.offsets.lock().unwrap_or_else(|e| e.into_inner()) = offsets;
+        Ok((y, self.output_shape()))
+    }
+
+    /// `(dx, dw, db)`, each only where backprop will use it.
+    fn grads(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        bias: Option<&Tensor>,
+        y: &Tensor,
+        dy: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let dy = dy.contiguous()?;
+        let grads = match x.dtype() {
+            DType::F32 => self.typed_grads::<f32>(x, w, y, &dy)?,
+            DType::F64 => self.typed_grads::<f64>(x, w, y, &dy)?,
+            other => bail!("forger conv-pool takes f32 or f64, got {other:?}"),
+        };
+        let wanted = |t: &Tensor| t.track_op();
+        Ok((
+            grads.0,
+            wanted(w).then_some(grads.1),
+            bias.filter(|b| wanted(b)).map(|_| grads.2),
+        ))
+    }
+
+    fn typed_grads<T: Float>(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        y: &Tensor,
+        dy: &Tensor,
+    ) -> Result<(Option<Tensor>, Tensor, Tensor)> {
+        let g = &self.g;
+        let grads = {
+            let (xs, xl) = x.storage_and_layout();
+            let (ws, wl) = w.storage_and_layout();
+            let (ys, yl) = y.storage_and_layout();
+            let (dys, dyl) = dy.storage_and_layout();
+            let offsets = self.offsets.lock().unwrap_or_else(|e| e.into_inner());
+            if offsets.len() != y.elem_count() {
+                bail!("forger conv-pool: backward before forward");
+            }
+            self.backward(
+                (cpu::<T>(&xs, xl, "input")?, cpu(&ws, wl, "kernel")?),
+                (cpu(&ys, yl, "output")?, cpu(&dys, dyl, "gradient")?),
+                &offsets,
+                x.track_op(),
+            )
+        };
+        let dev = x.device();
+        let dx = match grads.dx {
+            Some(dx) => Some(Tensor::from_vec(dx, g.input_shape(), dev)?),
+            None => None,
+        };
+        Ok((
+            dx,
+            Tensor::from_vec(grads.dw, g.kernel_shape(), dev)?,
+            Tensor::from_vec(grads.db, g.c_out, dev)?,
+        ))
+    }
+}
+
+/// The contiguous elements of a CPU tensor's storage.
+fn cpu<'a, T: Float>(s: &'a Storage, l: &Layout, what: &str) -> Result<&'a [T]> {
+    match s {
+        Storage::Cpu(s) => contiguous(s.as_slice::<T>()?, l, what),
+        _ => bail!("forger conv-pool: the {what} is not on the CPU"),
+    }
+}
+
+impl CustomOp2 for ConvPoolOp {
+    fn name(&self) -> &'static str {
+        "forger-conv2d-pool"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        self.cpu_forward((s1, l1), (s2, l2), None)
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        y: &Tensor,
+        dy: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let (dx, dw, _) = self.grads(x, w, None, y, dy)?;
+        Ok((dx, dw))
+    }
+}
+
+impl CustomOp3 for ConvPoolOp {
+    fn name(&self) -> &'static str {
+        "forger-conv2d-bias-pool"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        self.cpu_forward((s1, l1), (s2, l2), Some((s3, l3)))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: &Tensor,
+        y: &Tensor,
+        dy: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        self.grads(x, w, Some(b), y, dy)
+    }
+}
