@@ -361,19 +361,15 @@ pub fn max_pool2d(xs: &Tensor, k: usize) -> Result<Tensor> {
 }
 
 /// Inverted dropout: each element is zeroed with probability `p` and the
-/// rest scaled by `1 / (1 - p)`. The mask is drawn from `rng` (Candle's CPU
-/// generator cannot be seeded), so a training run is a function of its seed.
+/// rest scaled by `1 / (1 - p)`. The mask's seed is drawn from `rng`
+/// (Candle's CPU generator cannot be seeded), so a training run is a
+/// function of its seed ([`kernels::dropout`]).
 pub fn dropout(xs: &Tensor, p: f64, rng: &mut rand_pcg::Pcg64) -> Result<Tensor> {
     if p <= 0.0 {
         return Ok(xs.clone());
     }
     use rand::Rng;
-    let keep = 1.0 - p;
-    let scale = (1.0 / keep) as f32;
-    let mask: Vec<f32> = (0..xs.elem_count())
-        .map(|_| if rng.gen::<f64>() < keep { scale } else { 0.0 })
-        .collect();
-    kernels::mul_constant(xs, mask)
+    kernels::dropout(xs, p, rng.gen())
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ use super::compute::{chunk, planes, project, split, sum_parts};
 use super::contiguous;
 use super::gemm::{matmul, Float, Operand};
 use super::geometry::Geometry;
-use super::max_pool::{for_each_max, window_index};
+use super::max_pool::{window_maxima, Windows};
 
 /// Convolution, activation and max-pooling; apply with `apply_op2` (no
 /// bias) or `apply_op3`.
@@ -36,7 +36,7 @@ pub(crate) struct ConvPoolOp {
     g: Geometry,
     act: LeakyRelu,
     k: usize,
-    /// Where each window's maximum lies, as [`for_each_max`] gives it:
+    /// Where each window's maximum lies, as [`window_maxima`] gives it:
     /// written by the forward, read by the backward.
     offsets: Mutex<Vec<u8>>,
 }
@@ -99,10 +99,10 @@ impl ConvPoolOp {
                     for (i, m) in planes(g.c_out, p, count) {
                         let o = start * out_len + i / p * windows;
                         let (y, offsets) = (&mut y[o..o + windows], &mut offsets[o..o + windows]);
-                        for_each_max(&z[m..m + p], (g.oh, g.ow), self.k, |j, at, max| {
-                            y[j] = if max > T::zero() { max } else { max * slope };
-                            offsets[j] = at as u8;
-                        });
+                        window_maxima(&z[m..m + p], (g.oh, g.ow), self.k, y, offsets);
+                        for y in y {
+                            *y = if *y > T::zero() { *y } else { *y * slope };
+                        }
                     }
                 }
             });
@@ -121,6 +121,7 @@ impl ConvPoolOp {
         let (patch, p, in_len) = (g.patch(), g.positions(), g.image_len());
         let out_len = g.c_out * windows;
         let slope = T::from_f64(self.act.slope);
+        let index = Windows::new((g.oh, g.ow), self.k);
         let s = split(g.n);
         let step = chunk(g);
         let mut dx = vec![T::zero(); if want_dx { g.n * in_len } else { 0 }];
@@ -151,7 +152,7 @@ impl ConvPoolOp {
                         let window = y[o..o + windows].iter().zip(&dy[o..o + windows]);
                         for (j, ((&y, &d), &at)) in window.zip(&offsets[o..]).enumerate() {
                             let d = if y > T::zero() { d } else { d * slope };
-                            dz[m + window_index(j, at.into(), g.ow, self.k)] = d;
+                            dz[m + index.index(j, at.into())] = d;
                             db[c] += d;
                         }
                     }

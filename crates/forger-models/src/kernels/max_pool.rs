@@ -41,11 +41,62 @@ pub(crate) fn for_each_max<T: Float>(
     }
 }
 
-/// Index in a plane `w` wide of `offset` (as [`for_each_max`] gives it) in
-/// window `window`.
-pub(crate) fn window_index(window: usize, offset: usize, w: usize, k: usize) -> usize {
-    let (oy, ox) = (window / (w / k), window % (w / k));
-    (oy * k + offset / k) * w + ox * k + offset % k
+/// The maxima of [`for_each_max`]'s windows into `maxes` and their offsets
+/// into `offsets`, window by window. 2x2 windows, the common case, take a
+/// branchless path over pairs of rows that the compiler vectorizes.
+pub(crate) fn window_maxima<T: Float>(
+    x: &[T],
+    (h, w): (usize, usize),
+    k: usize,
+    maxes: &mut [T],
+    offsets: &mut [u8],
+) {
+    if k != 2 {
+        for_each_max(x, (h, w), k, |o, at, max| {
+            maxes[o] = max;
+            offsets[o] = at as u8;
+        });
+        return;
+    }
+    let ow = w / 2;
+    let rows = maxes.chunks_exact_mut(ow).zip(offsets.chunks_exact_mut(ow));
+    for (oy, (maxes, offsets)) in rows.enumerate() {
+        let (top, bottom) = (&x[2 * oy * w..][..2 * ow], &x[(2 * oy + 1) * w..][..2 * ow]);
+        let windows = top.chunks_exact(2).zip(bottom.chunks_exact(2));
+        for ((m, at), (t, b)) in maxes.iter_mut().zip(offsets.iter_mut()).zip(windows) {
+            let (mut max, mut best) = (t[0], 0);
+            for (v, i) in [(t[1], 1), (b[0], 2), (b[1], 3)] {
+                let greater = v > max;
+                max = if greater { v } else { max };
+                best = if greater { i } else { best };
+            }
+            (*m, *at) = (max, best);
+        }
+    }
+}
+
+/// Where the entries of a plane's windows lie: the entry at `offset` (as
+/// [`for_each_max`] gives it) of window `window` is at
+/// `corners[window] + taps[offset]`; tables, not divisions, in hot loops.
+pub(crate) struct Windows {
+    corners: Vec<usize>,
+    taps: Vec<usize>,
+}
+
+impl Windows {
+    /// The `k x k` windows of an `h x w` plane.
+    pub fn new((h, w): (usize, usize), k: usize) -> Self {
+        let (oh, ow) = (h / k, w / k);
+        Self {
+            corners: (0..oh * ow).map(|o| (o / ow * w + o % ow) * k).collect(),
+            taps: (0..k * k).map(|at| at / k * w + at % k).collect(),
+        }
+    }
+
+    /// The plane index of entry `offset` of window `window`.
+    pub fn index(&self, window: usize, offset: usize) -> usize {
+        self.corners[window] + self.taps[offset]
+    }
 }
 
 impl MaxPool {
@@ -84,12 +135,13 @@ impl MaxPool {
         let (h, w) = (dims[2], dims[3]);
         let mut dx = vec![T::zero(); x.len()];
         let plane_out = (h / self.k) * (w / self.k);
+        let windows = Windows::new((h, w), self.k);
         dx.par_chunks_mut(h * w)
             .zip(x.par_chunks(h * w))
             .zip(dy.par_chunks(plane_out))
             .for_each(|((dx, x), dy)| {
                 for_each_max(x, (h, w), self.k, |o, at, _| {
-                    dx[window_index(o, at, w, self.k)] = dy[o];
+                    dx[windows.index(o, at)] = dy[o];
                 });
             });
         dx

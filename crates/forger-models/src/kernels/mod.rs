@@ -1,7 +1,7 @@
-//! forger's own CPU kernels for convolution (with bias and (leaky) ReLU
-//! fused), transposed convolution, fully connected layers, max-pooling,
-//! (leaky) ReLU, batch normalisation in training mode and multiplication by
-//! a constant mask (dropout), as Candle custom ops with forward and backward. The
+//! forger's own CPU kernels for convolution (with bias, (leaky) ReLU and
+//! max-pooling fused), transposed convolution, fully connected layers,
+//! max-pooling, (leaky) ReLU, batch normalisation in training mode and
+//! dropout, as Candle custom ops with forward and backward. The
 //! element-wise ones replace chains of Candle ops, each of which allocates
 //! a tensor and adds a backprop node that Candle fills with zeros and adds
 //! into.
@@ -26,8 +26,8 @@
 mod activation;
 mod batch_norm;
 mod compute;
-mod constant_mul;
 mod conv_pool;
+mod dropout;
 mod gemm;
 mod geometry;
 mod linear;
@@ -423,24 +423,20 @@ pub fn batch_norm_train(
     Ok(Some((y, stats)))
 }
 
-/// `x * factors` element-wise, `factors` a constant in `x`'s logical
-/// order (a dropout mask): differentiable in `x` only. (Candle's `mul` would
-/// also compute a gradient for the factors, a full-size product.)
-pub fn mul_constant(x: &Tensor, factors: Vec<f32>) -> Result<Tensor> {
-    if factors.len() != x.elem_count() {
-        bail!(
-            "mul_constant: {} factors for a tensor of shape {:?}",
-            factors.len(),
-            x.dims()
-        );
+/// Inverted dropout: each element of `x` is zeroed with probability `p`
+/// (in `[0, 1)`) and the rest scaled by `1 / (1 - p)`; the mask is a
+/// function of `seed` and the element's index in `x`'s logical order, the
+/// same on every device and thread count. Differentiable in `x`.
+pub fn dropout(x: &Tensor, p: f64, seed: u64) -> Result<Tensor> {
+    if !(0.0..1.0).contains(&p) {
+        bail!("dropout: the probability must be in [0, 1), got {p}");
     }
+    let mask = dropout::Mask::new(p, seed);
     if use_kernels(x) {
-        return x
-            .contiguous()?
-            .apply_op1(constant_mul::ConstantMul { factors });
+        return x.contiguous()?.apply_op1(mask);
     }
-    let factors = Tensor::from_vec(factors, x.shape(), x.device())?.to_dtype(x.dtype())?;
-    x.mul(&factors)
+    let factors = mask.factors(x.elem_count());
+    x.mul(&Tensor::from_vec(factors, x.shape(), x.device())?.to_dtype(x.dtype())?)
 }
 
 /// ReLU, [`leaky_relu`] with slope 0.

@@ -819,7 +819,7 @@ fn batch_norm_matches_candle_and_finite_differences() {
 }
 
 #[test]
-fn mul_constant_matches_candle_mul_exactly() {
+fn dropout_matches_its_mask_and_keeps_the_expectation() {
     let mut rng = rng(9);
     for case in 0..12 {
         let dims = if case % 4 == 0 {
@@ -831,27 +831,20 @@ fn mul_constant_matches_candle_mul_exactly() {
                 rng.gen_range(1..=5),
             ]
         };
-        let len: usize = dims.iter().product();
-        let factors: Vec<f32> = (0..len)
-            .map(|_| if rng.gen_bool(0.3) { 0.0 } else { 1.0 / 0.7 })
-            .collect();
+        let (p, seed) = ([0.0, 0.3, 0.5, 0.9][case % 4], rng.gen());
+        let mask = dropout::Mask::new(p, seed).factors(dims.iter().product());
         let (x, r) = (random(&mut rng, &dims), random(&mut rng, &dims));
         let rt = tensor(&r, &dims);
         for dtype in [DType::F32, DType::F64] {
             let xv = Var::from_tensor(&tensor(&x, &dims).to_dtype(dtype).unwrap()).unwrap();
-            let f = Tensor::from_slice(&factors, dims.as_slice(), &Device::Cpu)
+            let f = Tensor::from_slice(&mask, dims.as_slice(), &Device::Cpu)
                 .unwrap()
                 .to_dtype(dtype)
                 .unwrap();
             let rt = rt.to_dtype(dtype).unwrap();
-            let ours = mul_constant(&xv, factors.clone()).unwrap();
+            let ours = dropout(&xv, p, seed).unwrap();
             let theirs = xv.mul(&f).unwrap();
-            assert_close(
-                &values(&ours),
-                &values(&theirs),
-                0.0,
-                "mul_constant forward",
-            );
+            assert_close(&values(&ours), &values(&theirs), 0.0, "dropout forward");
             let grad = |y: &Tensor| {
                 values(
                     y.mul(&rt)
@@ -864,17 +857,29 @@ fn mul_constant_matches_candle_mul_exactly() {
                         .unwrap(),
                 )
             };
-            assert_close(&grad(&ours), &grad(&theirs), 0.0, "mul_constant backward");
+            assert_close(&grad(&ours), &grad(&theirs), 0.0, "dropout backward");
         }
     }
-    // A transposed input is read in its logical order; a wrong length is an error.
+    // The share kept and the mean, over a million elements.
+    let n = 1 << 20;
+    for p in [0.1, 0.3, 0.7] {
+        let kept = dropout::Mask::new(p, 42).factors(n);
+        let share = kept.iter().filter(|&&f| f > 0.0).count() as f64 / n as f64;
+        assert!((share - (1.0 - p)).abs() < 0.002, "p {p}: kept {share}");
+        let mean = kept.iter().sum::<f64>() / n as f64;
+        assert!((mean - 1.0).abs() < 0.01, "p {p}: mean factor {mean}");
+    }
+    // Another seed, another mask; a longer tensor extends the same mask.
+    let (a, b) = (dropout::Mask::new(0.5, 1), dropout::Mask::new(0.5, 2));
+    assert_ne!(a.factors(64), b.factors(64));
+    assert_eq!(a.factors(100_000)[..70_000], a.factors(70_000)[..]);
+    // A transposed input is read in its logical order; p outside [0, 1) is an error.
     let x = Tensor::new(&[[1f32, 2.0], [3.0, 4.0]], &Device::Cpu).unwrap();
-    let y = mul_constant(&x.t().unwrap(), vec![1.0, 10.0, 100.0, 1000.0]).unwrap();
-    assert_eq!(
-        y.to_vec2::<f32>().unwrap(),
-        vec![vec![1.0, 30.0], vec![200.0, 4000.0]]
-    );
-    assert!(mul_constant(&x, vec![1.0; 3]).is_err());
+    let y = dropout(&x.t().unwrap().contiguous().unwrap(), 0.5, 7).unwrap();
+    let yt = dropout(&x.t().unwrap(), 0.5, 7).unwrap();
+    assert_eq!(y.to_vec2::<f32>().unwrap(), yt.to_vec2::<f32>().unwrap());
+    assert!(dropout(&x, 1.0, 7).is_err());
+    assert!(dropout(&x, -0.1, 7).is_err());
 }
 
 #[test]
