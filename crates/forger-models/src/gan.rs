@@ -17,7 +17,7 @@
 //! easily classified samples at the expense of diversity, which a
 //! synthetic teaching and training set cannot afford.
 
-use candle_core::{Module, ModuleT, Result, Tensor, D};
+use candle_core::{Module, Result, Tensor, D};
 use candle_nn::{Embedding, Init, VarBuilder};
 use serde::{Deserialize, Serialize};
 
@@ -87,10 +87,6 @@ impl GanConfig {
         }
         Ok((Generator::new(self, g)?, Discriminator::new(self, d)?))
     }
-}
-
-fn leaky(x: &Tensor) -> Result<Tensor> {
-    crate::kernels::leaky_relu(x, LEAKY_SLOPE)
 }
 
 fn batch_norm(channels: usize, vb: VarBuilder) -> Result<BatchNorm> {
@@ -189,10 +185,11 @@ impl Generator {
         };
         let [w0, ..] = self.config.generator_widths;
         let base = self.config.base();
-        let x = self.bn0.forward_t(&self.project.forward(&z)?, train)?;
-        let x = leaky(&x)?.reshape(((), w0, base, base))?;
-        let x = leaky(&self.bn[0].forward_t(&self.up[0].forward(&x)?, train)?)?;
-        let x = leaky(&self.bn[1].forward_t(&self.up[1].forward(&x)?, train)?)?;
+        let x = self.project.forward(&z)?;
+        let x = self.bn0.forward_leaky_relu_t(&x, train, LEAKY_SLOPE)?;
+        let x = x.reshape(((), w0, base, base))?;
+        let x = self.bn[0].forward_leaky_relu_t(&self.up[0].forward(&x)?, train, LEAKY_SLOPE)?;
+        let x = self.bn[1].forward_leaky_relu_t(&self.up[1].forward(&x)?, train, LEAKY_SLOPE)?;
         self.up[2].forward(&x)?.tanh()
     }
 }

@@ -329,16 +329,26 @@ impl BatchNorm {
     }
 }
 
-impl ModuleT for BatchNorm {
-    /// `train`: batch statistics, and the running ones updated; otherwise
-    /// the running statistics.
-    fn forward_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
-        if !train {
-            return self.candle.forward_t(xs, false);
+impl BatchNorm {
+    /// The batch norm, then LeakyReLU with `slope` (ReLU for 0), as one op
+    /// in training on forger's kernels.
+    pub fn forward_leaky_relu_t(&self, xs: &Tensor, train: bool, slope: f64) -> Result<Tensor> {
+        match self.train_kernel(xs, train, Some(slope))? {
+            Some(ys) => Ok(ys),
+            None => kernels::leaky_relu(&self.candle.forward_t(xs, train)?, slope),
         }
-        let Some((ys, stats)) = kernels::batch_norm_train(xs, &self.weight, &self.bias, self.eps)?
+    }
+
+    /// The output of forger's training kernel, the running statistics
+    /// updated; `None` outside training or where the kernel does not run.
+    fn train_kernel(&self, xs: &Tensor, train: bool, slope: Option<f64>) -> Result<Option<Tensor>> {
+        if !train {
+            return Ok(None);
+        }
+        let Some((ys, stats)) =
+            kernels::batch_norm_train(xs, &self.weight, &self.bias, self.eps, slope)?
         else {
-            return self.candle.forward_t(xs, true);
+            return Ok(None);
         };
         // Candle's update: the variance unbiased over the n * spatial values.
         let count = (xs.elem_count() / self.weight.elem_count().max(1)) as f64;
@@ -348,7 +358,18 @@ impl ModuleT for BatchNorm {
             + stats.get(1)?.affine(m * count / (count - 1.0), 0.0)?;
         self.running_mean.set(&mean?)?;
         self.running_var.set(&var?)?;
-        Ok(ys)
+        Ok(Some(ys))
+    }
+}
+
+impl ModuleT for BatchNorm {
+    /// `train`: batch statistics, and the running ones updated; otherwise
+    /// the running statistics.
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
+        match self.train_kernel(xs, train, None)? {
+            Some(ys) => Ok(ys),
+            None => self.candle.forward_t(xs, train),
+        }
     }
 }
 

@@ -1,22 +1,30 @@
-//! Batch normalisation in training mode (batch statistics) as one custom op:
-//! the forward is a statistics pass and a normalising pass, the backward a
-//! statistics pass, a reduction pass and a pass writing `dx`. Candle's
-//! `BatchNorm` runs a dozen tensor ops forward (transposing the input to
-//! channels-first and back) and about twice as many backward.
+//! Batch normalisation in training mode (batch statistics), optionally
+//! followed by LeakyReLU, as one custom op. The forward is a statistics
+//! pass and a pass writing the normalised, activated output; the op keeps
+//! the statistics, for its backward and for the running averages. The
+//! backward is a reduction pass and a pass writing `dx`, the activation's
+//! derivative read off the output's sign. Candle's `BatchNorm` runs a dozen
+//! tensor ops forward (transposing the input to channels-first and back)
+//! and about twice as many backward, and the activation two more passes.
 //!
 //! Inputs are `(n, c, ...)`, contiguous: channel `ch` of image `i` is the
 //! run of `s` (the product of the trailing dimensions) elements at
 //! `(i * c + ch) * s`.
 
+use std::sync::{Arc, Mutex};
+
 use candle_core::backend::BackendStorage;
-use candle_core::{bail, CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Tensor};
+use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::contiguous;
 use super::gemm::Float;
+use super::{contiguous, cpu_data};
 
 /// Channels per parallel task of the per-channel reductions.
 const CHANNELS_PER_TASK: usize = 16;
+
+/// Independent partial sums per channel, so that the sums vectorize.
+const LANES: usize = 8;
 
 /// `(n, c, s)`: images, channels, elements per channel and image.
 fn dims(l: &Layout) -> Result<(usize, usize, usize)> {
@@ -27,120 +35,192 @@ fn dims(l: &Layout) -> Result<(usize, usize, usize)> {
     Ok((d[0], d[1], d[2..].iter().product()))
 }
 
-/// Per-channel `sum_{i, j} f(ch, x[i, ch, j], y[i, ch, j])` in f64, over
-/// blocks of channels in parallel.
+/// Per-channel `sum_{i, j} f(ch, a[i, ch, j], b[i, ch, j], e[i, ch, j])`
+/// in f64, over blocks of channels in parallel; images in order, so that
+/// the reads run through memory.
 fn per_channel<T: Float>(
     (n, c, s): (usize, usize, usize),
-    x: &[T],
-    y: &[T],
-    f: impl Fn(usize, T, T) -> f64 + Sync,
+    (a, b, e): (&[T], &[T], &[T]),
+    f: impl Fn(usize, T, T, T) -> f64 + Sync,
 ) -> Vec<f64> {
     let mut out = vec![0f64; c];
     out.par_chunks_mut(CHANNELS_PER_TASK)
         .enumerate()
         .for_each(|(block, acc)| {
             let c0 = block * CHANNELS_PER_TASK;
+            if s == 1 {
+                // One value per channel and image: the block's channels
+                // side by side in each image.
+                for i in 0..n {
+                    let r = i * c + c0..i * c + c0 + acc.len();
+                    let (a, b, e) = (&a[r.clone()], &b[r.clone()], &e[r]);
+                    for (k, (((acc, &a), &b), &e)) in
+                        acc.iter_mut().zip(a).zip(b).zip(e).enumerate()
+                    {
+                        *acc += f(c0 + k, a, b, e);
+                    }
+                }
+                return;
+            }
+            let mut lanes = [[0f64; LANES]; CHANNELS_PER_TASK];
             for i in 0..n {
-                for (k, a) in acc.iter_mut().enumerate() {
+                for (k, lanes) in lanes[..acc.len()].iter_mut().enumerate() {
                     let ch = c0 + k;
                     let at = (i * c + ch) * s;
-                    let mut sum = 0f64;
-                    for (&xv, &yv) in x[at..at + s].iter().zip(&y[at..at + s]) {
-                        sum += f(ch, xv, yv);
+                    let (a, b, e) = (&a[at..at + s], &b[at..at + s], &e[at..at + s]);
+                    let whole = s - s % LANES;
+                    let runs = a[..whole].chunks_exact(LANES).zip(b.chunks_exact(LANES));
+                    for ((a, b), e) in runs.zip(e.chunks_exact(LANES)) {
+                        for (l, sum) in lanes.iter_mut().enumerate() {
+                            *sum += f(ch, a[l], b[l], e[l]);
+                        }
                     }
-                    *a += sum;
+                    for j in whole..s {
+                        lanes[j % LANES] += f(ch, a[j], b[j], e[j]);
+                    }
                 }
+            }
+            for (acc, lanes) in acc.iter_mut().zip(&lanes) {
+                *acc = lanes.iter().sum();
             }
         });
     out
 }
 
-/// Batch mean and biased variance of each channel, in f64.
-fn stats<T: Float>(d: (usize, usize, usize), x: &[T]) -> (Vec<f64>, Vec<f64>) {
+/// Batch mean and biased variance of each channel, in f64, one after the
+/// other in `(2 * c)`.
+fn stats<T: Float>(d: (usize, usize, usize), x: &[T]) -> Vec<f64> {
     let m = (d.0 * d.2).max(1) as f64;
-    let mean: Vec<f64> = per_channel(d, x, x, |_, v, _| v.to_f64())
+    let mean: Vec<f64> = per_channel(d, (x, x, x), |_, v, _, _| v.to_f64())
         .into_iter()
         .map(|s| s / m)
         .collect();
-    let var = per_channel(d, x, x, |ch, v, _| (v.to_f64() - mean[ch]).powi(2))
-        .into_iter()
-        .map(|s| s / m)
-        .collect();
-    (mean, var)
+    let var = per_channel(d, (x, x, x), |ch, v, _, _| (v.to_f64() - mean[ch]).powi(2));
+    let var = var.into_iter().map(|s| s / m);
+    mean.iter().copied().chain(var).collect()
 }
 
-/// Writes `out[i, ch, j] = f(ch, a[i, ch, j], b[i, ch, j])`, images in parallel.
+/// Writes `out[i, ch, j] = f(ch, a[i, ch, j], b[i, ch, j], e[i, ch, j])`,
+/// images in parallel.
 fn map_images<T: Float>(
     (_, c, s): (usize, usize, usize),
     out: &mut [T],
-    a: &[T],
-    b: &[T],
-    f: impl Fn(usize, T, T) -> T + Sync,
+    (a, b, e): (&[T], &[T], &[T]),
+    f: impl Fn(usize, T, T, T) -> T + Sync,
 ) {
     let image = c * s;
     if image == 0 {
         return;
     }
     out.par_chunks_mut(image)
-        .zip(a.par_chunks(image).zip(b.par_chunks(image)))
-        .for_each(|(o, (a, b))| {
+        .zip(a.par_chunks(image))
+        .zip(b.par_chunks(image).zip(e.par_chunks(image)))
+        .for_each(|((o, a), (b, e))| {
+            if s == 1 {
+                // One value per channel (after a linear layer): no runs.
+                for (ch, (((o, &a), &b), &e)) in o.iter_mut().zip(a).zip(b).zip(e).enumerate() {
+                    *o = f(ch, a, b, e);
+                }
+                return;
+            }
             for ch in 0..c {
                 let r = ch * s..(ch + 1) * s;
-                for ((o, &av), &bv) in o[r.clone()].iter_mut().zip(&a[r.clone()]).zip(&b[r]) {
-                    *o = f(ch, av, bv);
+                let (a, b, e) = (&a[r.clone()], &b[r.clone()], &e[r.clone()]);
+                for (((o, &a), &b), &e) in o[r].iter_mut().zip(a).zip(b).zip(e) {
+                    *o = f(ch, a, b, e);
                 }
             }
         });
 }
 
-fn inv_std(var: &[f64], eps: f64) -> Vec<f64> {
-    var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect()
+/// `(x, gamma, beta) -> act(gamma * (x - mean) / sqrt(var + eps) + beta)`,
+/// with the batch mean and biased variance of each channel and `act` the
+/// LeakyReLU with slope `slope` (1: none).
+#[derive(Debug, Clone)]
+pub(crate) struct BatchNormTrain {
+    eps: f64,
+    slope: f64,
+    /// The batch statistics, `(2 * c)` (means, then variances): written by
+    /// the forward.
+    stats: Arc<Mutex<Vec<f64>>>,
 }
 
-/// `(x, gamma, beta) -> gamma * (x - mean) / sqrt(var + eps) + beta`, with
-/// the batch mean and biased variance of each channel.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct BatchNormTrain {
-    pub eps: f64,
+/// The gradients of [`BatchNormTrain`].
+struct Grads<T> {
+    dx: Vec<T>,
+    dgamma: Vec<T>,
+    dbeta: Vec<T>,
 }
 
 impl BatchNormTrain {
+    /// Batch norm with `eps`, then LeakyReLU with `slope` (at least 0) if given.
+    pub fn new(eps: f64, slope: Option<f64>) -> Self {
+        Self {
+            eps,
+            slope: slope.unwrap_or(1.0),
+            stats: Arc::default(),
+        }
+    }
+
+    /// The batch statistics of the last forward, shared.
+    pub fn stats(&self) -> Arc<Mutex<Vec<f64>>> {
+        Arc::clone(&self.stats)
+    }
+
+    /// `1 / sqrt(var + eps)` per channel.
+    fn inv_std(&self, var: &[f64]) -> Vec<f64> {
+        var.iter().map(|v| 1.0 / (v + self.eps).sqrt()).collect()
+    }
+
     fn forward<T: Float>(
         &self,
         d: (usize, usize, usize),
         x: &[T],
         gamma: &[T],
         beta: &[T],
-    ) -> Vec<T> {
-        let (mean, var) = stats(d, x);
-        let inv = inv_std(&var, self.eps);
-        // y = x * scale + shift, per channel.
+    ) -> (Vec<T>, Vec<f64>) {
+        let stats = stats(d, x);
+        let (mean, var) = stats.split_at(d.1);
+        let inv = self.inv_std(var);
+        // y = act(x * scale + shift), per channel.
         let scale: Vec<T> = (0..d.1)
             .map(|ch| T::from_f64(gamma[ch].to_f64() * inv[ch]))
             .collect();
         let shift: Vec<T> = (0..d.1)
             .map(|ch| T::from_f64(beta[ch].to_f64() - mean[ch] * gamma[ch].to_f64() * inv[ch]))
             .collect();
+        let slope = T::from_f64(self.slope);
         let mut y = vec![T::zero(); x.len()];
-        map_images(d, &mut y, x, x, |ch, v, _| v * scale[ch] + shift[ch]);
-        y
+        map_images(d, &mut y, (x, x, x), |ch, v, _, _| {
+            let z = v * scale[ch] + shift[ch];
+            if z > T::zero() {
+                z
+            } else {
+                z * slope
+            }
+        });
+        (y, stats)
     }
 
-    /// `dx`, then `dgamma` and `dbeta`, in one vector.
+    /// The gradients, given the output `y`, its gradient `dy` and the
+    /// forward's statistics.
     fn backward<T: Float>(
         &self,
         d: (usize, usize, usize),
-        x: &[T],
-        gamma: &[T],
-        dy: &[T],
-    ) -> Vec<T> {
+        (x, gamma): (&[T], &[T]),
+        (y, dy): (&[T], &[T]),
+        stats: &[f64],
+    ) -> Grads<T> {
         let c = d.1;
         let m = (d.0 * d.2).max(1) as f64;
-        let (mean, var) = stats(d, x);
-        let inv = inv_std(&var, self.eps);
-        let sum_dy = per_channel(d, dy, dy, |_, g, _| g.to_f64());
-        let sum_dy_xhat = per_channel(d, x, dy, |ch, v, g| {
-            (v.to_f64() - mean[ch]) * inv[ch] * g.to_f64()
+        let (mean, var) = stats.split_at(c);
+        let inv = self.inv_std(var);
+        let slope = T::from_f64(self.slope);
+        // The gradient of the normalised value, before the activation.
+        let pre = |y: T, dy: T| if y > T::zero() { dy } else { dy * slope };
+        let sum_dy = per_channel(d, (y, dy, dy), |_, y, g, _| pre(y, g).to_f64());
+        let sum_dy_xhat = per_channel(d, (x, y, dy), |ch, v, y, g| {
+            (v.to_f64() - mean[ch]) * inv[ch] * pre(y, g).to_f64()
         });
         // dx = gamma * inv / m * (m * dy - sum_dy - xhat * sum_dy_xhat)
         //    = a * dy + b * x + k, per channel.
@@ -152,14 +232,51 @@ impl BatchNormTrain {
             b[ch] = T::from_f64(-slope);
             k[ch] = T::from_f64(slope * mean[ch] - g * sum_dy[ch] / m);
         }
-        let mut out = vec![T::zero(); x.len() + 2 * c];
-        let (dx, rest) = out.split_at_mut(x.len());
-        map_images(d, dx, dy, x, |ch, g, v| a[ch] * g + b[ch] * v + k[ch]);
-        for ch in 0..c {
-            rest[ch] = T::from_f64(sum_dy_xhat[ch]);
-            rest[c + ch] = T::from_f64(sum_dy[ch]);
+        let mut dx = vec![T::zero(); x.len()];
+        map_images(d, &mut dx, (dy, x, y), |ch, g, v, y| {
+            a[ch] * pre(y, g) + b[ch] * v + k[ch]
+        });
+        Grads {
+            dx,
+            dgamma: sum_dy_xhat.into_iter().map(T::from_f64).collect(),
+            dbeta: sum_dy.into_iter().map(T::from_f64).collect(),
         }
-        out
+    }
+
+    fn typed_grads<T: Float>(
+        &self,
+        d: (usize, usize, usize),
+        (x, gamma): (&Tensor, &Tensor),
+        (y, dy): (&Tensor, &Tensor),
+    ) -> Result<(Tensor, Tensor, Tensor)> {
+        let grads = {
+            let (xs, xl) = x.storage_and_layout();
+            let (gs, gl) = gamma.storage_and_layout();
+            let (ys, yl) = y.storage_and_layout();
+            let (dys, dyl) = dy.storage_and_layout();
+            let stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+            if stats.len() != 2 * d.1 {
+                bail!("forger batch norm: backward before forward");
+            }
+            self.backward(
+                d,
+                (
+                    cpu_data::<T>(&xs, xl, "input")?,
+                    cpu_data(&gs, gl, "weight")?,
+                ),
+                (
+                    cpu_data(&ys, yl, "output")?,
+                    cpu_data(&dys, dyl, "gradient")?,
+                ),
+                &stats,
+            )
+        };
+        let dev = x.device();
+        Ok((
+            Tensor::from_vec(grads.dx, x.shape(), dev)?,
+            Tensor::from_vec(grads.dgamma, d.1, dev)?,
+            Tensor::from_vec(grads.dbeta, d.1, dev)?,
+        ))
     }
 }
 
@@ -219,7 +336,13 @@ impl CustomOp3 for BatchNormTrain {
         let d = dims(l1)?;
         check_channels(d, l2, "weight")?;
         check_channels(d, l3, "bias")?;
-        let out = typed3!(s1, l1, s2, l2, s3, l3, |x, g, b| self.forward(d, x, g, b));
+        let stats;
+        let out = typed3!(s1, l1, s2, l2, s3, l3, |x, g, b| {
+            let (y, s) = self.forward(d, x, g, b);
+            stats = s;
+            y
+        });
+        *self.stats.lock().unwrap_or_else(|e| e.into_inner()) = stats;
         Ok((out, l1.shape().clone()))
     }
 
@@ -228,72 +351,16 @@ impl CustomOp3 for BatchNormTrain {
         x: &Tensor,
         gamma: &Tensor,
         _beta: &Tensor,
-        _y: &Tensor,
+        y: &Tensor,
         dy: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let packed = x.apply_op3_no_bwd(gamma, &dy.contiguous()?, &BatchNormGrad(*self))?;
-        let (len, c) = (x.elem_count(), gamma.elem_count());
-        let dx = packed.narrow(0, 0, len)?.reshape(x.shape())?;
-        let dgamma = packed.narrow(0, len, c)?;
-        let dbeta = packed.narrow(0, len + c, c)?;
-        Ok((Some(dx), Some(dgamma), Some(dbeta)))
-    }
-}
-
-/// `(x, gamma, dy) -> [dx, dgamma, dbeta]` (flat) for [`BatchNormTrain`].
-struct BatchNormGrad(BatchNormTrain);
-
-impl CustomOp3 for BatchNormGrad {
-    fn name(&self) -> &'static str {
-        "forger-batch-norm-grad"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let d = dims(l1)?;
-        check_channels(d, l2, "weight")?;
-        if l3.dims() != l1.dims() {
-            bail!(
-                "batch norm: gradient of shape {:?}, input {:?}",
-                l3.dims(),
-                l1.dims()
-            );
-        }
-        let out = typed3!(s1, l1, s2, l2, s3, l3, |x, g, dy| self
-            .0
-            .backward(d, x, g, dy));
-        let len = l1.shape().elem_count() + 2 * d.1;
-        Ok((out, len.into()))
-    }
-}
-
-/// `x -> [mean, var]` `(2, c)`: each channel's batch mean and biased variance.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct BatchStats;
-
-impl CustomOp1 for BatchStats {
-    fn name(&self) -> &'static str {
-        "forger-batch-stats"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let d = dims(l)?;
-        fn both<T: Float>(d: (usize, usize, usize), x: &[T]) -> Vec<T> {
-            let (mean, var) = stats(d, x);
-            mean.into_iter().chain(var).map(T::from_f64).collect()
-        }
-        let out = match s {
-            CpuStorage::F32(x) => CpuStorage::F32(both(d, contiguous(x, l, "input")?)),
-            CpuStorage::F64(x) => CpuStorage::F64(both(d, contiguous(x, l, "input")?)),
-            _ => bail!("forger batch norm takes f32 or f64, got {:?}", s.dtype()),
+        let d = dims(x.layout())?;
+        let dy = dy.contiguous()?;
+        let (dx, dgamma, dbeta) = match x.dtype() {
+            DType::F32 => self.typed_grads::<f32>(d, (x, gamma), (y, &dy))?,
+            DType::F64 => self.typed_grads::<f64>(d, (x, gamma), (y, &dy))?,
+            other => bail!("forger batch norm takes f32 or f64, got {other:?}"),
         };
-        Ok((out, (2, d.1).into()))
+        Ok((Some(dx), Some(dgamma), Some(dbeta)))
     }
 }

@@ -18,17 +18,15 @@
 use std::sync::Mutex;
 
 use candle_core::backend::BackendStorage;
-use candle_core::{
-    bail, CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Storage, Tensor,
-};
+use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::activation::LeakyRelu;
 use super::compute::{chunk, planes, project, split, sum_parts};
-use super::contiguous;
 use super::gemm::{matmul, Float, Operand};
 use super::geometry::Geometry;
 use super::max_pool::{window_maxima, Windows};
+use super::{contiguous, cpu_data};
 
 /// Convolution, activation and max-pooling; apply with `apply_op2` (no
 /// bias) or `apply_op3`.
@@ -257,8 +255,14 @@ impl ConvPoolOp {
                 bail!("forger conv-pool: backward before forward");
             }
             self.backward(
-                (cpu::<T>(&xs, xl, "input")?, cpu(&ws, wl, "kernel")?),
-                (cpu(&ys, yl, "output")?, cpu(&dys, dyl, "gradient")?),
+                (
+                    cpu_data::<T>(&xs, xl, "input")?,
+                    cpu_data(&ws, wl, "kernel")?,
+                ),
+                (
+                    cpu_data(&ys, yl, "output")?,
+                    cpu_data(&dys, dyl, "gradient")?,
+                ),
                 &offsets,
                 x.track_op(),
             )
@@ -273,14 +277,6 @@ impl ConvPoolOp {
             Tensor::from_vec(grads.dw, g.kernel_shape(), dev)?,
             Tensor::from_vec(grads.db, g.c_out, dev)?,
         ))
-    }
-}
-
-/// The contiguous elements of a CPU tensor's storage.
-fn cpu<'a, T: Float>(s: &'a Storage, l: &Layout, what: &str) -> Result<&'a [T]> {
-    match s {
-        Storage::Cpu(s) => contiguous(s.as_slice::<T>()?, l, what),
-        _ => bail!("forger conv-pool: the {what} is not on the CPU"),
     }
 }
 

@@ -38,7 +38,9 @@ mod tests;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use candle_core::{bail, CustomOp2, CustomOp3, DType, Layout, Result, Tensor, D};
+use candle_core::{
+    bail, CustomOp2, CustomOp3, DType, Layout, Result, Storage, Tensor, WithDType, D,
+};
 
 use geometry::Geometry;
 use ops::{Conv2dOp, ConvTranspose2dOp};
@@ -94,6 +96,15 @@ fn contiguous<'a, T>(s: &'a [T], l: &Layout, what: &str) -> Result<&'a [T]> {
     match l.contiguous_offsets() {
         Some((start, end)) => Ok(&s[start..end]),
         None => bail!("forger kernel: the {what} must be contiguous"),
+    }
+}
+
+/// The contiguous elements of a CPU tensor's storage (for the backward of
+/// ops that read more tensors than Candle passes them).
+fn cpu_data<'a, T: WithDType>(s: &'a Storage, l: &Layout, what: &str) -> Result<&'a [T]> {
+    match s {
+        Storage::Cpu(s) => contiguous(s.as_slice::<T>()?, l, what),
+        _ => bail!("forger kernel: the {what} is not on the CPU"),
     }
 }
 
@@ -400,7 +411,8 @@ pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor> {
 
 /// Batch normalisation of `x` `(n, c, ...)` with the batch's statistics
 /// (training mode): `weight * (x - mean) / sqrt(var + eps) + bias` per
-/// channel, differentiable in all three. Returns the output and the
+/// channel, then LeakyReLU with `slope` (at least 0; ReLU for 0) if given,
+/// as one op differentiable in the first three. Returns the output and the
 /// `(2, c)` batch mean and biased variance (for running averages, not
 /// differentiable), or `None` where forger's kernels do not run (other
 /// devices or dtypes): then use Candle's `BatchNorm`.
@@ -409,17 +421,22 @@ pub fn batch_norm_train(
     weight: &Tensor,
     bias: &Tensor,
     eps: f64,
+    slope: Option<f64>,
 ) -> Result<Option<(Tensor, Tensor)>> {
+    if let Some(slope) = slope.filter(|&s| s < 0.0) {
+        bail!("batch_norm_train: the slope must be at least 0, got {slope}");
+    }
     if !use_kernels(x) || weight.dtype() != x.dtype() || bias.dtype() != x.dtype() {
         return Ok(None);
     }
-    let x = x.contiguous()?;
-    let y = x.apply_op3(
-        &weight.contiguous()?,
-        &bias.contiguous()?,
-        batch_norm::BatchNormTrain { eps },
-    )?;
-    let stats = x.detach().apply_op1_no_bwd(&batch_norm::BatchStats)?;
+    let op = batch_norm::BatchNormTrain::new(eps, slope);
+    let stats = op.stats();
+    let y = x
+        .contiguous()?
+        .apply_op3(&weight.contiguous()?, &bias.contiguous()?, op)?;
+    let stats = stats.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let c = weight.elem_count();
+    let stats = Tensor::from_vec(stats, (2, c), x.device())?.to_dtype(x.dtype())?;
     Ok(Some((y, stats)))
 }
 

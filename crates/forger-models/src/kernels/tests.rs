@@ -758,14 +758,24 @@ fn batch_norm_matches_candle_and_finite_differences() {
         let beta = Var::from_slice(&random(&mut rng, &[c]), c, &Device::Cpu).unwrap();
         let xv = Var::from_slice(&x, dims.as_slice(), &Device::Cpu).unwrap();
         let (ours, theirs) = batch_norm_layer(&gamma, &beta, c);
-        let what = format!("{dims:?}");
-        let run = |layer: &dyn ModuleT| {
-            let y = layer.forward_t(&xv, true).unwrap();
+        // No activation, then fused LeakyReLU (against Candle's), then ReLU.
+        let slope = [None, Some(0.2), Some(0.0)][case % 3];
+        let what = format!("{dims:?} slope {slope:?}");
+        let forward = |layer: &crate::layers::BatchNorm, x: &Tensor| match slope {
+            Some(slope) => layer.forward_leaky_relu_t(x, true, slope).unwrap(),
+            None => layer.forward_t(x, true).unwrap(),
+        };
+        let run = |y: Tensor| {
             let grads = y.mul(&rt).unwrap().sum_all().unwrap().backward().unwrap();
             let g = |v: &Var| values(grads.get(v).unwrap());
             (values(&y), g(&xv), g(&gamma), g(&beta))
         };
-        let (a, b) = (run(&ours), run(&theirs));
+        let candle_y = theirs.forward_t(&xv, true).unwrap();
+        let candle_y = match slope {
+            Some(slope) => candle_nn::ops::leaky_relu(&candle_y, slope).unwrap(),
+            None => candle_y,
+        };
+        let (a, b) = (run(forward(&ours, &xv)), run(candle_y));
         assert_close(&a.0, &b.0, 1e-10, &format!("batch-norm forward {what}"));
         assert_close(&a.1, &b.1, 1e-9, &format!("batch-norm dx {what}"));
         assert_close(&a.2, &b.2, 1e-9, &format!("batch-norm dgamma {what}"));
@@ -793,9 +803,7 @@ fn batch_norm_matches_candle_and_finite_differences() {
         if case < 8 {
             let f = |v: &[f64]| {
                 let (layer, _) = batch_norm_layer(&gamma, &beta, c);
-                layer
-                    .forward_t(&tensor(v, &dims), true)
-                    .unwrap()
+                forward(&layer, &tensor(v, &dims))
                     .mul(&rt)
                     .unwrap()
                     .sum_all()
