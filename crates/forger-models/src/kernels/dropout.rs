@@ -38,6 +38,7 @@ impl Mask {
 
     /// SplitMix64 of element `i`: the `i`-th output of the SplitMix64
     /// generator started at `seed`, which passes BigCrush.
+    #[inline(always)]
     fn hash(&self, i: usize) -> u64 {
         let mut z = self
             .seed
@@ -48,6 +49,7 @@ impl Mask {
     }
 
     /// Element `i`'s factor: `1 / (1 - p)` or 0.
+    #[inline(always)]
     fn factor<T: Float>(&self, i: usize, scale: T) -> T {
         if self.hash(i) < self.threshold {
             scale
@@ -63,18 +65,38 @@ impl Mask {
 
     /// `x` times the mask, element by element in parallel chunks.
     fn apply<T: Float>(&self, x: &[T]) -> Vec<T> {
-        let scale = T::from_f64(self.scale);
         let mut y = vec![T::zero(); x.len()];
         y.par_chunks_mut(TASK)
             .zip(x.par_chunks(TASK))
             .enumerate()
-            .for_each(|(task, (y, x))| {
-                let first = task * TASK;
-                for (i, (y, &x)) in y.iter_mut().zip(x).enumerate() {
-                    *y = x * self.factor(first + i, scale);
-                }
-            });
+            .for_each(|(task, (y, x))| self.apply_run(task * TASK, x, y));
         y
+    }
+
+    /// `y = x * mask` for the run of elements from index `first`: with
+    /// AVX-512 where the CPU has it (the hash's 64-bit products and
+    /// comparisons vectorize there; a baseline x86-64 build has neither).
+    fn apply_run<T: Float>(&self, first: usize, x: &[T], y: &mut [T]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512dq") {
+            // SAFETY: the CPU has the features the function is compiled for.
+            return unsafe { self.apply_run_avx512(first, x, y) };
+        }
+        self.apply_run_portable(first, x, y);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
+    unsafe fn apply_run_avx512<T: Float>(&self, first: usize, x: &[T], y: &mut [T]) {
+        self.apply_run_portable(first, x, y);
+    }
+
+    #[inline(always)]
+    fn apply_run_portable<T: Float>(&self, first: usize, x: &[T], y: &mut [T]) {
+        let scale = T::from_f64(self.scale);
+        for (i, (y, &x)) in y.iter_mut().zip(x).enumerate() {
+            *y = x * self.factor(first + i, scale);
+        }
     }
 }
 
