@@ -10,7 +10,7 @@
 
 use rayon::prelude::*;
 
-use super::gemm::{matmul, Float, Operand};
+use super::gemm::{matmul, with_scratch, Float, Operand};
 use super::geometry::Geometry;
 
 /// Largest im2col chunk, in elements (4 MiB of f32). Tests use a tiny one,
@@ -83,25 +83,26 @@ pub(crate) fn forward<T: Float>(g: &Geometry, x: &[T], w: &[T], bias: Option<&[T
         .for_each(|(worker, y)| {
             let first = worker * s.per_worker;
             let images = y.len() / out_len;
-            let mut col = vec![T::zero(); k * step.min(images) * p];
-            let mut out = vec![T::zero(); g.c_out * step.min(images) * p];
-            for start in (0..images).step_by(step) {
-                let count = step.min(images - start);
-                g.im2col(&x[(first + start) * g.image_len()..], count, &mut col);
-                let cols = count * p;
-                // One image: the gemm writes the output in place.
-                let dst = if count == 1 {
-                    &mut y[start * out_len..][..out_len]
-                } else {
-                    &mut out[..g.c_out * cols]
-                };
-                project(g, w, bias, &col, dst, s.gemm_threads);
-                if count > 1 {
-                    for (i, m) in planes(g.c_out, p, count) {
-                        y[start * out_len + i..][..p].copy_from_slice(&out[m..m + p]);
+            let lens = (k * step.min(images) * p, g.c_out * step.min(images) * p);
+            with_scratch(lens, |col, out| {
+                for start in (0..images).step_by(step) {
+                    let count = step.min(images - start);
+                    g.im2col(&x[(first + start) * g.image_len()..], count, col);
+                    let cols = count * p;
+                    // One image: the gemm writes the output in place.
+                    let dst = if count == 1 {
+                        &mut y[start * out_len..][..out_len]
+                    } else {
+                        &mut out[..g.c_out * cols]
+                    };
+                    project(g, w, bias, col, dst, s.gemm_threads);
+                    if count > 1 {
+                        for (i, m) in planes(g.c_out, p, count) {
+                            y[start * out_len + i..][..p].copy_from_slice(&out[m..m + p]);
+                        }
                     }
                 }
-            }
+            });
         });
     y
 }
@@ -149,28 +150,23 @@ pub(crate) fn input_grad<T: Float>(g: &Geometry, dy: &[T], w: &[T]) -> Vec<T> {
         .for_each(|(worker, dx)| {
             let first = worker * s.per_worker;
             let images = dx.len() / in_len;
-            let mut col = vec![T::zero(); k * step.min(images) * p];
-            let mut dyt = vec![T::zero(); g.c_out * step.min(images) * p];
-            for start in (0..images).step_by(step) {
-                let count = step.min(images - start);
-                let dyt = as_matrix(
-                    &dy[(first + start) * out_len..],
-                    &mut dyt,
-                    g.c_out,
-                    p,
-                    count,
-                );
-                let dims = (k, count * p, g.c_out);
-                matmul(
-                    dims,
-                    &mut col,
-                    false,
-                    Operand::transposed(w),
-                    Operand::plain(dyt),
-                    s.gemm_threads,
-                );
-                g.col2im(&col, count, &mut dx[start * in_len..]);
-            }
+            let lens = (k * step.min(images) * p, g.c_out * step.min(images) * p);
+            with_scratch(lens, |col, dyt| {
+                for start in (0..images).step_by(step) {
+                    let count = step.min(images - start);
+                    let dyt = as_matrix(&dy[(first + start) * out_len..], dyt, g.c_out, p, count);
+                    let dims = (k, count * p, g.c_out);
+                    matmul(
+                        dims,
+                        col,
+                        false,
+                        Operand::transposed(w),
+                        Operand::plain(dyt),
+                        s.gemm_threads,
+                    );
+                    g.col2im(col, count, &mut dx[start * in_len..]);
+                }
+            });
         });
     dx
 }
@@ -187,23 +183,24 @@ pub(crate) fn weight_grad<T: Float>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
             let first = worker * s.per_worker;
             let images = s.per_worker.min(g.n - first);
             let mut dw = vec![T::zero(); g.c_out * k];
-            let mut col = vec![T::zero(); k * step.min(images) * p];
-            let mut dyt = vec![T::zero(); g.c_out * step.min(images) * p];
-            for start in (first..first + images).step_by(step) {
-                let count = step.min(first + images - start);
-                g.im2col(&x[start * g.image_len()..], count, &mut col);
-                let dyt = as_matrix(&dy[start * out_len..], &mut dyt, g.c_out, p, count);
-                let dims = (g.c_out, k, count * p);
-                let accumulate = start != first;
-                matmul(
-                    dims,
-                    &mut dw,
-                    accumulate,
-                    Operand::plain(dyt),
-                    Operand::transposed(&col),
-                    s.gemm_threads,
-                );
-            }
+            let lens = (k * step.min(images) * p, g.c_out * step.min(images) * p);
+            with_scratch(lens, |col, dyt| {
+                for start in (first..first + images).step_by(step) {
+                    let count = step.min(first + images - start);
+                    g.im2col(&x[start * g.image_len()..], count, col);
+                    let dyt = as_matrix(&dy[start * out_len..], dyt, g.c_out, p, count);
+                    let dims = (g.c_out, k, count * p);
+                    let accumulate = start != first;
+                    matmul(
+                        dims,
+                        &mut dw,
+                        accumulate,
+                        Operand::plain(dyt),
+                        Operand::transposed(col),
+                        s.gemm_threads,
+                    );
+                }
+            });
             dw
         })
         .collect();

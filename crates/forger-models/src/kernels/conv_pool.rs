@@ -23,7 +23,7 @@ use rayon::prelude::*;
 
 use super::activation::LeakyRelu;
 use super::compute::{chunk, planes, project, split, sum_parts};
-use super::gemm::{matmul, Float, Operand};
+use super::gemm::{matmul, with_scratch, Float, Operand};
 use super::geometry::Geometry;
 use super::max_pool::{window_maxima, Windows};
 use super::{contiguous, cpu_data};
@@ -87,22 +87,27 @@ impl ConvPoolOp {
             .for_each(|(worker, (y, offsets))| {
                 let first = worker * s.per_worker;
                 let images = y.len() / out_len;
-                let mut col = vec![T::zero(); g.patch() * step.min(images) * p];
-                let mut z = vec![T::zero(); g.c_out * step.min(images) * p];
-                for start in (0..images).step_by(step) {
-                    let count = step.min(images - start);
-                    g.im2col(&x[(first + start) * g.image_len()..], count, &mut col);
-                    let z = &mut z[..g.c_out * count * p];
-                    project(g, w, bias, &col, z, s.gemm_threads);
-                    for (i, m) in planes(g.c_out, p, count) {
-                        let o = start * out_len + i / p * windows;
-                        let (y, offsets) = (&mut y[o..o + windows], &mut offsets[o..o + windows]);
-                        window_maxima(&z[m..m + p], (g.oh, g.ow), self.k, y, offsets);
-                        for y in y {
-                            *y = if *y > T::zero() { *y } else { *y * slope };
+                let lens = (
+                    g.patch() * step.min(images) * p,
+                    g.c_out * step.min(images) * p,
+                );
+                with_scratch(lens, |col, z| {
+                    for start in (0..images).step_by(step) {
+                        let count = step.min(images - start);
+                        g.im2col(&x[(first + start) * g.image_len()..], count, col);
+                        let z = &mut z[..g.c_out * count * p];
+                        project(g, w, bias, col, z, s.gemm_threads);
+                        for (i, m) in planes(g.c_out, p, count) {
+                            let o = start * out_len + i / p * windows;
+                            let (y, offsets) =
+                                (&mut y[o..o + windows], &mut offsets[o..o + windows]);
+                            window_maxima(&z[m..m + p], (g.oh, g.ow), self.k, y, offsets);
+                            for y in y {
+                                *y = if *y > T::zero() { *y } else { *y * slope };
+                            }
                         }
                     }
-                }
+                });
             });
         (y, offsets)
     }
@@ -136,35 +141,36 @@ impl ConvPoolOp {
                 let images = s.per_worker.min(g.n - first);
                 let mut dw = vec![T::zero(); g.c_out * patch];
                 let mut db = vec![T::zero(); g.c_out];
-                let mut col = vec![T::zero(); patch * step.min(images) * p];
-                let mut dz = vec![T::zero(); g.c_out * step.min(images) * p];
-                for start in (0..images).step_by(step) {
-                    let count = step.min(images - start);
-                    let cols = count * p;
-                    // The convolution's output gradient for this chunk.
-                    let dz = &mut dz[..g.c_out * cols];
-                    dz.fill(T::zero());
-                    for (i, m) in planes(g.c_out, p, count) {
-                        let o = (first + start) * out_len + i / p * windows;
-                        let c = (i / p) % g.c_out;
-                        let window = y[o..o + windows].iter().zip(&dy[o..o + windows]);
-                        for (j, ((&y, &d), &at)) in window.zip(&offsets[o..]).enumerate() {
-                            let d = if y > T::zero() { d } else { d * slope };
-                            dz[m + index.index(j, at.into())] = d;
-                            db[c] += d;
+                let lens = (patch * step.min(images) * p, g.c_out * step.min(images) * p);
+                with_scratch(lens, |col, dz| {
+                    for start in (0..images).step_by(step) {
+                        let count = step.min(images - start);
+                        let cols = count * p;
+                        // The convolution's output gradient for this chunk.
+                        let dz = &mut dz[..g.c_out * cols];
+                        dz.fill(T::zero());
+                        for (i, m) in planes(g.c_out, p, count) {
+                            let o = (first + start) * out_len + i / p * windows;
+                            let c = (i / p) % g.c_out;
+                            let window = y[o..o + windows].iter().zip(&dy[o..o + windows]);
+                            for (j, ((&y, &d), &at)) in window.zip(&offsets[o..]).enumerate() {
+                                let d = if y > T::zero() { d } else { d * slope };
+                                dz[m + index.index(j, at.into())] = d;
+                                db[c] += d;
+                            }
+                        }
+                        g.im2col(&x[(first + start) * in_len..], count, col);
+                        let dims = (g.c_out, patch, cols);
+                        let (lhs, rhs) = (Operand::plain(dz), Operand::transposed(col));
+                        matmul(dims, &mut dw, start != 0, lhs, rhs, s.gemm_threads);
+                        if let Some(dx) = dx.as_deref_mut() {
+                            let dims = (patch, cols, g.c_out);
+                            let (lhs, rhs) = (Operand::transposed(w), Operand::plain(dz));
+                            matmul(dims, col, false, lhs, rhs, s.gemm_threads);
+                            g.col2im(col, count, &mut dx[start * in_len..]);
                         }
                     }
-                    g.im2col(&x[(first + start) * in_len..], count, &mut col);
-                    let dims = (g.c_out, patch, cols);
-                    let (lhs, rhs) = (Operand::plain(dz), Operand::transposed(&col));
-                    matmul(dims, &mut dw, start != 0, lhs, rhs, s.gemm_threads);
-                    if let Some(dx) = dx.as_deref_mut() {
-                        let dims = (patch, cols, g.c_out);
-                        let (lhs, rhs) = (Operand::transposed(w), Operand::plain(dz));
-                        matmul(dims, &mut col, false, lhs, rhs, s.gemm_threads);
-                        g.col2im(&col, count, &mut dx[start * in_len..]);
-                    }
-                }
+                });
                 (dw, db)
             })
             .collect();

@@ -114,18 +114,26 @@ impl Geometry {
         });
     }
 
-    /// The adjoint of [`Self::im2col`]: sums every entry of `col` into the input
-    /// position it was read from. `input` (the `images` images) is overwritten.
+    /// The adjoint of [`Self::im2col`]: adds every entry of `col` into the
+    /// input position it was read from, in the `images` images at the start
+    /// of `input` (zeroed by the caller, once, where it allocates them).
     pub fn col2im<T: Float>(&self, col: &[T], images: usize, input: &mut [T]) {
         let input = &mut input[..images * self.image_len()];
-        input.fill(T::zero());
         let (s, ow) = (self.stride, self.ow);
         self.for_each_block(images, |b| {
             for oy in b.rows.clone() {
                 let src = b.src + (oy - b.rows.start) * s * self.w;
                 let run = &col[b.col + oy * ow..][b.cols.clone()];
-                for (j, &v) in run.iter().enumerate() {
-                    input[src + j * s] += v;
+                // Contiguous: a loop the compiler vectorizes. (Without valid
+                // columns `src` may lie past the plane.)
+                if s == 1 && !run.is_empty() {
+                    for (x, &v) in input[src..src + run.len()].iter_mut().zip(run) {
+                        *x += v;
+                    }
+                } else {
+                    for (j, &v) in run.iter().enumerate() {
+                        input[src + j * s] += v;
+                    }
                 }
             }
         });

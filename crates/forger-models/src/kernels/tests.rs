@@ -1131,3 +1131,23 @@ fn linear_matches_naive_candle_and_finite_differences() {
     let b = Tensor::zeros(2, DType::F32, &Device::Cpu).unwrap();
     assert!(linear(&x.t().unwrap(), &w, Some(&b)).is_err());
 }
+
+#[test]
+fn scratch_buffers_are_kept_and_nested_calls_get_their_own() {
+    let first = gemm::with_scratch::<f32, _>((3, 4), |a, b| {
+        a.fill(1.0);
+        b.fill(2.0);
+        // A nested call on this thread must not alias the outer slices.
+        gemm::with_scratch::<f32, _>((5, 2), |c, d| {
+            c.fill(3.0);
+            d.fill(4.0);
+        });
+        assert_eq!((&*a, &*b), (&[1.0; 3][..], &[2.0; 4][..]));
+        a.as_ptr()
+    });
+    // The next call gets the kept buffer back, contents and all.
+    gemm::with_scratch::<f32, _>((3, 4), |a, b| {
+        assert_eq!(a.as_ptr(), first);
+        assert_eq!((&*a, &*b), (&[1.0; 3][..], &[2.0; 4][..]));
+    });
+}
