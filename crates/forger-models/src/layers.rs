@@ -327,9 +327,7 @@ impl BatchNorm {
     pub fn running_var(&self) -> &Tensor {
         self.running_var.as_tensor()
     }
-}
 
-impl BatchNorm {
     /// The batch norm, then LeakyReLU with `slope` (ReLU for 0), as one op
     /// in training on forger's kernels.
     pub fn forward_leaky_relu_t(&self, xs: &Tensor, train: bool, slope: f64) -> Result<Tensor> {
