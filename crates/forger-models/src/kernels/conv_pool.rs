@@ -18,10 +18,11 @@
 use std::sync::Mutex;
 
 use candle_core::backend::BackendStorage;
-use candle_core::{bail, CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor};
+use candle_core::{bail, CpuStorage, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::activation::LeakyRelu;
+use super::biased::BiasedOp;
 use super::compute::{chunk, planes, project, split, sum_parts};
 use super::gemm::{matmul, with_scratch, Float, Operand};
 use super::geometry::Geometry;
@@ -182,67 +183,6 @@ impl ConvPoolOp {
         }
     }
 
-    fn cpu_forward(
-        &self,
-        (x, xl): (&CpuStorage, &Layout),
-        (w, wl): (&CpuStorage, &Layout),
-        bias: Option<(&CpuStorage, &Layout)>,
-    ) -> Result<(CpuStorage, Shape)> {
-        fn run<T: Float>(
-            op: &ConvPoolOp,
-            x: (&[T], &Layout),
-            w: (&[T], &Layout),
-            bias: Option<(&CpuStorage, &Layout)>,
-        ) -> Result<(Vec<T>, Vec<u8>)> {
-            let bias = match bias {
-                Some((s, l)) => Some(contiguous(s.as_slice::<T>()?, l, "bias")?),
-                None => None,
-            };
-            let x = contiguous(x.0, x.1, "input")?;
-            Ok(op.forward(x, contiguous(w.0, w.1, "kernel")?, bias))
-        }
-        let (y, offsets) = match (x, w) {
-            (CpuStorage::F32(x), CpuStorage::F32(w)) => {
-                let (y, offsets) = run(self, (x, xl), (w, wl), bias)?;
-                (CpuStorage::F32(y), offsets)
-            }
-            (CpuStorage::F64(x), CpuStorage::F64(w)) => {
-                let (y, offsets) = run(self, (x, xl), (w, wl), bias)?;
-                (CpuStorage::F64(y), offsets)
-            }
-            _ => bail!(
-                "forger conv-pool takes f32 or f64 tensors of one dtype, got {:?} and {:?}",
-                x.dtype(),
-                w.dtype()
-            ),
-        };
-        *self.offsets.lock().unwrap_or_else(|e| e.into_inner()) = offsets;
-        Ok((y, self.output_shape()))
-    }
-
-    /// `(dx, dw, db)`, each only where backprop will use it.
-    fn grads(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        bias: Option<&Tensor>,
-        y: &Tensor,
-        dy: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let dy = dy.contiguous()?;
-        let grads = match x.dtype() {
-            DType::F32 => self.typed_grads::<f32>(x, w, y, &dy)?,
-            DType::F64 => self.typed_grads::<f64>(x, w, y, &dy)?,
-            other => bail!("forger conv-pool takes f32 or f64, got {other:?}"),
-        };
-        let wanted = |t: &Tensor| t.track_op();
-        Ok((
-            grads.0,
-            wanted(w).then_some(grads.1),
-            bias.filter(|b| wanted(b)).map(|_| grads.2),
-        ))
-    }
-
     fn typed_grads<T: Float>(
         &self,
         x: &Tensor,
@@ -286,58 +226,68 @@ impl ConvPoolOp {
     }
 }
 
-impl CustomOp2 for ConvPoolOp {
+impl BiasedOp for ConvPoolOp {
     fn name(&self) -> &'static str {
         "forger-conv2d-pool"
     }
 
-    fn cpu_fwd(
+    fn forward(
         &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
+        (x, xl): (&CpuStorage, &Layout),
+        (w, wl): (&CpuStorage, &Layout),
+        bias: Option<(&CpuStorage, &Layout)>,
     ) -> Result<(CpuStorage, Shape)> {
-        self.cpu_forward((s1, l1), (s2, l2), None)
+        fn run<T: Float>(
+            op: &ConvPoolOp,
+            x: (&[T], &Layout),
+            w: (&[T], &Layout),
+            bias: Option<(&CpuStorage, &Layout)>,
+        ) -> Result<(Vec<T>, Vec<u8>)> {
+            let bias = match bias {
+                Some((s, l)) => Some(contiguous(s.as_slice::<T>()?, l, "bias")?),
+                None => None,
+            };
+            let x = contiguous(x.0, x.1, "input")?;
+            Ok(op.forward(x, contiguous(w.0, w.1, "kernel")?, bias))
+        }
+        let (y, offsets) = match (x, w) {
+            (CpuStorage::F32(x), CpuStorage::F32(w)) => {
+                let (y, offsets) = run(self, (x, xl), (w, wl), bias)?;
+                (CpuStorage::F32(y), offsets)
+            }
+            (CpuStorage::F64(x), CpuStorage::F64(w)) => {
+                let (y, offsets) = run(self, (x, xl), (w, wl), bias)?;
+                (CpuStorage::F64(y), offsets)
+            }
+            _ => bail!(
+                "forger conv-pool takes f32 or f64 tensors of one dtype, got {:?} and {:?}",
+                x.dtype(),
+                w.dtype()
+            ),
+        };
+        *self.offsets.lock().unwrap_or_else(|e| e.into_inner()) = offsets;
+        Ok((y, self.output_shape()))
     }
 
-    fn bwd(
+    fn grads(
         &self,
         x: &Tensor,
         w: &Tensor,
-        y: &Tensor,
-        dy: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let (dx, dw, _) = self.grads(x, w, None, y, dy)?;
-        Ok((dx, dw))
-    }
-}
-
-impl CustomOp3 for ConvPoolOp {
-    fn name(&self) -> &'static str {
-        "forger-conv2d-bias-pool"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        self.cpu_forward((s1, l1), (s2, l2), Some((s3, l3)))
-    }
-
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        b: &Tensor,
+        bias: Option<&Tensor>,
         y: &Tensor,
         dy: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        self.grads(x, w, Some(b), y, dy)
+        let dy = dy.contiguous()?;
+        let grads = match x.dtype() {
+            DType::F32 => self.typed_grads::<f32>(x, w, y, &dy)?,
+            DType::F64 => self.typed_grads::<f64>(x, w, y, &dy)?,
+            other => bail!("forger conv-pool takes f32 or f64, got {other:?}"),
+        };
+        let wanted = |t: &Tensor| t.track_op();
+        Ok((
+            grads.0,
+            wanted(w).then_some(grads.1),
+            bias.filter(|b| wanted(b)).map(|_| grads.2),
+        ))
     }
 }

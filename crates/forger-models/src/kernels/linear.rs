@@ -9,10 +9,9 @@
 //! the bias gradient is a column sum instead of a broadcast-reduce.
 
 use candle_core::backend::BackendStorage;
-use candle_core::{
-    bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor,
-};
+use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 
+use super::biased::BiasedOp;
 use super::contiguous;
 use super::gemm::{matmul, Float, Operand};
 use super::ops::wanted;
@@ -174,74 +173,37 @@ impl LinearOp {
     fn pass(self, kind: Kind) -> Pass {
         Pass { sizes: self, kind }
     }
+}
+
+impl BiasedOp for LinearOp {
+    fn name(&self) -> &'static str {
+        "forger-linear"
+    }
+
+    fn forward(
+        &self,
+        x: (&CpuStorage, &Layout),
+        w: (&CpuStorage, &Layout),
+        bias: Option<(&CpuStorage, &Layout)>,
+    ) -> Result<(CpuStorage, Shape)> {
+        self.pass(Kind::Forward).cpu(x, Some(w), bias)
+    }
 
     fn grads(
         &self,
         x: &Tensor,
         w: &Tensor,
-        dy: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let dx = wanted(x, || dy.apply_op2_no_bwd(w, &self.pass(Kind::InputGrad)))?;
-        let dw = wanted(w, || dy.apply_op2_no_bwd(x, &self.pass(Kind::WeightGrad)))?;
-        Ok((dx, dw))
-    }
-}
-
-impl CustomOp2 for LinearOp {
-    fn name(&self) -> &'static str {
-        "forger-linear"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        self.pass(Kind::Forward).cpu((s1, l1), Some((s2, l2)), None)
-    }
-
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        _y: &Tensor,
-        dy: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        self.grads(x, w, &dy.contiguous()?)
-    }
-}
-
-impl CustomOp3 for LinearOp {
-    fn name(&self) -> &'static str {
-        "forger-linear-bias"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        self.pass(Kind::Forward)
-            .cpu((s1, l1), Some((s2, l2)), Some((s3, l3)))
-    }
-
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        b: &Tensor,
+        bias: Option<&Tensor>,
         _y: &Tensor,
         dy: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let dy = dy.contiguous()?;
-        let (dx, dw) = self.grads(x, w, &dy)?;
-        let db = wanted(b, || dy.apply_op1_no_bwd(&self.pass(Kind::BiasGrad)))?;
+        let dx = wanted(x, || dy.apply_op2_no_bwd(w, &self.pass(Kind::InputGrad)))?;
+        let dw = wanted(w, || dy.apply_op2_no_bwd(x, &self.pass(Kind::WeightGrad)))?;
+        let db = match bias {
+            Some(b) => wanted(b, || dy.apply_op1_no_bwd(&self.pass(Kind::BiasGrad)))?,
+            None => None,
+        };
         Ok((dx, dw, db))
     }
 }

@@ -25,6 +25,7 @@
 
 mod activation;
 mod batch_norm;
+mod biased;
 mod compute;
 mod conv_pool;
 mod dropout;
@@ -38,9 +39,7 @@ mod tests;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use candle_core::{
-    bail, CustomOp2, CustomOp3, DType, Layout, Result, Storage, Tensor, WithDType, D,
-};
+use candle_core::{bail, DType, Layout, Result, Storage, Tensor, WithDType, D};
 
 use geometry::Geometry;
 use ops::{Conv2dOp, ConvTranspose2dOp};
@@ -202,7 +201,7 @@ pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
             None => Ok(y),
         };
     }
-    apply_with_bias(x, w, bias, linear::LinearOp { n, inputs, outputs })
+    biased::apply(x, w, bias, linear::LinearOp { n, inputs, outputs })
 }
 
 /// [`conv2d`] followed by [`leaky_relu`] with slope `slope` (ReLU for 0),
@@ -243,7 +242,7 @@ fn conv2d_activated(
         g,
         activation: slope.map(|slope| activation::LeakyRelu { slope }),
     };
-    apply_with_bias(x, w, bias, op)
+    biased::apply(x, w, bias, op)
 }
 
 /// [`conv2d_leaky_relu`] followed by [`max_pool2d`] with a `k x k` window,
@@ -267,7 +266,7 @@ pub fn conv2d_leaky_relu_max_pool(
         return max_pool2d(&conv2d_leaky_relu(x, w, bias, stride, padding, slope)?, k);
     }
     let act = activation::LeakyRelu { slope };
-    apply_with_bias(x, w, bias, conv_pool::ConvPoolOp::new(g, act, k))
+    biased::apply(x, w, bias, conv_pool::ConvPoolOp::new(g, act, k))
 }
 
 /// Checks the shapes of a convolution and returns its geometry.
@@ -307,18 +306,6 @@ fn conv_geometry(
         oh: conv_out(h, padding.top, padding.bottom, kh, stride, "height")?,
         ow: conv_out(wd, padding.left, padding.right, kw, stride, "width")?,
     })
-}
-
-/// Applies `op` to `(x, w)` or `(x, w, bias)`, made contiguous.
-fn apply_with_bias<Op>(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, op: Op) -> Result<Tensor>
-where
-    Op: CustomOp2 + CustomOp3 + Send + Sync + 'static,
-{
-    let (x, w) = (x.contiguous()?, w.contiguous()?);
-    match bias {
-        Some(b) => x.apply_op3(&w, &b.contiguous()?, op),
-        None => x.apply_op2(&w, op),
-    }
 }
 
 /// [`conv2d`] through Candle's ops.

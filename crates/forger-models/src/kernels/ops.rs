@@ -3,11 +3,10 @@
 //! no-backward [`Primitive`] ops.
 
 use candle_core::backend::BackendStorage;
-use candle_core::{
-    bail, CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor,
-};
+use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 
 use super::activation::LeakyRelu;
+use super::biased::BiasedOp;
 use super::gemm::Float;
 use super::geometry::Geometry;
 use super::{compute, contiguous};
@@ -154,15 +153,21 @@ impl Conv2dOp {
     fn primitive(&self, kind: Kind) -> Primitive {
         Primitive { g: self.g, kind }
     }
+}
+
+impl BiasedOp for Conv2dOp {
+    fn name(&self) -> &'static str {
+        "forger-conv2d"
+    }
 
     /// The convolution (and bias), then the activation in place.
     fn forward(
         &self,
-        a: (&CpuStorage, &Layout),
-        b: (&CpuStorage, &Layout),
+        x: (&CpuStorage, &Layout),
+        w: (&CpuStorage, &Layout),
         bias: Option<(&CpuStorage, &Layout)>,
     ) -> Result<(CpuStorage, Shape)> {
-        let (mut y, shape) = self.primitive(Kind::Forward).cpu(a, b, bias)?;
+        let (mut y, shape) = self.primitive(Kind::Forward).cpu(x, w, bias)?;
         if let Some(act) = self.activation {
             match &mut y {
                 CpuStorage::F32(v) => act.apply_in_place(v),
@@ -173,84 +178,29 @@ impl Conv2dOp {
         Ok((y, shape))
     }
 
-    /// The gradient of the convolution's own output: `dy` through the
-    /// activation's derivative, read off the output `y`.
-    fn pre_activation_grad(&self, y: &Tensor, dy: &Tensor) -> Result<Tensor> {
-        match self.activation {
-            Some(act) => y.apply_op2_no_bwd(&dy.contiguous()?, &act.grad()),
-            None => Ok(dy.clone()),
-        }
-    }
-
     fn grads(
         &self,
         x: &Tensor,
         w: &Tensor,
-        dy: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let dx = wanted(x, || self.primitive(Kind::InputGrad).apply(dy, w))?;
-        let dw = wanted(w, || self.primitive(Kind::WeightGrad).apply(x, dy))?;
-        Ok((dx, dw))
-    }
-}
-
-impl CustomOp2 for Conv2dOp {
-    fn name(&self) -> &'static str {
-        "forger-conv2d"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        self.forward((s1, l1), (s2, l2), None)
-    }
-
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        y: &Tensor,
-        dy: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        self.grads(x, w, &self.pre_activation_grad(y, dy)?)
-    }
-}
-
-impl CustomOp3 for Conv2dOp {
-    fn name(&self) -> &'static str {
-        "forger-conv2d-bias"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        self.forward((s1, l1), (s2, l2), Some((s3, l3)))
-    }
-
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        b: &Tensor,
+        bias: Option<&Tensor>,
         y: &Tensor,
         dy: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let dy = &self.pre_activation_grad(y, dy)?;
-        let (dx, dw) = self.grads(x, w, dy)?;
-        let db = wanted(b, || {
-            dy.contiguous()?
-                .apply_op1_no_bwd(&self.primitive(Kind::BiasGrad))
-        })?;
+        // The gradient of the convolution's own output: `dy` through the
+        // activation's derivative, read off the output `y`.
+        let dy = match self.activation {
+            Some(act) => y.apply_op2_no_bwd(&dy.contiguous()?, &act.grad())?,
+            None => dy.clone(),
+        };
+        let dx = wanted(x, || self.primitive(Kind::InputGrad).apply(&dy, w))?;
+        let dw = wanted(w, || self.primitive(Kind::WeightGrad).apply(x, &dy))?;
+        let db = match bias {
+            Some(b) => wanted(b, || {
+                dy.contiguous()?
+                    .apply_op1_no_bwd(&self.primitive(Kind::BiasGrad))
+            })?,
+            None => None,
+        };
         Ok((dx, dw, db))
     }
 }
