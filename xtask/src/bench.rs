@@ -93,9 +93,17 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                 })
                 .collect::<anyhow::Result<Vec<f64>>>()
                 .with_context(|| format!("W4 on {}", folder.display()))?;
-            println!("{workload:<16} forger {}", summary(&runs));
+            let jpeg = if forger_data::scaled_jpeg::available() {
+                "libjpeg, reduced scale"
+            } else {
+                "full size: built without libjpeg"
+            };
+            println!(
+                "{workload:<16} forger {} (JPEG decoding: {jpeg})",
+                summary(&runs)
+            );
             w4 = Some(median(&runs));
-            results.push(json!({"workload": workload, "threads": args.threads, "forger": runs}));
+            results.push(json!({"workload": workload, "threads": args.threads, "forger": runs, "jpeg_decoding": jpeg}));
             continue;
         }
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());

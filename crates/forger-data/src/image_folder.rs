@@ -15,6 +15,7 @@ use image::{DynamicImage, ImageBuffer, Pixel};
 use rayon::prelude::*;
 
 use crate::area_shrink::area_shrink;
+use crate::scaled_jpeg;
 use crate::{DataError, Dataset, Result, Splits};
 
 /// File extensions (lower case) taken as images.
@@ -55,9 +56,10 @@ impl ColorMode {
 pub enum ResizeFilter {
     /// Nearest neighbour: fastest, aliased.
     Nearest,
-    /// The mean of the input pixels under each output pixel (OpenCV's
-    /// `INTER_AREA`; the `image` crate's `thumbnail`), interpolating where
-    /// the image grows.
+    /// The mean of the source area under each output pixel, the pixels on
+    /// its edges weighted by the fraction inside (OpenCV's `INTER_AREA`);
+    /// where the image grows, the `image` crate's `thumbnail`, which
+    /// interpolates.
     #[default]
     Area,
     /// Bilinear (a triangle filter, widened when shrinking).
@@ -107,6 +109,13 @@ pub struct ImageFolderConfig {
     /// Skip images that cannot be decoded, logging each, instead of stopping
     /// with an error (off by default).
     pub skip_bad_images: bool,
+    /// With the area filter, decode each JPEG at the smallest of 1/2, 1/4
+    /// and 1/8 of its size that is still at least [`Self::size`], in the DCT
+    /// domain, before the area resize (see [`crate::scaled_jpeg`]): several
+    /// times faster for photos, and close to, not bit-identical with, the
+    /// full-size decode. On by default; where the build found no libjpeg,
+    /// JPEGs decode at full size either way.
+    pub jpeg_dct_scaling: bool,
 }
 
 impl Default for ImageFolderConfig {
@@ -116,6 +125,7 @@ impl Default for ImageFolderConfig {
             color: ColorMode::Rgb,
             filter: ResizeFilter::Area,
             skip_bad_images: false,
+            jpeg_dct_scaling: true,
         }
     }
 }
@@ -320,11 +330,20 @@ impl FolderIndex {
 /// Decodes one image file into channel-first pixels of `config`'s shape.
 /// The format is sniffed from the contents, so a misnamed file still loads.
 pub fn decode_image(path: &Path, config: &ImageFolderConfig) -> Result<Vec<u8>> {
-    let image = image::ImageReader::open(path)
-        .map_err(|e| DataError::io(path, e))?
-        .with_guessed_format()
-        .map_err(|e| DataError::io(path, e))?
-        .decode()
+    let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+    if config.jpeg_dct_scaling
+        && config.filter == ResizeFilter::Area
+        && scaled_jpeg::is_jpeg(&bytes)
+    {
+        let [h, w] = config.size.map(|s| s as u32);
+        match scaled_jpeg::decode(&bytes, w, h) {
+            Ok(Some(rgb)) => return Ok(to_chw(&DynamicImage::ImageRgb8(rgb), config)),
+            Ok(None) => {}
+            // The image crate decides, and words the error, as for any file.
+            Err(e) => tracing::debug!(file = %path.display(), "libjpeg: {e}"),
+        }
+    }
+    let image = image::load_from_memory(&bytes)
         .map_err(|e| DataError::format(path, format!("cannot decode the image: {e}")))?;
     Ok(to_chw(&image, config))
 }
@@ -587,6 +606,41 @@ pub(crate) mod tests {
         let load = load_folder(dir.path(), &skip).unwrap();
         assert_eq!(load.skipped, vec![bad]);
         assert_eq!(load.dataset.labels(), [0, 0, 1, 1]);
+    }
+
+    /// A JPEG file decodes to the same shape, and nearly the same pixels,
+    /// with and without reduced-scale decoding, in RGB and in grey.
+    #[test]
+    fn jpeg_files_decode_alike_reduced_or_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("photo.jpg");
+        crate::scaled_jpeg::tests::photo(320, 240)
+            .save(&path)
+            .unwrap();
+        for color in [ColorMode::Rgb, ColorMode::Grey] {
+            let reduced = ImageFolderConfig {
+                size: [48, 64],
+                color,
+                ..Default::default()
+            };
+            let full = ImageFolderConfig {
+                jpeg_dct_scaling: false,
+                ..reduced.clone()
+            };
+            let (a, b) = (
+                decode_image(&path, &reduced).unwrap(),
+                decode_image(&path, &full).unwrap(),
+            );
+            assert_eq!(a.len(), color.channels() * 48 * 64);
+            assert_eq!(a.len(), b.len());
+            let mean = a
+                .iter()
+                .zip(&b)
+                .map(|(x, y)| f64::from(x.abs_diff(*y)))
+                .sum::<f64>()
+                / a.len() as f64;
+            assert!(mean < 3.0, "{color:?}: mean difference {mean:.2} levels");
+        }
     }
 
     #[test]

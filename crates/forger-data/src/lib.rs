@@ -32,6 +32,7 @@ pub mod pipeline;
 pub mod png;
 pub mod preview;
 pub mod rng;
+pub mod scaled_jpeg;
 pub mod source;
 mod spec;
 pub mod split;

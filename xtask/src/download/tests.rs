@@ -480,7 +480,7 @@ fn parquet_shards_become_image_folders_that_forger_loads() {
         size: [12, 20],
         color: forger_data::image_folder::ColorMode::Grey,
         filter: forger_data::image_folder::ResizeFilter::Nearest,
-        skip_bad_images: false,
+        ..Default::default()
     };
     let exact = forger_data::image_folder::load_kaggle(&dest, &config).unwrap();
     // Files sort by name within a class: NORMAL holds rows 0 and 3.
