@@ -18,6 +18,11 @@ pub fn available() -> bool {
     cfg!(forger_libjpeg)
 }
 
+/// The largest decoded image this path allocates (the `image` crate's
+/// default limit): a header that claims more is an error here, and the
+/// caller's fallback decides.
+const MAX_BYTES: usize = 512 << 20;
+
 /// Whether `bytes` start like a JPEG file.
 pub(crate) fn is_jpeg(bytes: &[u8]) -> bool {
     bytes.starts_with(&[0xFF, 0xD8, 0xFF])
@@ -51,8 +56,12 @@ pub(crate) fn decode(
         ) -> c_int;
     }
 
-    /// Sizes the `Vec<u8>` behind `ctx` to `len` bytes and lends it to C.
+    /// Sizes the `Vec<u8>` behind `ctx` to `len` bytes and lends it to C;
+    /// null past [`MAX_BYTES`], so that C reports an error.
     unsafe extern "C" fn alloc(ctx: *mut c_void, len: usize) -> *mut u8 {
+        if len > MAX_BYTES {
+            return std::ptr::null_mut();
+        }
         // SAFETY: `ctx` is the `&mut Vec<u8>` passed below, alive for the call.
         let pixels = unsafe { &mut *ctx.cast::<Vec<u8>>() };
         pixels.resize(len, 0);
@@ -224,5 +233,17 @@ pub(crate) mod tests {
         let cut = decode(&bytes[..bytes.len() / 2], 50, 40).unwrap().unwrap();
         assert_eq!(cut.dimensions(), (50, 40));
         assert!(decode(&[], 8, 8).is_err());
+    }
+
+    /// A header that claims a 60000x60000 image is refused before any
+    /// allocation.
+    #[cfg(forger_libjpeg)]
+    #[test]
+    fn oversized_images_are_refused_not_allocated() {
+        let mut bytes = jpeg(&photo(16, 16));
+        let sof = bytes.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        bytes[sof + 5..sof + 9].copy_from_slice(&[0xEA, 0x60, 0xEA, 0x60]);
+        let err = decode(&bytes, 60000, 60000).unwrap_err();
+        assert!(err.contains("cannot allocate 60000x60000"), "{err}");
     }
 }
