@@ -64,12 +64,21 @@ pub(crate) fn with_scratch<T: Float, R>(
     })
 }
 
-/// A row-major matrix operand, possibly read transposed.
+/// A matrix operand: a slice and the strides at which it is read.
 #[derive(Clone, Copy)]
 pub(crate) struct Operand<'a, T> {
     data: &'a [T],
-    /// The stored matrix is `cols x rows` and is read transposed.
-    transposed: bool,
+    layout: OperandLayout,
+}
+
+#[derive(Clone, Copy)]
+enum OperandLayout {
+    /// Row-major, rows one after the other.
+    Plain,
+    /// The stored matrix is `cols x rows`, row-major, and is read transposed.
+    Transposed,
+    /// Element `(i, j)` at `i * row_stride + j * col_stride`.
+    Strided { row: usize, col: usize },
 }
 
 impl<'a, T> Operand<'a, T> {
@@ -77,7 +86,7 @@ impl<'a, T> Operand<'a, T> {
     pub(crate) fn plain(data: &'a [T]) -> Self {
         Self {
             data,
-            transposed: false,
+            layout: OperandLayout::Plain,
         }
     }
 
@@ -85,31 +94,62 @@ impl<'a, T> Operand<'a, T> {
     pub(crate) fn transposed(data: &'a [T]) -> Self {
         Self {
             data,
-            transposed: true,
+            layout: OperandLayout::Transposed,
         }
     }
 
-    /// Row and column strides of the `rows x cols` matrix this operand reads.
-    fn strides(&self, rows: usize, cols: usize) -> (isize, isize) {
-        assert!(self.data.len() >= rows * cols, "gemm operand too short");
-        if self.transposed {
-            (1, rows as isize)
-        } else {
-            (cols as isize, 1)
+    /// The matrix whose element `(i, j)` is `data[i * row + j * col]`.
+    pub(crate) fn strided(data: &'a [T], row: usize, col: usize) -> Self {
+        Self {
+            data,
+            layout: OperandLayout::Strided { row, col },
         }
+    }
+
+    /// Row and column strides of the `rows x cols` matrix this operand
+    /// reads, checked to stay inside the slice.
+    fn strides(&self, rows: usize, cols: usize) -> (isize, isize) {
+        let (rs, cs) = match self.layout {
+            OperandLayout::Plain => (cols, 1),
+            OperandLayout::Transposed => (1, rows),
+            OperandLayout::Strided { row, col } => (row, col),
+        };
+        if rows > 0 && cols > 0 {
+            let last = (rows - 1) * rs + (cols - 1) * cs;
+            assert!(last < self.data.len(), "gemm operand too short");
+        }
+        (rs as isize, cs as isize)
     }
 }
 
 /// `dst (m x n, row-major) = [dst +] lhs (m x k) * rhs (k x n)`.
 pub(crate) fn matmul<T: Float>(
-    (m, n, k): (usize, usize, usize),
+    dims: (usize, usize, usize),
     dst: &mut [T],
     accumulate: bool,
     lhs: Operand<T>,
     rhs: Operand<T>,
     threads: usize,
 ) {
-    assert!(dst.len() >= m * n, "gemm destination too short");
+    matmul_rows(dims, (dst, dims.1), accumulate, lhs, rhs, threads)
+}
+
+/// [`matmul`] into the `m x n` matrix whose rows start `row_stride` apart
+/// in `dst` (a block of a wider matrix).
+pub(crate) fn matmul_rows<T: Float>(
+    (m, n, k): (usize, usize, usize),
+    (dst, row_stride): (&mut [T], usize),
+    accumulate: bool,
+    lhs: Operand<T>,
+    rhs: Operand<T>,
+    threads: usize,
+) {
+    if m > 0 && n > 0 {
+        assert!(
+            (m - 1) * row_stride + n <= dst.len(),
+            "gemm destination too short"
+        );
+    }
     let (lhs_rs, lhs_cs) = lhs.strides(m, k);
     let (rhs_rs, rhs_cs) = rhs.strides(k, n);
     let parallelism = if threads > 1 {
@@ -126,7 +166,7 @@ pub(crate) fn matmul<T: Float>(
             k,
             dst.as_mut_ptr(),
             1,
-            n as isize,
+            row_stride as isize,
             accumulate,
             lhs.data.as_ptr(),
             lhs_cs,

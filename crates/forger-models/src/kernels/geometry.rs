@@ -153,7 +153,13 @@ struct Block {
 
 /// Output indices `o < out_len` whose tap `o * stride + k - pad` lands inside
 /// `0..in_len`.
-fn valid(out_len: usize, in_len: usize, pad: usize, k: usize, stride: usize) -> Range<usize> {
+pub(super) fn valid(
+    out_len: usize,
+    in_len: usize,
+    pad: usize,
+    k: usize,
+    stride: usize,
+) -> Range<usize> {
     // o * stride + k >= pad
     let lo = pad.saturating_sub(k).div_ceil(stride);
     // o * stride + k < in_len + pad

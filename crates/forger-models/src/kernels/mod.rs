@@ -17,7 +17,10 @@
 //! * weight gradient: `dW = dy * im2col(x)^T`, accumulated over the batch.
 //!
 //! A transposed convolution is the input gradient of a convolution, and its
-//! gradients are that convolution's forward and weight gradient.
+//! gradients are that convolution's forward and weight gradient. Stride-1
+//! convolutions on small planes (up to 256 positions) skip im2col instead:
+//! one gemm per kernel tap and output row, which never multiplies padding
+//! (module `shifted`).
 //!
 //! The kernels run on CPU tensors of f32 or f64. On other devices, other
 //! dtypes, or after [`set_enabled`]`(false)`, the functions here call
@@ -34,6 +37,7 @@ mod geometry;
 mod linear;
 mod max_pool;
 mod ops;
+mod shifted;
 #[cfg(test)]
 mod tests;
 

@@ -9,7 +9,7 @@ use super::activation::LeakyRelu;
 use super::biased::BiasedOp;
 use super::gemm::Float;
 use super::geometry::Geometry;
-use super::{compute, contiguous};
+use super::{compute, contiguous, shifted};
 
 /// Which of the convolution primitives a [`Primitive`] op runs.
 #[derive(Debug, Clone, Copy)]
@@ -42,6 +42,15 @@ impl Primitive {
     }
 
     fn run<T: Float>(&self, a: &[T], b: &[T], bias: Option<&[T]>) -> Vec<T> {
+        let g = &self.g;
+        if shifted::applies(g) {
+            match self.kind {
+                Kind::Forward => return shifted::forward(g, a, b, bias),
+                Kind::InputGrad => return shifted::input_grad(g, a, b),
+                Kind::WeightGrad => return shifted::weight_grad(g, a, b),
+                Kind::BiasGrad => {}
+            }
+        }
         match self.kind {
             Kind::Forward => compute::forward(&self.g, a, b, bias),
             Kind::InputGrad => compute::input_grad(&self.g, a, b),
