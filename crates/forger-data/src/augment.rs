@@ -318,36 +318,34 @@ fn warp(
     fill: FillMode,
 ) -> Vec<u8> {
     let plane = height * width;
-    let mut out = vec![0u8; src.len()];
     let (w, h) = (width as f32, height as f32);
-    let background = to_u8(match fill {
+    let background = match fill {
         FillMode::Constant(k) => f32::from(k),
         _ => 0.0,
-    });
+    };
+    // The samples in f32, rounded afterwards in one pass that the compiler
+    // vectorizes (rounding each sample as it was taken was 40% of the warp).
+    let mut samples = vec![background; src.len()];
     for y in 0..height {
         for x in 0..width {
             let o = y * width + x;
             let (sx, sy) = projection * (x as f32, y as f32);
             let (Some(sx), Some(sy)) = (fold(sx, w, fill), fold(sy, h, fill)) else {
-                out.iter_mut()
-                    .skip(o)
-                    .step_by(plane)
-                    .for_each(|p| *p = background);
                 continue;
             };
             // Folded coordinates are at least 0: truncation is the floor.
             let (x0, y0) = (sx as usize, sy as usize);
             let (rw, bw) = (sx - x0 as f32, sy - y0 as f32);
             let (x1, y1) = ((x0 + 1).min(width - 1), (y0 + 1).min(height - 1));
-            for (src, out) in src.chunks_exact(plane).zip(out.chunks_exact_mut(plane)) {
+            for (src, samples) in src.chunks_exact(plane).zip(samples.chunks_exact_mut(plane)) {
                 let at = |x: usize, y: usize| f32::from(src[y * width + x]);
                 let t = (1.0 - rw) * at(x0, y0) + rw * at(x1, y0);
                 let b = (1.0 - rw) * at(x0, y1) + rw * at(x1, y1);
-                out[o] = to_u8((1.0 - bw) * t + bw * b);
+                samples[o] = (1.0 - bw) * t + bw * b;
             }
         }
     }
-    out
+    samples.into_iter().map(to_u8).collect()
 }
 
 /// `v.round().clamp(0.0, 255.0) as u8` without the calls to `roundf` that
