@@ -146,63 +146,81 @@ fn per_worker<T: Float>(
     out
 }
 
-/// `y = conv(x, w) + bias`, shape [`Geometry::output_shape`].
-pub(super) fn forward<T: Float>(g: &Geometry, x: &[T], w: &[T], bias: Option<&[T]>) -> Vec<T> {
-    let (ip, op, threads) = (g.h * g.w, g.positions(), split(g.n).gemm_threads);
-    let (in_len, out_len) = (g.c_in * ip, g.c_out * op);
+/// Which way [`propagate`] runs through the convolution.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    /// Input to output, with the kernel as it is.
+    Forward,
+    /// Output gradient to input gradient, with the kernel transposed.
+    Backward,
+}
+
+/// `dst = [bias +]` the sum over all runs of the tap's matrix times the
+/// run's block of `src`, one range of images per thread: the forward, or
+/// the input gradient.
+fn propagate<T: Float>(
+    g: &Geometry,
+    src: &[T],
+    w: &[T],
+    direction: Direction,
+    bias: Option<&[T]>,
+) -> Vec<T> {
+    let input = (g.c_in, g.h * g.w);
+    let output = (g.c_out, g.positions());
+    let backward = direction == Direction::Backward;
+    let ((sc, sp), (dc, dp)) = if backward {
+        (output, input)
+    } else {
+        (input, output)
+    };
+    let threads = split(g.n).gemm_threads;
     let w = by_tap(g, w);
     let tap_len = g.c_out * g.c_in;
-    per_worker(g.n, out_len, |first, count, y| {
-        with_scratch((in_len * count, out_len * count), |xt, yt| {
-            to_batch_inner(&x[first * in_len..], g.c_in, ip, count, xt);
+    per_worker(g.n, dc * dp, |first, count, dst| {
+        with_scratch((sc * sp * count, dc * dp * count), |st, dt| {
+            to_batch_inner(&src[first * sc * sp..], sc, sp, count, st);
             // The bias first; the gemms add to it.
-            for (c, plane) in yt.chunks_exact_mut(op * count).enumerate() {
+            for (c, plane) in dt.chunks_exact_mut(dp * count).enumerate() {
                 plane.fill(bias.map_or(T::zero(), |b| b[c]));
             }
             for run in runs(g) {
                 let (out_at, in_at, len) = offsets(g, &run, count);
+                let (src_at, dst_at) = if backward {
+                    (out_at, in_at)
+                } else {
+                    (in_at, out_at)
+                };
+                let tap = &w[run.tap * tap_len..][..tap_len];
                 matmul_rows(
-                    (g.c_out, len, g.c_in),
-                    (&mut yt[out_at..], op * count),
+                    (dc, len, sc),
+                    (&mut dt[dst_at..], dp * count),
                     true,
-                    Operand::plain(&w[run.tap * tap_len..][..tap_len]),
-                    Operand::strided(&xt[in_at..], ip * count, 1),
+                    if backward {
+                        Operand::transposed(tap)
+                    } else {
+                        Operand::plain(tap)
+                    },
+                    Operand::strided(&st[src_at..], sp * count, 1),
                     threads,
                 );
             }
-            from_batch_inner(yt, g.c_out, op, count, y);
+            from_batch_inner(dt, dc, dp, count, dst);
         });
     })
+}
+
+/// `y = conv(x, w) + bias`, shape [`Geometry::output_shape`].
+pub(super) fn forward<T: Float>(g: &Geometry, x: &[T], w: &[T], bias: Option<&[T]>) -> Vec<T> {
+    propagate(g, x, w, Direction::Forward, bias)
 }
 
 /// `dx` for `y = conv(x, w)` given `dy`, shape [`Geometry::input_shape`].
 pub(super) fn input_grad<T: Float>(g: &Geometry, dy: &[T], w: &[T]) -> Vec<T> {
-    let (ip, op, threads) = (g.h * g.w, g.positions(), split(g.n).gemm_threads);
-    let (in_len, out_len) = (g.c_in * ip, g.c_out * op);
-    let w = by_tap(g, w);
-    let tap_len = g.c_out * g.c_in;
-    per_worker(g.n, in_len, |first, count, dx| {
-        with_scratch((out_len * count, in_len * count), |dyt, dxt| {
-            to_batch_inner(&dy[first * out_len..], g.c_out, op, count, dyt);
-            dxt.fill(T::zero());
-            for run in runs(g) {
-                let (out_at, in_at, len) = offsets(g, &run, count);
-                matmul_rows(
-                    (g.c_in, len, g.c_out),
-                    (&mut dxt[in_at..], ip * count),
-                    true,
-                    Operand::transposed(&w[run.tap * tap_len..][..tap_len]),
-                    Operand::strided(&dyt[out_at..], op * count, 1),
-                    threads,
-                );
-            }
-            from_batch_inner(dxt, g.c_in, ip, count, dx);
-        });
-    })
+    propagate(g, dy, w, Direction::Backward, None)
 }
 
 /// `dw` for `y = conv(x, w)` given `dy`, shape [`Geometry::kernel_shape`].
-pub(crate) fn weight_grad<T: Float>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
+pub(super) fn weight_grad<T: Float>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
     let (ip, op) = (g.h * g.w, g.positions());
     let (in_len, out_len, taps) = (g.c_in * ip, g.c_out * op, g.kh * g.kw);
     let s = split(g.n);
