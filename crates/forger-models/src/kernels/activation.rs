@@ -19,6 +19,14 @@ pub(crate) struct LeakyRelu {
     pub slope: f64,
 }
 
+/// The LeakyReLU's derivative where the input (or, the sign being the
+/// same, the output) is `v`: 1 for `v > 0`, `slope` elsewhere. `v` times it
+/// is the activation; the output gradient times it, the input gradient.
+#[inline(always)]
+pub(crate) fn gain<T: Float>(v: T, slope: T) -> T {
+    T::if_positive(v, T::one(), slope)
+}
+
 impl LeakyRelu {
     fn forward<T: Float>(&self, x: &[T]) -> Vec<T> {
         let slope = T::from_f64(self.slope);
@@ -27,7 +35,7 @@ impl LeakyRelu {
             .zip(x.par_chunks(TASK))
             .for_each(|(y, x)| {
                 for (y, &x) in y.iter_mut().zip(x) {
-                    *y = if x > T::zero() { x } else { x * slope };
+                    *y = x * gain(x, slope);
                 }
             });
         y
@@ -38,9 +46,7 @@ impl LeakyRelu {
         let slope = T::from_f64(self.slope);
         y.par_chunks_mut(TASK).for_each(|y| {
             for y in y {
-                if *y <= T::zero() {
-                    *y *= slope;
-                }
+                *y *= gain(*y, slope);
             }
         });
     }
@@ -59,7 +65,7 @@ impl LeakyRelu {
             .zip(x.par_chunks(TASK).zip(dy.par_chunks(TASK)))
             .for_each(|(dx, (x, dy))| {
                 for ((dx, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
-                    *dx = if x > T::zero() { dy } else { dy * slope };
+                    *dx = dy * gain(x, slope);
                 }
             });
         dx

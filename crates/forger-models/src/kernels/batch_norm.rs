@@ -17,6 +17,7 @@ use candle_core::backend::BackendStorage;
 use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
+use super::activation::gain;
 use super::gemm::Float;
 use super::{contiguous, cpu_data};
 
@@ -193,11 +194,7 @@ impl BatchNormTrain {
         let mut y = vec![T::zero(); x.len()];
         map_images(d, &mut y, (x, x, x), |ch, v, _, _| {
             let z = v * scale[ch] + shift[ch];
-            if z > T::zero() {
-                z
-            } else {
-                z * slope
-            }
+            z * gain(z, slope)
         });
         (y, stats)
     }
@@ -217,7 +214,7 @@ impl BatchNormTrain {
         let inv = self.inv_std(var);
         let slope = T::from_f64(self.slope);
         // The gradient of the normalised value, before the activation.
-        let pre = |y: T, dy: T| if y > T::zero() { dy } else { dy * slope };
+        let pre = |y: T, dy: T| dy * gain(y, slope);
         let sum_dy = per_channel(d, (y, dy, dy), |_, y, g, _| pre(y, g));
         let centre: Vec<T> = mean.iter().map(|&m| T::from_f64(m)).collect();
         let sum_dy_xhat = per_channel(d, (x, y, dy), |ch, v, y, g| (v - centre[ch]) * pre(y, g));

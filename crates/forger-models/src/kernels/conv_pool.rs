@@ -21,7 +21,7 @@ use candle_core::backend::BackendStorage;
 use candle_core::{bail, CpuStorage, DType, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::activation::LeakyRelu;
+use super::activation::{gain, LeakyRelu};
 use super::biased::BiasedOp;
 use super::compute::{chunk, planes, project, split, sum_parts};
 use super::gemm::{matmul, with_scratch, Float, Operand};
@@ -104,7 +104,7 @@ impl ConvPoolOp {
                                 (&mut y[o..o + windows], &mut offsets[o..o + windows]);
                             window_maxima(&z[m..m + p], (g.oh, g.ow), self.k, y, offsets);
                             for y in y {
-                                *y = if *y > T::zero() { *y } else { *y * slope };
+                                *y *= gain(*y, slope);
                             }
                         }
                     }
@@ -155,7 +155,7 @@ impl ConvPoolOp {
                             let c = (i / p) % g.c_out;
                             let window = y[o..o + windows].iter().zip(&dy[o..o + windows]);
                             for (j, ((&y, &d), &at)) in window.zip(&offsets[o..]).enumerate() {
-                                let d = if y > T::zero() { d } else { d * slope };
+                                let d = d * gain(y, slope);
                                 dz[m + index.index(j, at.into())] = d;
                                 db[c] += d;
                             }

@@ -20,6 +20,12 @@ use gemm::Parallelism;
 pub(crate) trait Float: candle_core::WithDType {
     /// This thread's scratch buffer for the type (see [`with_scratch`]).
     fn scratch() -> &'static LocalKey<RefCell<Vec<Self>>>;
+
+    /// `a` where `c > 0`, `b` elsewhere (NaN included), chosen by a bit
+    /// mask rather than a branch: the sign of an activation is a coin
+    /// toss, and the branch, mispredicted on half the elements, made
+    /// LeakyReLU and its gradient five times slower than a copy.
+    fn if_positive(c: Self, a: Self, b: Self) -> Self;
 }
 
 thread_local! {
@@ -31,11 +37,23 @@ impl Float for f32 {
     fn scratch() -> &'static LocalKey<RefCell<Vec<f32>>> {
         &SCRATCH_F32
     }
+
+    #[inline(always)]
+    fn if_positive(c: f32, a: f32, b: f32) -> f32 {
+        let keep_a = u32::from(c > 0.0).wrapping_neg();
+        f32::from_bits((a.to_bits() & keep_a) | (b.to_bits() & !keep_a))
+    }
 }
 
 impl Float for f64 {
     fn scratch() -> &'static LocalKey<RefCell<Vec<f64>>> {
         &SCRATCH_F64
+    }
+
+    #[inline(always)]
+    fn if_positive(c: f64, a: f64, b: f64) -> f64 {
+        let keep_a = u64::from(c > 0.0).wrapping_neg();
+        f64::from_bits((a.to_bits() & keep_a) | (b.to_bits() & !keep_a))
     }
 }
 

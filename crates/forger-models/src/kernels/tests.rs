@@ -617,6 +617,34 @@ fn strided_inputs_and_bad_shapes() {
 }
 
 #[test]
+fn if_positive_picks_by_sign_at_the_edges() {
+    use super::gemm::Float;
+    let (a, b) = (1.5, -0.25);
+    let cases = [
+        (1e-300, a),
+        (f64::INFINITY, a),
+        (0.0, b),
+        (-0.0, b),
+        (-1e-300, b),
+        (f64::NEG_INFINITY, b),
+        (f64::NAN, b),
+    ];
+    for (c, want) in cases {
+        assert_eq!(f64::if_positive(c, a, b), want, "f64, c = {c}");
+        let c32 = if c.abs() == 1e-300 {
+            c.signum() * 1e-40
+        } else {
+            c
+        };
+        assert_eq!(
+            f32::if_positive(c32 as f32, a as f32, b as f32),
+            want as f32,
+            "f32, c = {c32}"
+        );
+    }
+}
+
+#[test]
 fn leaky_relu_matches_candle_reference_and_finite_differences() {
     let mut rng = rng(7);
     for case in 0..30 {
