@@ -1,18 +1,21 @@
-//! Stride-1 convolutions on small planes as one gemm per kernel tap and
-//! output row, in a batch-inner layout, skipping the taps that read padding.
+//! Convolutions on small planes as one gemm per kernel tap and output
+//! row, in a batch-inner layout, skipping the taps that read padding.
 //!
 //! An im2col matrix holds every tap of every output position, padding
 //! included: for a 5x5 kernel on a 7x7 plane with padding 2 (the DCGAN
 //! generator's first layer, half of its arithmetic) 31% of the gemm's work
-//! multiplies zeros. Here the images are first laid out as
-//! `(channels, rows, columns, images)`, so that for one tap `(ky, kx)` and
-//! one output row the output positions that read the input, and the input
-//! positions they read, are both one contiguous block of columns; each
-//! such block is one gemm with the tap's `c_out x c_in` matrix. Nothing
-//! reads padding and no im2col or col2im pass is made; the layout changes
-//! are one pass each. On W3 (the DCGAN benchmark) this ran 4-6% faster than
-//! im2col, though the gemms, at 100-220 columns, run below the im2col
-//! gemm's speed.
+//! multiplies zeros, for the 5x5 stride-2 layers from 14x14 to 7x7 16%.
+//! Here the images are first laid out as `(channels, rows, columns,
+//! images)`, so that for one tap `(ky, kx)` and one output row the output
+//! positions that read the input, and the input positions they read, are
+//! both one contiguous block of columns; each such block is one gemm with
+//! the tap's `c_out x c_in` matrix. With stride `s` the input's rows and
+//! columns are first split by their remainder mod `s` ([`Phases`]), so
+//! that the columns one tap reads, `s` apart in the image, are adjacent.
+//! Nothing reads padding and no im2col or col2im pass is made; the layout
+//! changes are one pass each. On W3 (the DCGAN benchmark) the stride-1
+//! layer ran 4-6% faster than through im2col, though the gemms, at 100-220
+//! columns, run below the im2col gemm's speed.
 
 use std::ops::Range;
 
@@ -26,38 +29,100 @@ use super::geometry::{valid, Geometry};
 /// buffers grow with the plane, while the share of padding falls with it.
 const MAX_PLANE: usize = 256;
 
-/// Whether [`forward`], [`input_grad`] and [`weight_grad`] take `g`.
-pub(super) fn applies(g: &Geometry) -> bool {
-    g.stride == 1 && g.h * g.w <= MAX_PLANE && g.positions() <= MAX_PLANE
+/// Images moved together by the layout changes: a cache line of f32.
+const GROUP: usize = 16;
+
+/// Largest stride taken: the input splits into `stride^2` phases.
+const MAX_STRIDE: usize = 2;
+
+#[cfg(test)]
+thread_local! {
+    static OFF: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Where one tap reads the input from one output row: the tap's index, its
-/// output row, the input row it reads, and the output and input column
-/// ranges (of one length).
+/// Sends this thread's convolutions to im2col even where this module
+/// applies, so that tests cover both paths.
+#[cfg(test)]
+pub(super) fn set_off(off: bool) {
+    OFF.with(|o| o.set(off));
+}
+
+/// Whether [`forward`], [`input_grad`] and [`weight_grad`] take `g`.
+pub(super) fn applies(g: &Geometry) -> bool {
+    #[cfg(test)]
+    if OFF.with(|o| o.get()) {
+        return false;
+    }
+    g.stride <= MAX_STRIDE && g.h * g.w <= MAX_PLANE && g.positions() <= MAX_PLANE
+}
+
+/// Where each input position lies in the batch-inner layout: with stride
+/// `s`, each channel's plane is split into `s x s` phases (rows, then
+/// columns, by their remainder mod `s`), each `rows x cols`. Stride 1 has
+/// one phase, the plane itself.
+struct Phases {
+    s: usize,
+    rows: usize,
+    cols: usize,
+}
+
+impl Phases {
+    fn new(g: &Geometry) -> Self {
+        Self {
+            s: g.stride,
+            rows: g.h.div_ceil(g.stride),
+            cols: g.w.div_ceil(g.stride),
+        }
+    }
+
+    /// Slots per channel (some unused where `s` does not divide the plane).
+    fn len(&self) -> usize {
+        self.s * self.s * self.rows * self.cols
+    }
+
+    /// The slot of input position `(y, x)` within its channel.
+    fn slot(&self, y: usize, x: usize) -> usize {
+        let s = self.s;
+        ((y % s * s + x % s) * self.rows + y / s) * self.cols + x / s
+    }
+
+    /// The slot of every input position of a `h x w` plane, row by row.
+    fn slots(&self, h: usize, w: usize) -> Vec<usize> {
+        (0..h)
+            .flat_map(|y| (0..w).map(move |x| self.slot(y, x)))
+            .collect()
+    }
+}
+
+/// Where one tap reads the input from one output row: the tap's index,
+/// the output row, the output columns that read the input, and the slot
+/// of the first input position read (the others follow it).
 struct Run {
     tap: usize,
     out_row: usize,
-    in_row: usize,
     out_cols: Range<usize>,
-    in_start: usize,
+    in_slot: usize,
 }
 
-/// Every [`Run`] of `g` (stride 1) that reads some input.
-fn runs(g: &Geometry) -> Vec<Run> {
+/// Every [`Run`] of `g` that reads some input.
+fn runs(g: &Geometry, phases: &Phases) -> Vec<Run> {
     let mut runs = Vec::new();
     for ky in 0..g.kh {
         for kx in 0..g.kw {
-            let cols = valid(g.ow, g.w, g.pad_left, kx, 1);
+            let cols = valid(g.ow, g.w, g.pad_left, kx, g.stride);
             if cols.is_empty() {
                 continue;
             }
-            for oy in valid(g.oh, g.h, g.pad_top, ky, 1) {
+            for oy in valid(g.oh, g.h, g.pad_top, ky, g.stride) {
+                let (y, x) = (
+                    oy * g.stride + ky - g.pad_top,
+                    cols.start * g.stride + kx - g.pad_left,
+                );
                 runs.push(Run {
                     tap: ky * g.kw + kx,
                     out_row: oy,
-                    in_row: oy + ky - g.pad_top,
-                    in_start: cols.start + kx - g.pad_left,
                     out_cols: cols.clone(),
+                    in_slot: phases.slot(y, x),
                 });
             }
         }
@@ -70,47 +135,86 @@ fn runs(g: &Geometry) -> Vec<Run> {
 fn offsets(g: &Geometry, run: &Run, count: usize) -> (usize, usize, usize) {
     (
         (run.out_row * g.ow + run.out_cols.start) * count,
-        (run.in_row * g.w + run.in_start) * count,
+        run.in_slot * count,
         run.out_cols.len() * count,
     )
 }
 
-/// `(count, channels, plane)` images to `(channels, plane, count)`.
-fn to_batch_inner<T: Copy>(
-    images: &[T],
+/// How one side of the convolution (its input or its output) is laid out
+/// batch-inner: `channels` planes of `slots.len()` positions, position `i`
+/// of a plane going to slot `slots[i]` of `len` per channel.
+struct Side<'a> {
     channels: usize,
-    plane: usize,
-    count: usize,
-    out: &mut [T],
-) {
-    for (img, image) in images
-        .chunks_exact(channels * plane)
-        .take(count)
-        .enumerate()
-    {
-        for (i, &v) in image.iter().enumerate() {
-            out[i * count + img] = v;
+    slots: &'a [usize],
+    len: usize,
+}
+
+impl Side<'_> {
+    /// Elements of one image.
+    fn image(&self) -> usize {
+        self.channels * self.slots.len()
+    }
+
+    /// `count` images `(count, channels, plane)` to `(channels, slots,
+    /// count)`, [`GROUP`] images at a time, so that each group writes whole
+    /// cache lines (one image at a time, each write is to another line, and
+    /// the buffer, megabytes, outgrows the cache between images).
+    fn pack<T: Copy>(&self, images: &[T], count: usize, out: &mut [T]) {
+        let (plane, image) = (self.slots.len(), self.image());
+        for first in (0..count).step_by(GROUP) {
+            let group = &images[first * image..][..GROUP.min(count - first) * image];
+            for c in 0..self.channels {
+                let out = &mut out[c * self.len * count..][..self.len * count];
+                for (p, &slot) in self.slots.iter().enumerate() {
+                    let dst = &mut out[slot * count + first..];
+                    for (d, v) in dst
+                        .iter_mut()
+                        .zip(group[c * plane + p..].iter().step_by(image))
+                    {
+                        *d = *v;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The inverse of [`Self::pack`] (unused slots are not read).
+    fn unpack<T: Copy>(&self, inner: &[T], count: usize, images: &mut [T]) {
+        let (plane, image) = (self.slots.len(), self.image());
+        for first in (0..count).step_by(GROUP) {
+            let group = &mut images[first * image..][..GROUP.min(count - first) * image];
+            for c in 0..self.channels {
+                let inner = &inner[c * self.len * count..][..self.len * count];
+                for (p, &slot) in self.slots.iter().enumerate() {
+                    let src = &inner[slot * count + first..];
+                    for (d, v) in group[c * plane + p..].iter_mut().step_by(image).zip(src) {
+                        *d = *v;
+                    }
+                }
+            }
         }
     }
 }
 
-/// The inverse of [`to_batch_inner`].
-fn from_batch_inner<T: Copy>(
-    inner: &[T],
-    channels: usize,
-    plane: usize,
-    count: usize,
-    images: &mut [T],
-) {
-    for (img, image) in images
-        .chunks_exact_mut(channels * plane)
-        .take(count)
-        .enumerate()
-    {
-        for (i, v) in image.iter_mut().enumerate() {
-            *v = inner[i * count + img];
-        }
-    }
+/// The input and output sides of `g`, given the input's slots and the
+/// output's (the identity).
+fn sides<'a>(
+    g: &Geometry,
+    phases: &Phases,
+    (in_slots, out_slots): (&'a [usize], &'a [usize]),
+) -> (Side<'a>, Side<'a>) {
+    (
+        Side {
+            channels: g.c_in,
+            slots: in_slots,
+            len: phases.len(),
+        },
+        Side {
+            channels: g.c_out,
+            slots: out_slots,
+            len: g.positions(),
+        },
+    )
 }
 
 /// The kernel `w` (`c_out x c_in x taps`) tap by tap, `taps x c_out x
@@ -165,26 +269,40 @@ fn propagate<T: Float>(
     direction: Direction,
     bias: Option<&[T]>,
 ) -> Vec<T> {
-    let input = (g.c_in, g.h * g.w);
-    let output = (g.c_out, g.positions());
+    let phases = Phases::new(g);
+    let (in_slots, out_slots): (Vec<usize>, Vec<usize>) =
+        (phases.slots(g.h, g.w), (0..g.positions()).collect());
+    let (input, output) = sides(g, &phases, (&in_slots, &out_slots));
     let backward = direction == Direction::Backward;
-    let ((sc, sp), (dc, dp)) = if backward {
+    let (from, to) = if backward {
         (output, input)
     } else {
         (input, output)
     };
+    let (sc, sp, dc, dp) = (from.channels, from.len, to.channels, to.len);
     let threads = split(g.n).gemm_threads;
     let w = by_tap(g, w);
     let tap_len = g.c_out * g.c_in;
-    per_worker(g.n, dc * dp, |first, count, dst| {
+    // Runs writing one block of the destination one after the other, so
+    // that the block stays in cache while the taps add to it.
+    let mut runs = runs(g, &phases);
+    runs.sort_by_key(|r| {
+        if backward {
+            r.in_slot
+        } else {
+            r.out_row * g.ow + r.out_cols.start
+        }
+    });
+    per_worker(g.n, to.image(), |first, count, dst| {
         with_scratch((sc * sp * count, dc * dp * count), |st, dt| {
-            to_batch_inner(&src[first * sc * sp..], sc, sp, count, st);
-            // The bias first; the gemms add to it.
+            from.pack(&src[first * from.image()..], count, st);
+            // The bias first; the gemms add to it. (Slots no input position
+            // has are zeroed too, and never read back.)
             for (c, plane) in dt.chunks_exact_mut(dp * count).enumerate() {
                 plane.fill(bias.map_or(T::zero(), |b| b[c]));
             }
-            for run in runs(g) {
-                let (out_at, in_at, len) = offsets(g, &run, count);
+            for run in &runs {
+                let (out_at, in_at, len) = offsets(g, run, count);
                 let (src_at, dst_at) = if backward {
                     (out_at, in_at)
                 } else {
@@ -204,7 +322,7 @@ fn propagate<T: Float>(
                     threads,
                 );
             }
-            from_batch_inner(dt, dc, dp, count, dst);
+            to.unpack(dt, count, dst);
         });
     })
 }
@@ -221,8 +339,13 @@ pub(super) fn input_grad<T: Float>(g: &Geometry, dy: &[T], w: &[T]) -> Vec<T> {
 
 /// `dw` for `y = conv(x, w)` given `dy`, shape [`Geometry::kernel_shape`].
 pub(super) fn weight_grad<T: Float>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
-    let (ip, op) = (g.h * g.w, g.positions());
-    let (in_len, out_len, taps) = (g.c_in * ip, g.c_out * op, g.kh * g.kw);
+    let phases = Phases::new(g);
+    let (in_slots, out_slots): (Vec<usize>, Vec<usize>) =
+        (phases.slots(g.h, g.w), (0..g.positions()).collect());
+    let (input, output) = sides(g, &phases, (&in_slots, &out_slots));
+    let (ip, op) = (input.len, output.len);
+    let taps = g.kh * g.kw;
+    let runs = runs(g, &phases);
     let s = split(g.n);
     let tap_len = g.c_out * g.c_in;
     let workers: Vec<usize> = (0..g.n.div_ceil(s.per_worker)).collect();
@@ -231,11 +354,11 @@ pub(super) fn weight_grad<T: Float>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
         let first = worker * s.per_worker;
         let count = s.per_worker.min(g.n - first);
         let mut dw = vec![T::zero(); taps * tap_len];
-        with_scratch((in_len * count, out_len * count), |xt, dyt| {
-            to_batch_inner(&x[first * in_len..], g.c_in, ip, count, xt);
-            to_batch_inner(&dy[first * out_len..], g.c_out, op, count, dyt);
-            for run in runs(g) {
-                let (out_at, in_at, len) = offsets(g, &run, count);
+        with_scratch((g.c_in * ip * count, g.c_out * op * count), |xt, dyt| {
+            input.pack(&x[first * input.image()..], count, xt);
+            output.pack(&dy[first * output.image()..], count, dyt);
+            for run in &runs {
+                let (out_at, in_at, len) = offsets(g, run, count);
                 matmul(
                     (g.c_out, g.c_in, len),
                     &mut dw[run.tap * tap_len..][..tap_len],

@@ -243,7 +243,21 @@ impl Case {
     }
 }
 
+/// Runs `f` with the small-plane kernels (`shifted`) where they apply, then
+/// with im2col everywhere.
+fn both_paths(f: impl Fn()) {
+    for off in [false, true] {
+        shifted::set_off(off);
+        f();
+    }
+    shifted::set_off(false);
+}
+
 fn forward_matches(transposed: bool, stream: u64) {
+    both_paths(|| forward_cases(transposed, stream));
+}
+
+fn forward_cases(transposed: bool, stream: u64) {
     let mut rng = rng(stream);
     for _ in 0..60 {
         let c = Case::random(&mut rng, transposed);
@@ -279,6 +293,10 @@ fn conv_transpose2d_forward_matches_naive_and_candle() {
 }
 
 fn backward_matches(transposed: bool, stream: u64) {
+    both_paths(|| backward_cases(transposed, stream));
+}
+
+fn backward_cases(transposed: bool, stream: u64) {
     let mut rng = rng(stream);
     for case in 0..60 {
         let c = Case::random(&mut rng, transposed);
