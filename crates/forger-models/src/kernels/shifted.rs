@@ -21,7 +21,7 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-use super::compute::{split, sum_parts};
+use super::compute::split;
 use super::gemm::{matmul, matmul_rows, with_scratch, Float, Operand};
 use super::geometry::{valid, Geometry};
 
@@ -217,19 +217,51 @@ fn sides<'a>(
     )
 }
 
+/// Kernels per parallel task of the re-layouts between a kernel's own
+/// layout and the tap-by-tap one.
+const KERNELS_PER_TASK: usize = 4096;
+
 /// The kernel `w` (`c_out x c_in x taps`) tap by tap, `taps x c_out x
 /// c_in`, so that each tap's matrix is contiguous (read in place, its
 /// entries lie `taps` apart and the gemm's packing crawls).
 fn by_tap<T: Float>(g: &Geometry, w: &[T]) -> Vec<T> {
     let taps = g.kh * g.kw;
-    let tap_len = g.c_out * g.c_in;
-    let mut out = vec![T::zero(); taps * tap_len];
-    for (i, kernel) in w.chunks_exact(taps).enumerate() {
-        for (tap, &v) in kernel.iter().enumerate() {
-            out[tap * tap_len + i] = v;
+    let mut out = vec![T::zero(); w.len()];
+    for_kernel_blocks(&mut out, taps, |first, mut block| {
+        let kernels = w[first * taps..].chunks_exact(taps);
+        for (j, kernel) in kernels.take(block[0].len()).enumerate() {
+            for (tap, &v) in kernel.iter().enumerate() {
+                block[tap][j] = v;
+            }
+        }
+    });
+    out
+}
+
+/// Runs `f(first, block)` in parallel on blocks of [`KERNELS_PER_TASK`]
+/// kernels of the tap-by-tap `out` (`taps x kernels`), `block[tap]` being
+/// that tap's entries of kernels `first..`.
+fn for_kernel_blocks<T: Float>(
+    out: &mut [T],
+    taps: usize,
+    f: impl Fn(usize, Vec<&mut [T]>) + Sync,
+) {
+    let kernels = out.len() / taps.max(1);
+    if kernels == 0 {
+        return;
+    }
+    let mut blocks: Vec<Vec<&mut [T]>> = (0..kernels.div_ceil(KERNELS_PER_TASK))
+        .map(|_| Vec::with_capacity(taps))
+        .collect();
+    for tap in out.chunks_exact_mut(kernels) {
+        for (block, part) in blocks.iter_mut().zip(tap.chunks_mut(KERNELS_PER_TASK)) {
+            block.push(part);
         }
     }
-    out
+    blocks
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(b, block)| f(b * KERNELS_PER_TASK, block));
 }
 
 /// Runs `f(first, count, out)` on each thread's range of images, `out`
@@ -371,12 +403,19 @@ pub(super) fn weight_grad<T: Float>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
         });
         dw
     });
-    let by_tap = sum_parts(partials.collect::<Vec<_>>(), taps * tap_len);
+    // The threads' sums, back in the kernel's layout, in parallel.
+    let partials: Vec<Vec<T>> = partials.collect();
     let mut dw = vec![T::zero(); taps * tap_len];
-    for (tap, block) in by_tap.chunks_exact(tap_len).enumerate() {
-        for (i, &v) in block.iter().enumerate() {
-            dw[i * taps + tap] = v;
-        }
-    }
+    dw.par_chunks_mut(KERNELS_PER_TASK * taps)
+        .enumerate()
+        .for_each(|(b, dw)| {
+            let first = b * KERNELS_PER_TASK;
+            for (j, kernel) in dw.chunks_exact_mut(taps).enumerate() {
+                for (tap, v) in kernel.iter_mut().enumerate() {
+                    let at = tap * tap_len + first + j;
+                    *v = partials.iter().fold(T::zero(), |sum, part| sum + part[at]);
+                }
+            }
+        });
     dw
 }
