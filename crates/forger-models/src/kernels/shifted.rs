@@ -227,11 +227,11 @@ const KERNELS_PER_TASK: usize = 4096;
 fn by_tap<T: Float>(g: &Geometry, w: &[T]) -> Vec<T> {
     let taps = g.kh * g.kw;
     let mut out = vec![T::zero(); w.len()];
-    for_kernel_blocks(&mut out, taps, |first, mut block| {
-        let kernels = w[first * taps..].chunks_exact(taps);
-        for (j, kernel) in kernels.take(block[0].len()).enumerate() {
-            for (tap, &v) in kernel.iter().enumerate() {
-                block[tap][j] = v;
+    for_kernel_blocks(&mut out, taps, |first, block| {
+        for (tap, out) in block.into_iter().enumerate() {
+            let column = w[first * taps + tap..].iter().step_by(taps);
+            for (o, &v) in out.iter_mut().zip(column) {
+                *o = v;
             }
         }
     });
@@ -406,14 +406,25 @@ pub(super) fn weight_grad<T: Float>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
     // The threads' sums, back in the kernel's layout, in parallel.
     let partials: Vec<Vec<T>> = partials.collect();
     let mut dw = vec![T::zero(); taps * tap_len];
+    let Some((head, rest)) = partials.split_first() else {
+        return dw;
+    };
     dw.par_chunks_mut(KERNELS_PER_TASK * taps)
         .enumerate()
         .for_each(|(b, dw)| {
             let first = b * KERNELS_PER_TASK;
-            for (j, kernel) in dw.chunks_exact_mut(taps).enumerate() {
-                for (tap, v) in kernel.iter_mut().enumerate() {
-                    let at = tap * tap_len + first + j;
-                    *v = partials.iter().fold(T::zero(), |sum, part| sum + part[at]);
+            let kernels = dw.len() / taps;
+            for tap in 0..taps {
+                let at = tap * tap_len + first;
+                let column = dw[tap..].iter_mut().step_by(taps);
+                for (j, v) in column.enumerate() {
+                    *v = head[at + j];
+                }
+                for part in rest {
+                    let column = dw[tap..].iter_mut().step_by(taps);
+                    for (v, &p) in column.zip(&part[at..at + kernels]) {
+                        *v += p;
+                    }
                 }
             }
         });
