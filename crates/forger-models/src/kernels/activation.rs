@@ -8,7 +8,7 @@ use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape,
 use rayon::prelude::*;
 
 use super::contiguous;
-use super::gemm::Float;
+use super::gemm::{zeros, Float};
 
 /// Elements per parallel task: below this, one thread does it all.
 const TASK: usize = 1 << 15;
@@ -30,7 +30,7 @@ pub(crate) fn gain<T: Float>(v: T, slope: T) -> T {
 impl LeakyRelu {
     fn forward<T: Float>(&self, x: &[T]) -> Vec<T> {
         let slope = T::from_f64(self.slope);
-        let mut y = vec![T::zero(); x.len()];
+        let mut y = zeros(x.len());
         y.par_chunks_mut(TASK)
             .zip(x.par_chunks(TASK))
             .for_each(|(y, x)| {
@@ -60,7 +60,7 @@ impl LeakyRelu {
     /// `dx = dy` where `x > 0`, `slope * dy` elsewhere (at 0 too, as PyTorch).
     fn backward<T: Float>(&self, x: &[T], dy: &[T]) -> Vec<T> {
         let slope = T::from_f64(self.slope);
-        let mut dx = vec![T::zero(); x.len()];
+        let mut dx = zeros(x.len());
         dx.par_chunks_mut(TASK)
             .zip(x.par_chunks(TASK).zip(dy.par_chunks(TASK)))
             .for_each(|(dx, (x, dy))| {

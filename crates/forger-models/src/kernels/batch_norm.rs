@@ -18,7 +18,7 @@ use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Result, Shape, Ten
 use rayon::prelude::*;
 
 use super::activation::gain;
-use super::gemm::Float;
+use super::gemm::{zeros, Float};
 use super::{contiguous, cpu_data};
 
 /// Channels per parallel task of the per-channel reductions.
@@ -191,7 +191,7 @@ impl BatchNormTrain {
             .map(|ch| T::from_f64(beta[ch].to_f64() - mean[ch] * gamma[ch].to_f64() * inv[ch]))
             .collect();
         let slope = T::from_f64(self.slope);
-        let mut y = vec![T::zero(); x.len()];
+        let mut y = zeros(x.len());
         map_images(d, &mut y, (x, x, x), |ch, v, _, _| {
             let z = v * scale[ch] + shift[ch];
             z * gain(z, slope)
@@ -229,7 +229,7 @@ impl BatchNormTrain {
             b[ch] = T::from_f64(-slope);
             k[ch] = T::from_f64(slope * mean[ch] - g * sum_dy[ch] / m);
         }
-        let mut dx = vec![T::zero(); x.len()];
+        let mut dx = zeros(x.len());
         map_images(d, &mut dx, (dy, x, y), |ch, g, v, y| {
             a[ch] * pre(y, g) + b[ch] * v + k[ch]
         });

@@ -24,7 +24,7 @@ use rayon::prelude::*;
 use super::activation::{gain, LeakyRelu};
 use super::biased::BiasedOp;
 use super::compute::{chunk, planes, project, split, sum_parts};
-use super::gemm::{matmul, with_scratch, Float, Operand};
+use super::gemm::{matmul, with_scratch, zeros, Float, Operand};
 use super::geometry::Geometry;
 use super::max_pool::{window_maxima, Windows};
 use super::{contiguous, cpu_data};
@@ -78,7 +78,7 @@ impl ConvPoolOp {
         let (g, windows) = (&self.g, self.windows());
         let (p, out_len) = (g.positions(), g.c_out * windows);
         let slope = T::from_f64(self.act.slope);
-        let mut y = vec![T::zero(); g.n * out_len];
+        let mut y = zeros(g.n * out_len);
         let mut offsets = vec![0u8; g.n * out_len];
         let s = split(g.n);
         let step = chunk(g);
@@ -128,7 +128,7 @@ impl ConvPoolOp {
         let index = Windows::new((g.oh, g.ow), self.k);
         let s = split(g.n);
         let step = chunk(g);
-        let mut dx = vec![T::zero(); if want_dx { g.n * in_len } else { 0 }];
+        let mut dx = zeros(if want_dx { g.n * in_len } else { 0 });
         let parts: Vec<Option<&mut [T]>> = if want_dx {
             dx.chunks_mut(s.per_worker * in_len).map(Some).collect()
         } else {

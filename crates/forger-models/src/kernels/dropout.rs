@@ -9,7 +9,7 @@ use candle_core::{bail, CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::contiguous;
-use super::gemm::Float;
+use super::gemm::{zeros, Float};
 
 /// Elements per parallel task.
 const TASK: usize = 1 << 15;
@@ -65,7 +65,7 @@ impl Mask {
 
     /// `x` times the mask, element by element in parallel chunks.
     fn apply<T: Float>(&self, x: &[T]) -> Vec<T> {
-        let mut y = vec![T::zero(); x.len()];
+        let mut y = zeros(x.len());
         y.par_chunks_mut(TASK)
             .zip(x.par_chunks(TASK))
             .enumerate()

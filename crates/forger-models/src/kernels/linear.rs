@@ -13,7 +13,7 @@ use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape,
 
 use super::biased::BiasedOp;
 use super::contiguous;
-use super::gemm::{matmul, Float, Operand};
+use super::gemm::{matmul, zeros, Float, Operand};
 use super::ops::wanted;
 
 /// Sizes of one linear layer application: `x` is `n x inputs`, `W` is
@@ -64,7 +64,7 @@ impl Pass {
     /// the bias gradient) and `bias` the forward's bias.
     fn run<T: Float>(&self, a: &[T], b: &[T], bias: Option<&[T]>) -> Vec<T> {
         let LinearOp { n, inputs, outputs } = self.sizes;
-        let mut out = vec![T::zero(); self.shape().elem_count()];
+        let mut out = zeros(self.shape().elem_count());
         match self.kind {
             Kind::Forward => {
                 if let Some(bias) = bias {

@@ -7,7 +7,7 @@ use candle_core::{bail, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape,
 use rayon::prelude::*;
 
 use super::contiguous;
-use super::gemm::Float;
+use super::gemm::{zeros, Float};
 
 /// `(n, c, h, w) -> (n, c, h / k, w / k)`, floor mode.
 #[derive(Debug, Clone, Copy)]
@@ -109,7 +109,7 @@ impl MaxPool {
     fn pool<T: Float>(&self, x: &[T], dims: &[usize]) -> Vec<T> {
         let (h, w, k) = (dims[2], dims[3], self.k);
         let (oh, ow) = (h / k, w / k);
-        let mut y = vec![T::zero(); self.out_shape(dims).elem_count()];
+        let mut y = zeros(self.out_shape(dims).elem_count());
         y.par_chunks_mut(oh * ow)
             .zip(x.par_chunks(h * w))
             .for_each(|(y, x)| {
@@ -133,7 +133,7 @@ impl MaxPool {
     /// The gradient: each window's `dy` to its first maximum, planes in parallel.
     fn unpool<T: Float>(&self, x: &[T], dims: &[usize], dy: &[T]) -> Vec<T> {
         let (h, w) = (dims[2], dims[3]);
-        let mut dx = vec![T::zero(); x.len()];
+        let mut dx = zeros(x.len());
         let plane_out = (h / self.k) * (w / self.k);
         let windows = Windows::new((h, w), self.k);
         dx.par_chunks_mut(h * w)

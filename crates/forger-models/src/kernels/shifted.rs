@@ -22,7 +22,7 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use super::compute::split;
-use super::gemm::{matmul, matmul_rows, with_scratch, Float, Operand};
+use super::gemm::{matmul, matmul_rows, with_scratch, zeros, Float, Operand};
 use super::geometry::{valid, Geometry};
 
 /// Largest plane (input and output positions) taken: the layout changes and
@@ -226,7 +226,7 @@ const KERNELS_PER_TASK: usize = 4096;
 /// entries lie `taps` apart and the gemm's packing crawls).
 fn by_tap<T: Float>(g: &Geometry, w: &[T]) -> Vec<T> {
     let taps = g.kh * g.kw;
-    let mut out = vec![T::zero(); w.len()];
+    let mut out = zeros(w.len());
     for_kernel_blocks(&mut out, taps, |first, block| {
         for (tap, out) in block.into_iter().enumerate() {
             let column = w[first * taps + tap..].iter().step_by(taps);
@@ -271,7 +271,7 @@ fn per_worker<T: Float>(
     out_len: usize,
     f: impl Fn(usize, usize, &mut [T]) + Sync,
 ) -> Vec<T> {
-    let mut out = vec![T::zero(); n * out_len];
+    let mut out = zeros(n * out_len);
     if out.is_empty() {
         return out;
     }
@@ -405,7 +405,7 @@ pub(super) fn weight_grad<T: Float>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
     });
     // The threads' sums, back in the kernel's layout, in parallel.
     let partials: Vec<Vec<T>> = partials.collect();
-    let mut dw = vec![T::zero(); taps * tap_len];
+    let mut dw = zeros(taps * tap_len);
     let Some((head, rest)) = partials.split_first() else {
         return dw;
     };

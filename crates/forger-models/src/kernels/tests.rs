@@ -1187,6 +1187,17 @@ fn linear_matches_naive_candle_and_finite_differences() {
 }
 
 #[test]
+fn zeros_are_zeros_at_every_length() {
+    for len in [0, 1, 1000, (1 << 16) - 1, 1 << 16, (1 << 18) + 3] {
+        let v: Vec<f32> = gemm::zeros(len);
+        assert_eq!(v.len(), len);
+        assert!(v.iter().all(|&x| x.to_bits() == 0), "length {len}");
+        let v: Vec<f64> = gemm::zeros(len);
+        assert!(v.len() == len && v.iter().all(|&x| x.to_bits() == 0));
+    }
+}
+
+#[test]
 fn scratch_buffers_are_kept_and_nested_calls_get_their_own() {
     let first = gemm::with_scratch::<f32, _>((3, 4), |a, b| {
         a.fill(1.0);
