@@ -24,6 +24,13 @@ use super::{contiguous, cpu_data};
 /// Channels per parallel task of the per-channel reductions.
 const CHANNELS_PER_TASK: usize = 16;
 
+/// Channels per parallel task where each has one value per image.
+const WIDE_BLOCK: usize = 1024;
+
+/// Images summed in `T` before the sum goes to f64, where each channel
+/// has one value per image.
+const RUN_IMAGES: usize = 64;
+
 /// Independent partial sums per channel, so that the sums vectorize.
 const LANES: usize = 8;
 
@@ -36,52 +43,89 @@ fn dims(l: &Layout) -> Result<(usize, usize, usize)> {
     Ok((d[0], d[1], d[2..].iter().product()))
 }
 
-/// Per-channel `sum_{i, j} f(ch, a[i, ch, j], b[i, ch, j], e[i, ch, j])`
-/// over blocks of channels in parallel; images in order, so that the reads
-/// run through memory. Each run of `s` values is summed in `T` in
-/// [`LANES`] partial sums (which vectorize; f64 arithmetic on a baseline
-/// x86-64 build takes four times the instructions), the runs in f64.
-fn per_channel<T: Float>(
+/// Per-channel sums `sum_{i, j} f(ch, a[i, ch, j], b[i, ch, j], e[i, ch,
+/// j])[k]` for each of the `K` outputs of `f`, over blocks of channels in
+/// parallel; images in order, so that the reads run through memory. Each
+/// run of `s` values is summed in `T` in [`LANES`] partial sums (which
+/// vectorize; f64 arithmetic on a baseline x86-64 build takes four times
+/// the instructions), the runs in f64. With one value per channel and
+/// image (`s == 1`, after a linear layer) the block's channels lie side by
+/// side in each image and are summed across up to [`RUN_IMAGES`] images in
+/// `T`, then in f64.
+fn per_channel<T: Float, const K: usize>(
     (n, c, s): (usize, usize, usize),
     (a, b, e): (&[T], &[T], &[T]),
-    f: impl Fn(usize, T, T, T) -> T + Sync,
-) -> Vec<f64> {
-    let mut out = vec![0f64; c];
-    out.par_chunks_mut(CHANNELS_PER_TASK)
-        .enumerate()
-        .for_each(|(block, acc)| {
-            let c0 = block * CHANNELS_PER_TASK;
-            for i in 0..n {
-                if s == 1 {
-                    // One value per channel and image: the block's channels
-                    // side by side in each image.
-                    let r = i * c + c0..i * c + c0 + acc.len();
-                    let (a, b, e) = (&a[r.clone()], &b[r.clone()], &e[r]);
-                    let values = acc.iter_mut().zip(a).zip(b).zip(e);
-                    for (k, (((acc, &a), &b), &e)) in values.enumerate() {
-                        *acc += f(c0 + k, a, b, e).to_f64();
+    f: impl Fn(usize, T, T, T) -> [T; K] + Sync,
+) -> [Vec<f64>; K] {
+    let block = if s == 1 {
+        WIDE_BLOCK
+    } else {
+        CHANNELS_PER_TASK
+    };
+    let blocks: Vec<[Vec<f64>; K]> = (0..c.div_ceil(block))
+        .into_par_iter()
+        .map(|task| {
+            let c0 = task * block;
+            let channels = block.min(c - c0);
+            let mut acc = [(); K].map(|_| vec![0f64; channels]);
+            if s == 1 {
+                let mut run = [(); K].map(|_| vec![T::zero(); channels]);
+                for i in 0..n {
+                    let r = i * c + c0..i * c + c0 + channels;
+                    let values = a[r.clone()].iter().zip(&b[r.clone()]).zip(&e[r]);
+                    for (k, ((&a, &b), &e)) in values.enumerate() {
+                        let v = f(c0 + k, a, b, e);
+                        for (run, v) in run.iter_mut().zip(v) {
+                            run[k] += v;
+                        }
                     }
-                    continue;
+                    if (i + 1) % RUN_IMAGES == 0 || i + 1 == n {
+                        for (acc, run) in acc.iter_mut().zip(&mut run) {
+                            for (acc, r) in acc.iter_mut().zip(run.iter_mut()) {
+                                *acc += r.to_f64();
+                                *r = T::zero();
+                            }
+                        }
+                    }
                 }
-                for (k, acc) in acc.iter_mut().enumerate() {
+                return acc;
+            }
+            for i in 0..n {
+                for k in 0..channels {
                     let ch = c0 + k;
                     let at = (i * c + ch) * s;
                     let (a, b, e) = (&a[at..at + s], &b[at..at + s], &e[at..at + s]);
-                    let mut lanes = [T::zero(); LANES];
+                    let mut lanes = [[T::zero(); LANES]; K];
                     let whole = s - s % LANES;
                     let runs = a[..whole].chunks_exact(LANES).zip(b.chunks_exact(LANES));
                     for ((a, b), e) in runs.zip(e.chunks_exact(LANES)) {
-                        for (l, sum) in lanes.iter_mut().enumerate() {
-                            *sum += f(ch, a[l], b[l], e[l]);
+                        for l in 0..LANES {
+                            let v = f(ch, a[l], b[l], e[l]);
+                            for (lanes, v) in lanes.iter_mut().zip(v) {
+                                lanes[l] += v;
+                            }
                         }
                     }
                     for j in whole..s {
-                        lanes[j % LANES] += f(ch, a[j], b[j], e[j]);
+                        let v = f(ch, a[j], b[j], e[j]);
+                        for (lanes, v) in lanes.iter_mut().zip(v) {
+                            lanes[j % LANES] += v;
+                        }
                     }
-                    *acc += lanes.iter().fold(0.0, |t, &v| t + v.to_f64());
+                    for (acc, lanes) in acc.iter_mut().zip(&lanes) {
+                        acc[k] += lanes.iter().fold(0.0, |t, &v| t + v.to_f64());
+                    }
                 }
             }
-        });
+            acc
+        })
+        .collect();
+    let mut out = [(); K].map(|_| Vec::with_capacity(c));
+    for block in blocks {
+        for (out, part) in out.iter_mut().zip(block) {
+            out.extend(part);
+        }
+    }
     out
 }
 
@@ -89,13 +133,11 @@ fn per_channel<T: Float>(
 /// other in `(2 * c)`.
 fn stats<T: Float>(d: (usize, usize, usize), x: &[T]) -> Vec<f64> {
     let m = (d.0 * d.2).max(1) as f64;
-    let mean: Vec<f64> = per_channel(d, (x, x, x), |_, v, _, _| v)
-        .into_iter()
-        .map(|s| s / m)
-        .collect();
+    let [sum] = per_channel(d, (x, x, x), |_, v, _, _| [v]);
+    let mean: Vec<f64> = sum.into_iter().map(|s| s / m).collect();
     let centre: Vec<T> = mean.iter().map(|&m| T::from_f64(m)).collect();
-    let var = per_channel(d, (x, x, x), |ch, v, _, _| {
-        (v - centre[ch]) * (v - centre[ch])
+    let [var] = per_channel(d, (x, x, x), |ch, v, _, _| {
+        [(v - centre[ch]) * (v - centre[ch])]
     });
     let var = var.into_iter().map(|s| s / m);
     mean.iter().copied().chain(var).collect()
@@ -215,9 +257,11 @@ impl BatchNormTrain {
         let slope = T::from_f64(self.slope);
         // The gradient of the normalised value, before the activation.
         let pre = |y: T, dy: T| dy * gain(y, slope);
-        let sum_dy = per_channel(d, (y, dy, dy), |_, y, g, _| pre(y, g));
         let centre: Vec<T> = mean.iter().map(|&m| T::from_f64(m)).collect();
-        let sum_dy_xhat = per_channel(d, (x, y, dy), |ch, v, y, g| (v - centre[ch]) * pre(y, g));
+        let [sum_dy, sum_dy_xhat] = per_channel(d, (x, y, dy), |ch, v, y, g| {
+            let g = pre(y, g);
+            [g, (v - centre[ch]) * g]
+        });
         let sum_dy_xhat: Vec<f64> = sum_dy_xhat.iter().zip(&inv).map(|(s, i)| s * i).collect();
         // dx = gamma * inv / m * (m * dy - sum_dy - xhat * sum_dy_xhat)
         //    = a * dy + b * x + k, per channel.
