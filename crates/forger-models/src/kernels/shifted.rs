@@ -94,12 +94,16 @@ impl Phases {
     }
 }
 
-/// Where one tap reads the input from one output row: the tap's index,
-/// the output row, the output columns that read the input, and the slot
-/// of the first input position read (the others follow it).
+/// Where one tap reads the input from some output rows: the tap's index,
+/// the first output row and the number of rows, the output columns that
+/// read the input, and the slot of the first input position read (the
+/// others follow it). Several rows make one run where their blocks join
+/// up in both layouts: the tap reads from whole output rows, and the
+/// input's rows (of its phase) are as long as the output's.
 struct Run {
     tap: usize,
     out_row: usize,
+    rows: usize,
     out_cols: Range<usize>,
     in_slot: usize,
 }
@@ -110,10 +114,13 @@ fn runs(g: &Geometry, phases: &Phases) -> Vec<Run> {
     for ky in 0..g.kh {
         for kx in 0..g.kw {
             let cols = valid(g.ow, g.w, g.pad_left, kx, g.stride);
-            if cols.is_empty() {
+            let rows = valid(g.oh, g.h, g.pad_top, ky, g.stride);
+            if cols.is_empty() || rows.is_empty() {
                 continue;
             }
-            for oy in valid(g.oh, g.h, g.pad_top, ky, g.stride) {
+            let joined = cols.len() == g.ow && phases.cols == g.ow;
+            let step = if joined { rows.len() } else { 1 };
+            for oy in rows.clone().step_by(step) {
                 let (y, x) = (
                     oy * g.stride + ky - g.pad_top,
                     cols.start * g.stride + kx - g.pad_left,
@@ -121,6 +128,7 @@ fn runs(g: &Geometry, phases: &Phases) -> Vec<Run> {
                 runs.push(Run {
                     tap: ky * g.kw + kx,
                     out_row: oy,
+                    rows: step,
                     out_cols: cols.clone(),
                     in_slot: phases.slot(y, x),
                 });
@@ -136,7 +144,7 @@ fn offsets(g: &Geometry, run: &Run, count: usize) -> (usize, usize, usize) {
     (
         (run.out_row * g.ow + run.out_cols.start) * count,
         run.in_slot * count,
-        run.out_cols.len() * count,
+        run.rows * run.out_cols.len() * count,
     )
 }
 
