@@ -323,29 +323,53 @@ fn warp(
         FillMode::Constant(k) => f32::from(k),
         _ => 0.0,
     };
-    // The samples in f32, rounded afterwards in one pass that the compiler
-    // vectorizes (rounding each sample as it was taken was 40% of the warp).
-    let mut samples = vec![background; src.len()];
+    // Where each output pixel samples, worked out once for all channels.
+    let mut taps = Vec::with_capacity(plane);
     for y in 0..height {
         for x in 0..width {
-            let o = y * width + x;
             let (sx, sy) = projection * (x as f32, y as f32);
             let (Some(sx), Some(sy)) = (fold(sx, w, fill), fold(sy, h, fill)) else {
+                taps.push(None);
                 continue;
             };
             // Folded coordinates are at least 0: truncation is the floor.
             let (x0, y0) = (sx as usize, sy as usize);
-            let (rw, bw) = (sx - x0 as f32, sy - y0 as f32);
             let (x1, y1) = ((x0 + 1).min(width - 1), (y0 + 1).min(height - 1));
-            for (src, samples) in src.chunks_exact(plane).zip(samples.chunks_exact_mut(plane)) {
-                let at = |x: usize, y: usize| f32::from(src[y * width + x]);
-                let t = (1.0 - rw) * at(x0, y0) + rw * at(x1, y0);
-                let b = (1.0 - rw) * at(x0, y1) + rw * at(x1, y1);
-                samples[o] = (1.0 - bw) * t + bw * b;
-            }
+            taps.push(Some(Tap {
+                at: y0 * width + x0,
+                right: x1 - x0,
+                down: (y1 - y0) * width,
+                rw: sx - x0 as f32,
+                bw: sy - y0 as f32,
+            }));
+        }
+    }
+    // The samples in f32, rounded afterwards in one pass that the compiler
+    // vectorizes (rounding each sample as it was taken was 40% of the warp).
+    let mut samples = vec![background; src.len()];
+    for (src, samples) in src.chunks_exact(plane).zip(samples.chunks_exact_mut(plane)) {
+        for (sample, tap) in samples.iter_mut().zip(&taps) {
+            let Some(tap) = tap else { continue };
+            let at = |i: usize| f32::from(src[i]);
+            let (top, bottom) = (tap.at, tap.at + tap.down);
+            let t = (1.0 - tap.rw) * at(top) + tap.rw * at(top + tap.right);
+            let b = (1.0 - tap.rw) * at(bottom) + tap.rw * at(bottom + tap.right);
+            *sample = (1.0 - tap.bw) * t + tap.bw * b;
         }
     }
     samples.into_iter().map(to_u8).collect()
+}
+
+/// Where [`warp`] samples one output pixel: the source pixel at or above
+/// and left of the sample position, the steps to its right and lower
+/// neighbours (0 at the last column or row, which is read again), and the
+/// weights of the right and lower neighbours.
+struct Tap {
+    at: usize,
+    right: usize,
+    down: usize,
+    rw: f32,
+    bw: f32,
 }
 
 /// `v.round().clamp(0.0, 255.0) as u8` without the calls to `roundf` that
