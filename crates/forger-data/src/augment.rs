@@ -344,20 +344,18 @@ fn warp(
             }));
         }
     }
-    // The samples in f32, rounded afterwards in one pass that the compiler
-    // vectorizes (rounding each sample as it was taken was 40% of the warp).
-    let mut samples = vec![background; src.len()];
-    for (src, samples) in src.chunks_exact(plane).zip(samples.chunks_exact_mut(plane)) {
-        for (sample, tap) in samples.iter_mut().zip(&taps) {
+    let mut out = vec![to_u8(background); src.len()];
+    for (src, out) in src.chunks_exact(plane).zip(out.chunks_exact_mut(plane)) {
+        for (out, tap) in out.iter_mut().zip(&taps) {
             let Some(tap) = tap else { continue };
             let at = |i: usize| f32::from(src[i]);
             let (top, bottom) = (tap.at, tap.at + tap.down);
             let t = (1.0 - tap.rw) * at(top) + tap.rw * at(top + tap.right);
             let b = (1.0 - tap.rw) * at(bottom) + tap.rw * at(bottom + tap.right);
-            *sample = (1.0 - tap.bw) * t + tap.bw * b;
+            *out = to_u8((1.0 - tap.bw) * t + tap.bw * b);
         }
     }
-    samples.into_iter().map(to_u8).collect()
+    out
 }
 
 /// Where [`warp`] samples one output pixel: the source pixel at or above
