@@ -372,12 +372,14 @@ struct Tap {
 
 /// `v.round().clamp(0.0, 255.0) as u8` without the calls to `roundf` that
 /// a baseline x86-64 build makes (a tenth of the warp's time): after the
-/// clamp, `v` is in `[0, 255]` (or NaN, which gives 0 both ways), where
-/// rounding half away from zero is truncating and adding one from `.5` on.
+/// clamp, `v` is in `[0, 255]` (or NaN, which gives 0 both ways). From 0.5
+/// on, `v + 0.5` is exact (0.5 is a whole number of `v`'s ulps) and
+/// truncating it rounds half up; below 0.5 the answer is 0 (where `v +
+/// 0.5` could round up to 1). No conversion back to `f32` and compare
+/// waits on the truncation.
 fn to_u8(v: f32) -> u8 {
     let v = v.clamp(0.0, 255.0);
-    let t = v as u8;
-    t + u8::from(v - f32::from(t) >= 0.5)
+    u8::from(v >= 0.5) * ((v + 0.5) as u8)
 }
 
 /// A sample coordinate moved into `[0, size - 1]` as the fill mode says, or
