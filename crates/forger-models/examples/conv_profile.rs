@@ -1,7 +1,8 @@
 //! Times convolution, transposed convolution and max-pooling at the shapes
 //! of W2 and W3 (`shared/bench/WORKLOADS.md`), with Candle's ops and with
-//! forger's kernels, and one forward+backward step of W1, W2 and W3-like
-//! networks both ways. Run it with
+//! forger's kernels, forger's batch norm, LeakyReLU and dropout at W3's
+//! shapes, and one forward+backward step of W1, W2 and W3-like networks
+//! both ways. Run it with
 //! `RAYON_NUM_THREADS=2 cargo run --release -p forger-models --example conv_profile`
 //! (`-- --quick` for fewer repetitions, `-- --profile w2` to run one step
 //! alone under `perf record`). Speed targets are checked by
@@ -221,6 +222,58 @@ fn ops(reps: usize) -> Result<()> {
     Ok(())
 }
 
+/// Batch norm with LeakyReLU, LeakyReLU alone and dropout at the shapes of
+/// W3's generator and discriminator: memory-bound passes, where a branch
+/// mispredicted on the sign of half the values or a serial allocation
+/// shows at once.
+fn elementwise(reps: usize) -> Result<()> {
+    let dev = Device::Cpu;
+    println!("\nElementwise ops, forger's kernels (ms); bwd columns include the loss");
+    println!(
+        "{:<22} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7}",
+        "shape", "bn fwd", "bn +bwd", "lrelu", "+bwd", "dropout", "loss"
+    );
+    let shapes: [&[usize]; 5] = [
+        &[64, 12544],
+        &[64, 128, 7, 7],
+        &[64, 64, 14, 14],
+        &[128, 64, 14, 14],
+        &[128, 128, 7, 7],
+    ];
+    for shape in shapes {
+        let x = Var::randn(0f32, 1., shape, &dev)?;
+        let c = shape[1];
+        let (gamma, beta) = (
+            Var::ones(c, DType::F32, &dev)?,
+            Var::zeros(c, DType::F32, &dev)?,
+        );
+        let r = Tensor::randn(0f32, 1., shape, &dev)?;
+        let bn = || -> Result<Tensor> {
+            let out = kernels::batch_norm_train(&x, &gamma, &beta, 1e-5, Some(0.2))?;
+            Ok(out
+                .map(|(y, _)| y)
+                .expect("the kernels run on the CPU in f32"))
+        };
+        let bn_fwd = median_ms(reps, || bn().map(|_| ()))?;
+        let bn_all = median_ms(reps, || bn()?.mul(&r)?.sum_all()?.backward().map(|_| ()))?;
+        let lrelu = median_ms(reps, || kernels::leaky_relu(&x, 0.2).map(|_| ()))?;
+        let lrelu_all = median_ms(reps, || {
+            kernels::leaky_relu(&x, 0.2)?
+                .mul(&r)?
+                .sum_all()?
+                .backward()
+                .map(|_| ())
+        })?;
+        let dropout = median_ms(reps, || kernels::dropout(&x, 0.3, 7).map(|_| ()))?;
+        let loss = loss_ms(&r, reps)?;
+        println!(
+            "{:<22} {bn_fwd:>8.2} {bn_all:>8.2} {lrelu:>8.2} {lrelu_all:>8.2} {dropout:>8.2} {loss:>7.2}",
+            format!("{shape:?}")
+        );
+    }
+    Ok(())
+}
+
 /// The benchmark's own loss, `sum(y * r)` and its backward, on a leaf `y`.
 fn loss_ms(r: &Tensor, reps: usize) -> Result<f64> {
     let y = Var::randn(0f32, 1., r.shape(), r.device())?;
@@ -364,6 +417,7 @@ fn main() -> Result<()> {
         candle_core::utils::get_num_threads()
     );
     ops(reps)?;
+    elementwise(reps * 3)?;
     let dev = Device::Cpu;
     println!("\nForward+backward step (ms), Candle / forger");
     let mut w1 = w1_step(0, &dev)?;
