@@ -17,10 +17,11 @@
 //! * weight gradient: `dW = dy * im2col(x)^T`, accumulated over the batch.
 //!
 //! A transposed convolution is the input gradient of a convolution, and its
-//! gradients are that convolution's forward and weight gradient. Stride-1
-//! convolutions on small planes (up to 256 positions) skip im2col instead:
-//! one gemm per kernel tap and output row, which never multiplies padding
-//! (module `shifted`).
+//! gradients are that convolution's forward and weight gradient.
+//! Convolutions of stride 1 or 2 on small planes (up to 256 positions: the
+//! DCGAN's layers) skip im2col instead: one gemm per kernel tap and output
+//! row (or block of rows), which never multiplies padding (module
+//! `shifted`).
 //!
 //! The kernels run on CPU tensors of f32 or f64. On other devices, other
 //! dtypes, or after [`set_enabled`]`(false)`, the functions here call
