@@ -11,6 +11,7 @@
 //! run of `s` (the product of the trailing dimensions) elements at
 //! `(i * c + ch) * s`.
 
+use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
 use candle_core::backend::BackendStorage;
@@ -45,16 +46,11 @@ fn dims(l: &Layout) -> Result<(usize, usize, usize)> {
 
 /// Per-channel sums `sum_{i, j} f(ch, a[i, ch, j], b[i, ch, j], e[i, ch,
 /// j])[k]` for each of the `K` outputs of `f`, over blocks of channels in
-/// parallel; images in order, so that the reads run through memory. Each
-/// run of `s` values is summed in `T` in [`LANES`] partial sums (which
-/// vectorize; f64 arithmetic on a baseline x86-64 build takes four times
-/// the instructions), the runs in f64. With one value per channel and
-/// image (`s == 1`, after a linear layer) the block's channels lie side by
-/// side in each image and are summed across up to [`RUN_IMAGES`] images in
-/// `T`, then in f64.
+/// parallel ([`run_sums`], or [`wide_sums`] with one value per channel and
+/// image), the blocks' sums in order.
 fn per_channel<T: Float, const K: usize>(
     (n, c, s): (usize, usize, usize),
-    (a, b, e): (&[T], &[T], &[T]),
+    inputs: (&[T], &[T], &[T]),
     f: impl Fn(usize, T, T, T) -> [T; K] + Sync,
 ) -> [Vec<f64>; K] {
     let block = if s == 1 {
@@ -65,59 +61,12 @@ fn per_channel<T: Float, const K: usize>(
     let blocks: Vec<[Vec<f64>; K]> = (0..c.div_ceil(block))
         .into_par_iter()
         .map(|task| {
-            let c0 = task * block;
-            let channels = block.min(c - c0);
-            let mut acc = [(); K].map(|_| vec![0f64; channels]);
+            let channels = task * block..(task * block + block).min(c);
             if s == 1 {
-                let mut run = [(); K].map(|_| vec![T::zero(); channels]);
-                for i in 0..n {
-                    let r = i * c + c0..i * c + c0 + channels;
-                    let values = a[r.clone()].iter().zip(&b[r.clone()]).zip(&e[r]);
-                    for (k, ((&a, &b), &e)) in values.enumerate() {
-                        let v = f(c0 + k, a, b, e);
-                        for (run, v) in run.iter_mut().zip(v) {
-                            run[k] += v;
-                        }
-                    }
-                    if (i + 1) % RUN_IMAGES == 0 || i + 1 == n {
-                        for (acc, run) in acc.iter_mut().zip(&mut run) {
-                            for (acc, r) in acc.iter_mut().zip(run.iter_mut()) {
-                                *acc += r.to_f64();
-                                *r = T::zero();
-                            }
-                        }
-                    }
-                }
-                return acc;
+                wide_sums((n, c), channels, inputs, &f)
+            } else {
+                run_sums((n, c, s), channels, inputs, &f)
             }
-            for i in 0..n {
-                for k in 0..channels {
-                    let ch = c0 + k;
-                    let at = (i * c + ch) * s;
-                    let (a, b, e) = (&a[at..at + s], &b[at..at + s], &e[at..at + s]);
-                    let mut lanes = [[T::zero(); LANES]; K];
-                    let whole = s - s % LANES;
-                    let runs = a[..whole].chunks_exact(LANES).zip(b.chunks_exact(LANES));
-                    for ((a, b), e) in runs.zip(e.chunks_exact(LANES)) {
-                        for l in 0..LANES {
-                            let v = f(ch, a[l], b[l], e[l]);
-                            for (lanes, v) in lanes.iter_mut().zip(v) {
-                                lanes[l] += v;
-                            }
-                        }
-                    }
-                    for j in whole..s {
-                        let v = f(ch, a[j], b[j], e[j]);
-                        for (lanes, v) in lanes.iter_mut().zip(v) {
-                            lanes[j % LANES] += v;
-                        }
-                    }
-                    for (acc, lanes) in acc.iter_mut().zip(&lanes) {
-                        acc[k] += lanes.iter().fold(0.0, |t, &v| t + v.to_f64());
-                    }
-                }
-            }
-            acc
         })
         .collect();
     let mut out = [(); K].map(|_| Vec::with_capacity(c));
@@ -127,6 +76,79 @@ fn per_channel<T: Float, const K: usize>(
         }
     }
     out
+}
+
+/// [`per_channel`] on `channels`, each a run of `s` values per image:
+/// images in order, so that the reads run through memory; each run summed
+/// in `T` in [`LANES`] partial sums (which vectorize; f64 arithmetic on a
+/// baseline x86-64 build takes four times the instructions), the runs in
+/// f64.
+fn run_sums<T: Float, const K: usize>(
+    (n, c, s): (usize, usize, usize),
+    channels: Range<usize>,
+    (a, b, e): (&[T], &[T], &[T]),
+    f: &impl Fn(usize, T, T, T) -> [T; K],
+) -> [Vec<f64>; K] {
+    let mut acc = [(); K].map(|_| vec![0f64; channels.len()]);
+    for i in 0..n {
+        for (k, ch) in channels.clone().enumerate() {
+            let at = (i * c + ch) * s;
+            let (a, b, e) = (&a[at..at + s], &b[at..at + s], &e[at..at + s]);
+            let mut lanes = [[T::zero(); LANES]; K];
+            let whole = s - s % LANES;
+            let runs = a[..whole].chunks_exact(LANES).zip(b.chunks_exact(LANES));
+            for ((a, b), e) in runs.zip(e.chunks_exact(LANES)) {
+                for l in 0..LANES {
+                    let v = f(ch, a[l], b[l], e[l]);
+                    for (lanes, v) in lanes.iter_mut().zip(v) {
+                        lanes[l] += v;
+                    }
+                }
+            }
+            for j in whole..s {
+                let v = f(ch, a[j], b[j], e[j]);
+                for (lanes, v) in lanes.iter_mut().zip(v) {
+                    lanes[j % LANES] += v;
+                }
+            }
+            for (acc, lanes) in acc.iter_mut().zip(&lanes) {
+                acc[k] += lanes.iter().fold(0.0, |t, &v| t + v.to_f64());
+            }
+        }
+    }
+    acc
+}
+
+/// [`per_channel`] on `channels` with one value per channel and image
+/// (after a linear layer): the channels lie side by side in each image and
+/// are summed across up to [`RUN_IMAGES`] images in `T`, then in f64.
+fn wide_sums<T: Float, const K: usize>(
+    (n, c): (usize, usize),
+    channels: Range<usize>,
+    (a, b, e): (&[T], &[T], &[T]),
+    f: &impl Fn(usize, T, T, T) -> [T; K],
+) -> [Vec<f64>; K] {
+    let mut acc = [(); K].map(|_| vec![0f64; channels.len()]);
+    let mut run = [(); K].map(|_| vec![T::zero(); channels.len()]);
+    for i in 0..n {
+        let r = i * c + channels.start..i * c + channels.end;
+        let values = a[r.clone()].iter().zip(&b[r.clone()]).zip(&e[r]);
+        for (k, ((&a, &b), &e)) in values.enumerate() {
+            let v = f(channels.start + k, a, b, e);
+            for (run, v) in run.iter_mut().zip(v) {
+                run[k] += v;
+            }
+        }
+        if (i + 1) % RUN_IMAGES == 0 || i + 1 == n {
+            for (acc, run) in acc.iter_mut().zip(&mut run) {
+                for (acc, r) in acc.iter_mut().zip(run.iter_mut()) {
+                    *acc += r.to_f64();
+                    *r = T::zero();
+                }
+            }
+        }
+    }
+    acc
 }
 
 /// Batch mean and biased variance of each channel, in f64, one after the

@@ -258,7 +258,7 @@ const IMAGES_PER_SUM: usize = 16;
 
 /// The sum of `v` in [`LANES`] partial sums, which vectorize (one running
 /// sum waits on each addition).
-pub(crate) fn sum<T: Float>(v: &[T]) -> T {
+fn sum<T: Float>(v: &[T]) -> T {
     let mut lanes = [T::zero(); LANES];
     let chunks = v.chunks_exact(LANES);
     let rest = chunks.remainder();

@@ -52,10 +52,10 @@ impl Primitive {
             }
         }
         match self.kind {
-            Kind::Forward => compute::forward(&self.g, a, b, bias),
-            Kind::InputGrad => compute::input_grad(&self.g, a, b),
-            Kind::WeightGrad => compute::weight_grad(&self.g, a, b),
-            Kind::BiasGrad => compute::bias_grad(&self.g, a),
+            Kind::Forward => compute::forward(g, a, b, bias),
+            Kind::InputGrad => compute::input_grad(g, a, b),
+            Kind::WeightGrad => compute::weight_grad(g, a, b),
+            Kind::BiasGrad => compute::bias_grad(g, a),
         }
     }
 

@@ -205,25 +205,39 @@ impl Side<'_> {
     }
 }
 
-/// The input and output sides of `g`, given the input's slots and the
-/// output's (the identity).
-fn sides<'a>(
-    g: &Geometry,
-    phases: &Phases,
-    (in_slots, out_slots): (&'a [usize], &'a [usize]),
-) -> (Side<'a>, Side<'a>) {
-    (
-        Side {
-            channels: g.c_in,
-            slots: in_slots,
-            len: phases.len(),
-        },
-        Side {
-            channels: g.c_out,
-            slots: out_slots,
-            len: g.positions(),
-        },
-    )
+/// The batch-inner layout of one convolution: the input's phases and the
+/// slot of every input and output position.
+struct Plan {
+    phases: Phases,
+    in_slots: Vec<usize>,
+    out_slots: Vec<usize>,
+}
+
+impl Plan {
+    fn new(g: &Geometry) -> Self {
+        let phases = Phases::new(g);
+        Self {
+            in_slots: phases.slots(g.h, g.w),
+            out_slots: (0..g.positions()).collect(),
+            phases,
+        }
+    }
+
+    /// The input and output sides of `g`.
+    fn sides(&self, g: &Geometry) -> (Side<'_>, Side<'_>) {
+        (
+            Side {
+                channels: g.c_in,
+                slots: &self.in_slots,
+                len: self.phases.len(),
+            },
+            Side {
+                channels: g.c_out,
+                slots: &self.out_slots,
+                len: g.positions(),
+            },
+        )
+    }
 }
 
 /// Kernels per parallel task of the re-layouts between a kernel's own
@@ -310,10 +324,8 @@ fn propagate<T: Float>(
     direction: Direction,
     bias: Option<&[T]>,
 ) -> Vec<T> {
-    let phases = Phases::new(g);
-    let (in_slots, out_slots): (Vec<usize>, Vec<usize>) =
-        (phases.slots(g.h, g.w), (0..g.positions()).collect());
-    let (input, output) = sides(g, &phases, (&in_slots, &out_slots));
+    let plan = Plan::new(g);
+    let (input, output) = plan.sides(g);
     let backward = direction == Direction::Backward;
     let (from, to) = if backward {
         (output, input)
@@ -326,7 +338,7 @@ fn propagate<T: Float>(
     let tap_len = g.c_out * g.c_in;
     // Runs writing one block of the destination one after the other, so
     // that the block stays in cache while the taps add to it.
-    let mut runs = runs(g, &phases);
+    let mut runs = runs(g, &plan.phases);
     runs.sort_by_key(|r| {
         if backward {
             r.in_slot
@@ -380,13 +392,11 @@ pub(super) fn input_grad<T: Float>(g: &Geometry, dy: &[T], w: &[T]) -> Vec<T> {
 
 /// `dw` for `y = conv(x, w)` given `dy`, shape [`Geometry::kernel_shape`].
 pub(super) fn weight_grad<T: Float>(g: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
-    let phases = Phases::new(g);
-    let (in_slots, out_slots): (Vec<usize>, Vec<usize>) =
-        (phases.slots(g.h, g.w), (0..g.positions()).collect());
-    let (input, output) = sides(g, &phases, (&in_slots, &out_slots));
+    let plan = Plan::new(g);
+    let (input, output) = plan.sides(g);
     let (ip, op) = (input.len, output.len);
     let taps = g.kh * g.kw;
-    let runs = runs(g, &phases);
+    let runs = runs(g, &plan.phases);
     let s = split(g.n);
     let tap_len = g.c_out * g.c_in;
     let workers: Vec<usize> = (0..g.n.div_ceil(s.per_worker)).collect();
