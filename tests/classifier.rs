@@ -76,7 +76,7 @@ fn pneumonia_cnn_learns_well_above_chance_and_writes_its_run() {
     assert_eq!(csv.lines().count(), 5);
 
     // The saved run evaluates to the same test metrics and predicts files.
-    let trained = TrainedClassifier::load(&run, &Device::Cpu).unwrap();
+    let trained: TrainedClassifier = TrainedClassifier::load(&run, &Device::Cpu).unwrap();
     let again = trained.evaluate(&splits.test, &Device::Cpu).unwrap();
     assert!((again.accuracy - m.test_accuracy).abs() < 1e-9);
     let png = dir.path().join("case.png");

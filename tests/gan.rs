@@ -68,6 +68,7 @@ fn conditional_generator_honours_its_labels_and_samples_read_back() {
         &run,
         &Device::Cpu,
         false,
+        None,
     )
     .unwrap();
     for f in [
@@ -106,9 +107,9 @@ fn resumed_gan_run_equals_an_unbroken_one() {
     let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
     let (a, b) = (RunDir::new(dirs[0].path()), RunDir::new(dirs[1].path()));
     // 3 batches per epoch: 8 steps cross epochs, and the break is mid-epoch.
-    let unbroken = train_gan(&small_gan(true, 8), &data, "d", &a, &Device::Cpu, false).unwrap();
-    train_gan(&small_gan(true, 4), &data, "d", &b, &Device::Cpu, false).unwrap();
-    let resumed = train_gan(&small_gan(true, 8), &data, "d", &b, &Device::Cpu, true).unwrap();
+    let unbroken = train_gan(&small_gan(true, 8), &data, "d", &a, &Device::Cpu, false, None).unwrap();
+    train_gan(&small_gan(true, 4), &data, "d", &b, &Device::Cpu, false, None).unwrap();
+    let resumed = train_gan(&small_gan(true, 8), &data, "d", &b, &Device::Cpu, true, None).unwrap();
     assert_eq!(
         without_time(&resumed.history),
         without_time(&unbroken.history)
@@ -127,7 +128,7 @@ fn divergence_stops_the_run_and_keeps_the_last_good_checkpoint() {
         lr: 1e30,
         momentum: 0.0,
     };
-    let err = train_gan(&config, &data, "d", &run, &Device::Cpu, false)
+    let err = train_gan(&config, &data, "d", &run, &Device::Cpu, false, None)
         .err()
         .unwrap();
     assert!(matches!(err, TrainError::Diverged { .. }), "{err}");
@@ -143,13 +144,13 @@ fn bad_settings_are_clear_errors() {
     let data = dark_and_bright(16);
     let dir = tempfile::tempdir().unwrap();
     let run = RunDir::new(dir.path());
-    let err = train_gan(&small_gan(true, 2), &data, "d", &run, &Device::Cpu, false)
+    let err = train_gan(&small_gan(true, 2), &data, "d", &run, &Device::Cpu, false, None)
         .err()
         .unwrap();
     assert!(err.to_string().contains("at least that many"), "{err}");
     let mut three = small_gan(true, 2);
     three.gan.classes = Some(3);
-    let err = train_gan(&three, &dark_and_bright(64), "d", &run, &Device::Cpu, false)
+    let err = train_gan(&three, &dark_and_bright(64), "d", &run, &Device::Cpu, false, None)
         .err()
         .unwrap();
     assert!(err.to_string().contains("3 classes"), "{err}");

@@ -7,6 +7,7 @@ use anyhow::bail;
 use clap::{Args, Subcommand};
 use forger_data::{load_holdout, load_spec, Splits};
 use forger_models::{ClassifierConfig, MnistCnnConfig};
+use forger_train::gan::{train_gan, Frechet};
 use forger_train::{fit, FitConfig, FitData, RunDir, Schedule, Selection};
 
 use crate::{new_run_dir, workspace_root};
@@ -65,25 +66,27 @@ fn gan(args: GanArgs) -> anyhow::Result<()> {
         ..Default::default()
     };
     let config = forger_train::gan::GanTrainConfig {
-        frechet: true,
         sample_every: args.sample_every,
         seed: args.seed,
         ..forger_train::gan::GanTrainConfig::new(gan, args.steps)
     };
     let out = args.out.unwrap_or_else(|| new_run_dir("gan"));
     let device = forger_train::device(args.cuda)?;
-    let report = forger_train::gan::train_gan(
+    let run = RunDir::new(&out);
+    let mut frechet = Frechet::train(&data, &run, config.sample_every, config.seed, &device)?;
+    let report = train_gan(
         &config,
         &data,
         &path.display().to_string(),
-        &RunDir::new(&out),
+        &run,
         &device,
         false,
+        Some(&mut frechet),
     )?;
     println!(
         "GAN on {}; Fréchet distance (real vs real {:.3}):",
         path.display(),
-        report.frechet_baseline.unwrap_or(f64::NAN)
+        frechet.baseline()
     );
     for row in report.history.iter().filter(|r| r.frechet.is_some()) {
         println!(

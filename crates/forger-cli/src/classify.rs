@@ -161,7 +161,7 @@ pub enum SplitChoice {
 
 pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
     let device = forger_train::device(args.cuda)?;
-    let trained = TrainedClassifier::load(&RunDir::new(&args.run), &device)?;
+    let trained: TrainedClassifier = TrainedClassifier::load(&RunDir::new(&args.run), &device)?;
     let data = match args.holdout {
         Some(n) => load_holdout(&args.data, n)?.test,
         None => {
@@ -216,7 +216,7 @@ pub struct PredictArgs {
 
 pub fn predict(args: PredictArgs) -> anyhow::Result<()> {
     let device = forger_train::device(args.cuda)?;
-    let trained = TrainedClassifier::load(&RunDir::new(&args.run), &device)?;
+    let trained: TrainedClassifier = TrainedClassifier::load(&RunDir::new(&args.run), &device)?;
     let mut tiles = Vec::new();
     for path in &args.images {
         let prediction = trained

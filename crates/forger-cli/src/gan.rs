@@ -8,7 +8,7 @@ use forger_data::png::{encode_grid, write_image_folder};
 use forger_data::{atomic::write_atomic, idx, load_spec, Dataset};
 use forger_models::GanConfig;
 use forger_teach::{build_site, SiteInputs, SiteOptions};
-use forger_train::gan::{train_gan, GanTrainConfig, TrainedGan};
+use forger_train::gan::{train_gan, Frechet, GanTrainConfig, TrainedGan};
 use forger_train::RunDir;
 
 #[derive(Subcommand)]
@@ -80,13 +80,16 @@ pub fn train(args: GanTrainArgs) -> anyhow::Result<()> {
     let config = GanTrainConfig {
         batch_size: args.batch_size,
         real_target: args.real_target,
-        frechet: args.frechet,
         sample_every: args.sample_every,
         seed: args.seed,
         ..GanTrainConfig::new(gan, args.steps)
     };
     let device = forger_train::device(args.cuda)?;
     let run = RunDir::new(&args.out);
+    let mut frechet = args
+        .frechet
+        .then(|| Frechet::train(&data, &run, config.sample_every, config.seed, &device))
+        .transpose()?;
     let report = train_gan(
         &config,
         &data,
@@ -94,6 +97,7 @@ pub fn train(args: GanTrainArgs) -> anyhow::Result<()> {
         &run,
         &device,
         args.resume,
+        frechet.as_mut(),
     )?;
     if let Some(last) = report.history.last() {
         println!(

@@ -1,7 +1,7 @@
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
-use crate::{CatDogCnnConfig, ImageClassifier, MnistCnnConfig, Result};
+use crate::{CatDogCnnConfig, ImageClassifier, MnistCnnConfig, ModelConfig, Result};
 
 /// Every classifier forger can build, by configuration. A run directory
 /// stores this, so `eval` and `predict` rebuild the model that was trained.
@@ -14,14 +14,16 @@ pub enum ClassifierConfig {
     CatDogCnn(CatDogCnnConfig),
 }
 
-impl ClassifierConfig {
-    /// Builds the model with its weights in `vb`.
-    pub fn init(&self, vb: VarBuilder) -> Result<Box<dyn ImageClassifier>> {
+impl ModelConfig for ClassifierConfig {
+    fn init(&self, vb: VarBuilder) -> Result<Box<dyn ImageClassifier>> {
         Ok(match self {
             Self::MnistCnn(c) => Box::new(c.init(vb)?),
             Self::CatDogCnn(c) => Box::new(c.init(vb)?),
         })
     }
+}
+
+impl ClassifierConfig {
 
     /// `[channels, height, width]` of the images the model takes.
     pub fn input_shape(&self) -> [usize; 3] {

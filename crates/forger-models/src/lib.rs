@@ -20,7 +20,7 @@ mod mnist_cnn;
 
 pub use architecture::ClassifierConfig;
 pub use catdog_cnn::{CatDogCnn, CatDogCnnConfig};
-pub use classifier::{ImageClassifier, Mode};
+pub use classifier::{ImageClassifier, Mode, ModelConfig};
 pub use error::{ModelError, Result};
 pub use gan::{Discriminator, GanConfig, Generator};
 pub use init::seeded_vars;

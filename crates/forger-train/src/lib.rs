@@ -9,11 +9,13 @@ mod adam_kernel;
 pub mod augmentation_study;
 pub mod bench;
 pub mod checkpoint;
+mod classifier_step;
 mod error;
 mod evaluate;
 mod fit;
 pub mod gan;
 pub mod history;
+pub mod learner;
 pub mod loss;
 pub mod memory;
 pub mod metrics;
@@ -24,14 +26,18 @@ pub mod quality;
 mod run_dir;
 pub mod study;
 mod train_batches;
+mod trained;
 mod update_modes;
 
 pub use error::{Result, TrainError};
 pub use evaluate::{argmax, evaluate, positive_score, predict_probabilities, Evaluation};
+pub use classifier_step::{ClassifierStep, Validation};
 pub use fit::{
-    fit, load_weights, plot_curves, save_weights, EarlyStopping, FitConfig, FitData, FitMetrics,
-    FitReport, Prediction, RunConfig, Schedule, Selection, TestScores, TrainedClassifier,
+    fit, plot_curves, FitConfig, FitData, FitMetrics, FitReport, RunConfig, Selection, TestScores,
 };
+pub use learner::{EarlyStopping, Hook, Learner, Schedule, TrainStep};
+pub use train_batches::TrainBatches;
+pub use trained::{load_weights, save_weights, Prediction, TrainedClassifier};
 pub use forger_data::atomic;
 pub use loss::LossKind;
 pub use optim::{Optimizer, OptimizerConfig};

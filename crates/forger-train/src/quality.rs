@@ -11,12 +11,11 @@
 //! sets. Always read it beside the real-vs-real baseline.
 
 use candle_core::{DType, Device};
-use candle_nn::VarMap;
 use forger_data::{rng, BatchConfig, Batcher, Dataset};
 use forger_models::{ClassifierConfig, ImageClassifier, MnistCnnConfig};
 use nalgebra::{DMatrix, DVector};
 
-use crate::{fit, FitConfig, FitData, Result, RunDir, Schedule, TrainError};
+use crate::{fit, FitConfig, FitData, Result, RunDir, Schedule, TrainError, TrainedClassifier};
 
 /// Steps of training for the feature classifier.
 const FEATURE_STEPS: u64 = 400;
@@ -24,14 +23,22 @@ const FEATURE_STEPS: u64 = 400;
 /// A classifier trained on real images, whose penultimate activations are
 /// the space in which generated and real images are compared.
 pub struct FeatureSpace {
-    model: Box<dyn ImageClassifier>,
-    _varmap: VarMap,
+    classifier: TrainedClassifier,
     device: Device,
 }
 
 impl FeatureSpace {
+    /// The feature space of a trained classifier.
+    pub fn new(classifier: TrainedClassifier, device: &Device) -> Self {
+        Self {
+            classifier,
+            device: device.clone(),
+        }
+    }
+
     /// Trains the feature classifier on `train` (validated on `eval`),
-    /// writing its run to `run`.
+    /// writing its run to `run`; a run already there is continued (a
+    /// finished one is only reloaded from its checkpoint).
     pub fn train(
         train: &Dataset,
         eval: &Dataset,
@@ -57,23 +64,18 @@ impl FeatureSpace {
             source: "the GAN's real training images".into(),
             skipped: Vec::new(),
         };
-        fit(&config, &data, run, device, false)?;
-        let trained = crate::TrainedClassifier::load(run, device)?;
-        Ok(Self {
-            model: trained.model,
-            _varmap: trained.varmap,
-            device: device.clone(),
-        })
+        let report = fit(&config, &data, run, device, true)?;
+        Ok(Self::new(report.classifier, device))
     }
 
     /// The classifier itself (for GAN-test: classifying generated images).
     pub fn classifier(&self) -> &dyn ImageClassifier {
-        self.model.as_ref()
+        self.classifier.model.as_ref()
     }
 
     /// Features `(N, F)` of every image of `data`, in `f64`.
     pub fn features(&self, data: &Dataset) -> Result<DMatrix<f64>> {
-        feature_matrix(self.model.as_ref(), data, &self.device)
+        feature_matrix(self.classifier.model.as_ref(), data, &self.device)
     }
 
     /// Fréchet distance between the features of two image sets.

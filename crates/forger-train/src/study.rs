@@ -21,7 +21,7 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use crate::atomic::{write_atomic, write_json};
-use crate::gan::{train_gan, GanTrainConfig, TrainedGan};
+use crate::gan::{train_gan, GanTrainConfig};
 use crate::metrics::{roc_auc_delong, roc_curve};
 use crate::plot::{self, Panel, Series};
 use crate::quality::{accuracy_on, feature_matrix, frechet_distance, sample_subset};
@@ -187,21 +187,22 @@ pub fn run_study(
 
         let gan_run = RunDir::new(run.file(&format!("gan-{tag}")));
         let gan_started = Instant::now();
-        train_gan(
+        let generator = train_gan(
             &config.gan,
             &real,
             &format!("{} real training images ({tag})", real.len()),
             &gan_run,
             device,
             false,
-        )?;
+            None,
+        )?
+        .generator;
         let gan_seconds = gan_started.elapsed().as_secs_f64();
         std::fs::copy(
             gan_run.file("grid.png"),
             run.file(&format!("samples_{tag}.png")),
         )
         .map_err(|e| TrainError::io(&run.file(&format!("samples_{tag}.png")), e))?;
-        let generator = TrainedGan::load(&gan_run, device)?;
         let synthetic =
             generator.sample(&synthetic_labels(synthetic_n, &shares), config.gan.seed + 1)?;
         if fraction == 1.0 {
@@ -265,7 +266,7 @@ pub fn run_study(
                             .iter()
                             .map(|p| (p.false_positive_rate, p.true_positive_rate)),
                     ));
-                    first[a] = Some(TrainedClassifier::load(&arm_run, device)?);
+                    first[a] = Some(report.classifier);
                 }
             }
         }

@@ -11,7 +11,7 @@ use forger_data::{Batch, BatchConfig, Batcher, Dataset, PixelScale};
 use crate::{Result, TrainError};
 
 /// Training batches of one data set.
-pub(crate) enum TrainBatches<'a> {
+pub enum TrainBatches<'a> {
     Plain(Batcher<'a>),
     Augmented(Pipeline),
 }
@@ -19,7 +19,7 @@ pub(crate) enum TrainBatches<'a> {
 impl<'a> TrainBatches<'a> {
     /// Batches of `batch_size` from `train`, shuffled by `seed`, augmented
     /// when `augment` is given.
-    pub(crate) fn new(
+    pub fn new(
         train: &'a Dataset,
         batch_size: usize,
         seed: u64,
@@ -41,8 +41,18 @@ impl<'a> TrainBatches<'a> {
         Ok(Self::Augmented(Pipeline::new(source, config)?))
     }
 
+    /// Whole batches of `batch_size` from `train` in `[-1, 1]` (what a
+    /// `tanh` generator makes), shuffled by `seed`.
+    pub fn symmetric(train: &'a Dataset, batch_size: usize, seed: u64) -> Result<Self> {
+        let config = BatchConfig::new(batch_size)
+            .seed(seed)
+            .drop_last(true)
+            .scale(PixelScale::Symmetric);
+        Ok(Self::Plain(Batcher::new(train, config)))
+    }
+
     /// Batches in one epoch.
-    pub(crate) fn batches_per_epoch(&self) -> usize {
+    pub fn batches_per_epoch(&self) -> usize {
         match self {
             Self::Plain(b) => b.batches_per_epoch(),
             Self::Augmented(p) => p.batches_per_epoch(),
@@ -50,7 +60,7 @@ impl<'a> TrainBatches<'a> {
     }
 
     /// The batches of epoch `epoch` from batch `skip` on.
-    pub(crate) fn epoch_from(
+    pub fn epoch_from(
         &self,
         epoch: u64,
         skip: usize,

@@ -3,17 +3,16 @@
 //! over the data), mini-batches, and online updates (one example per
 //! update), recording the loss against examples seen and wall time.
 
-use std::time::Instant;
-
 use candle_core::Device;
 use candle_nn::VarMap;
-use forger_data::{rng, BatchConfig, Batcher, Dataset};
-use forger_models::{seeded_vars, ClassifierConfig, Mode};
+use forger_data::{rng, Dataset};
+use forger_models::{seeded_vars, ClassifierConfig, ModelConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::evaluate::evaluate;
+use crate::learner::{At, Learner, RunRecord, Values};
 use crate::optim::{named_vars, OptimizerConfig};
-use crate::{LossKind, Result, TrainError};
+use crate::{ClassifierStep, Hook, LossKind, Result, Schedule, TrainBatches, TrainError};
 
 /// How many examples each update sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,60 +123,85 @@ pub fn train_mode(
         rng::derive(config.seed, "init", 0),
         device,
     ))?;
-    let mut optimizer = config.optimizer.build(named_vars(&varmap))?;
+    let optimizer = config.optimizer.build(named_vars(&varmap))?;
     let batch_size = mode.batch_size(train.len());
-    let batcher = Batcher::new(train, BatchConfig::new(batch_size).seed(config.seed));
-    let total = config.epochs * batcher.batches_per_epoch() as u64;
-    let every = (total / config.points.max(1)).max(1);
-    let measure = |examples, updates, seconds| -> Result<CurvePoint> {
-        let t = evaluate(model.as_ref(), config.loss, train, device)?;
-        let v = evaluate(model.as_ref(), config.loss, val, device)?;
-        Ok(CurvePoint {
+    let batches = TrainBatches::new(train, batch_size, config.seed, None)?;
+    let total = config.epochs * batches.batches_per_epoch() as u64;
+    let mut curve = Curve {
+        every: (total / config.points.max(1)).max(1),
+        mode,
+        loss: config.loss,
+        train,
+        val,
+        device,
+        points: Vec::new(),
+    };
+    let step = ClassifierStep::new(model, varmap, optimizer, config.loss, config.seed);
+    curve.measure(&step, 0, 0, 0.0)?;
+    let learner = Learner {
+        schedule: Schedule::Epochs(config.epochs),
+        log_every: Some(curve.every),
+        selection: None,
+        early_stopping: None,
+        label: "train",
+    };
+    let trained = learner.fit(step, &batches, &mut [&mut curve], RunRecord::in_memory(), device)?;
+    Ok(ModeRun {
+        mode,
+        batch_size,
+        updates: trained.steps,
+        seconds: trained.seconds,
+        curve: curve.points,
+    })
+}
+
+/// Measures the loss on the whole training set and on the validation set
+/// every `every` updates.
+struct Curve<'a> {
+    every: u64,
+    mode: UpdateMode,
+    loss: LossKind,
+    train: &'a Dataset,
+    val: &'a Dataset,
+    device: &'a Device,
+    points: Vec<CurvePoint>,
+}
+
+impl Curve<'_> {
+    fn measure(&mut self, step: &ClassifierStep, examples: u64, updates: u64, seconds: f64) -> Result<()> {
+        let t = evaluate(step.model(), self.loss, self.train, self.device)?;
+        let v = evaluate(step.model(), self.loss, self.val, self.device)?;
+        if !t.loss.is_finite() {
+            return Err(TrainError::Diverged {
+                step: updates,
+                what: format!(
+                    "{}: the training loss is {} (try a lower learning rate)",
+                    self.mode.label(),
+                    t.loss
+                ),
+            });
+        }
+        self.points.push(CurvePoint {
             examples,
             updates,
             seconds,
             train_loss: t.loss,
             val_loss: v.loss,
             val_accuracy: v.accuracy,
-        })
-    };
-    let mut curve = vec![measure(0, 0, 0.0)?];
-    let (mut updates, mut examples, mut seconds) = (0u64, 0u64, 0.0f64);
-    for epoch in 0..config.epochs {
-        for batch in batcher.epoch(epoch, device) {
-            let started = Instant::now();
-            let batch = batch?;
-            let mut dropout = rng::derive(config.seed, "dropout", updates);
-            let logits = model.logits(&batch.images, Mode::Train(&mut dropout))?;
-            let loss = config.loss.loss(&logits, &batch.labels)?;
-            optimizer.backward_step(&loss)?;
-            device.synchronize()?;
-            seconds += started.elapsed().as_secs_f64();
-            updates += 1;
-            examples += batch.indices.len() as u64;
-            if updates % every == 0 || updates == total {
-                let point = measure(examples, updates, seconds)?;
-                if !point.train_loss.is_finite() {
-                    return Err(TrainError::Diverged {
-                        step: updates,
-                        what: format!(
-                            "{}: the training loss is {} (try a lower learning rate)",
-                            mode.label(),
-                            point.train_loss
-                        ),
-                    });
-                }
-                curve.push(point);
-            }
-        }
+        });
+        Ok(())
     }
-    Ok(ModeRun {
-        mode,
-        batch_size,
-        updates,
-        seconds,
-        curve,
-    })
+}
+
+impl Hook<ClassifierStep> for Curve<'_> {
+    fn due(&self, at: &At) -> bool {
+        at.every(self.every)
+    }
+
+    fn run(&mut self, step: &ClassifierStep, at: &At) -> Result<Values> {
+        self.measure(step, at.examples, at.step, at.seconds)?;
+        Ok(Values::new())
+    }
 }
 
 #[cfg(test)]
