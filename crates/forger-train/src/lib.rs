@@ -5,7 +5,6 @@
 //! Every run writes the same directory layout ([`RunDir`]); checkpoints are
 //! one safetensors file ([`checkpoint`]); all files are written atomically.
 
-mod adam_kernel;
 pub mod augmentation_study;
 pub mod bench;
 pub mod checkpoint;

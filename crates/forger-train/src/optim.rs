@@ -9,8 +9,8 @@ use candle_core::{Tensor, Var};
 use candle_nn::VarMap;
 use serde::{Deserialize, Serialize};
 
-use crate::adam_kernel::{self, AdamStep};
 use crate::{Result, TrainError};
+use forger_kernels::adam::{self, AdamStep};
 
 /// Which optimizer, with its hyper-parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -131,7 +131,7 @@ impl Optimizer {
                         v_scale: 1.0 / (1.0 - beta2.powi(t)),
                     };
                     let (m, v) = (&self.slots[0][i], &self.slots[1][i]);
-                    if adam_kernel::applies(var.as_tensor(), [m, v], g) {
+                    if adam::applies(var.as_tensor(), [m, v], g) {
                         adam.apply(var.as_tensor(), m, v, g)?;
                     } else {
                         let (w, m, v) = adam.with_tensor_ops(var.as_tensor(), m, v, g)?;

@@ -1,6 +1,7 @@
 //! Adam's update on CPU as three in-place passes over each variable and its
 //! moments, instead of the dozen Candle tensor ops (each allocating a
-//! tensor of the variable's size) that [`crate::optim`] otherwise runs.
+//! tensor of the variable's size) of [`AdamStep::with_tensor_ops`], which
+//! forger-train's optimizer runs where [`applies`] says no.
 //!
 //! Every element goes through the same f32 (or f64) operations in the same
 //! order as the tensor-op formulation, so the two give bit-identical
@@ -32,9 +33,12 @@ const TASK: usize = 1 << 15;
 
 /// One Adam step's hyper-parameters, with the bias corrections of step `t`.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct AdamStep {
+pub struct AdamStep {
+    /// Decay of the first moment.
     pub beta1: f64,
+    /// Decay of the second moment.
     pub beta2: f64,
+    /// Added to the denominator's square root.
     pub eps: f64,
     /// `lr / (1 - beta1^t)`.
     pub step_size: f64,
@@ -42,9 +46,15 @@ pub(crate) struct AdamStep {
     pub v_scale: f64,
 }
 
-/// Whether [`AdamStep::apply`] can update `var` with `grad`: CPU tensors of
-/// f32 or f64, all of one dtype and shape.
-pub(crate) fn applies(var: &Tensor, moments: [&Tensor; 2], grad: &Tensor) -> bool {
+/// Whether [`AdamStep::apply`] can update `var` with `grad`: the kernels
+/// are enabled ([`crate::set_enabled`]) and all are CPU tensors of f32 or
+/// f64, of one dtype and shape.
+pub fn applies(var: &Tensor, moments: [&Tensor; 2], grad: &Tensor) -> bool {
+    crate::enabled() && fits(var, moments, grad)
+}
+
+/// [`applies`] without the switch.
+fn fits(var: &Tensor, moments: [&Tensor; 2], grad: &Tensor) -> bool {
     let dtype = var.dtype();
     var.device().is_cpu()
         && matches!(dtype, DType::F32 | DType::F64)
@@ -56,7 +66,7 @@ pub(crate) fn applies(var: &Tensor, moments: [&Tensor; 2], grad: &Tensor) -> boo
 impl AdamStep {
     /// `m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
     /// var -= step_size * m / (sqrt(v_scale * v) + eps)`, in place.
-    pub(crate) fn apply(&self, var: &Tensor, m: &Tensor, v: &Tensor, grad: &Tensor) -> Result<()> {
+    pub fn apply(&self, var: &Tensor, m: &Tensor, v: &Tensor, grad: &Tensor) -> Result<()> {
         let grad = grad.contiguous()?;
         m.inplace_op2(
             &grad,
@@ -77,7 +87,7 @@ impl AdamStep {
 
     /// The same step as Candle tensor ops, for any device and dtype: the
     /// new variable and moments.
-    pub(crate) fn with_tensor_ops(
+    pub fn with_tensor_ops(
         &self,
         var: &Tensor,
         m: &Tensor,
@@ -213,11 +223,12 @@ mod tests {
     use super::*;
     use candle_core::Device;
     use rand::{Rng, SeedableRng};
+    use rand_pcg::Pcg64;
 
     /// Several steps in place and as tensor ops, from the same random
     /// state: bit-identical variables and moments.
     fn in_place_matches_tensor_ops(dtype: DType, len: usize) {
-        let mut rng = rand_pcg::Pcg64::seed_from_u64(len as u64);
+        let mut rng = Pcg64::seed_from_u64(len as u64);
         let mut random = |scale: f64| {
             let v: Vec<f64> = (0..len).map(|_| rng.gen_range(-scale..scale)).collect();
             Tensor::from_vec(v, len, &Device::Cpu)
@@ -238,7 +249,7 @@ mod tests {
                 step_size: 2e-4 / (1.0 - 0.5f64.powi(t)),
                 v_scale: 1.0 / (1.0 - 0.999f64.powi(t)),
             };
-            assert!(applies(&w, [&m, &v], &g));
+            assert!(fits(&w, [&m, &v], &g));
             step.apply(&w, &m, &v, &g).unwrap();
             (w_ref, m_ref, v_ref) = step.with_tensor_ops(&w_ref, &m_ref, &v_ref, &g).unwrap();
         }
@@ -271,7 +282,7 @@ mod tests {
         let w = Tensor::zeros(4, DType::F32, &Device::Cpu).unwrap();
         let other = Tensor::zeros(5, DType::F32, &Device::Cpu).unwrap();
         let half = Tensor::zeros(4, DType::BF16, &Device::Cpu).unwrap();
-        assert!(!applies(&w, [&w, &w], &other));
-        assert!(!applies(&half, [&half, &half], &half));
+        assert!(!fits(&w, [&w, &w], &other));
+        assert!(!fits(&half, [&half, &half], &half));
     }
 }
