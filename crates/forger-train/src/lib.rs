@@ -33,7 +33,7 @@ pub use fit::{
 };
 pub use forger_data::atomic;
 pub use loss::LossKind;
-pub use optim::{Optimizer, OptimizerConfig};
+pub use optim::{LrSchedule, Optimizer, OptimizerConfig, PlateauMode};
 pub use progress::Progress;
 pub use run_dir::RunDir;
 pub use update_modes::{train_mode, CurvePoint, ModeConfig, ModeRun, UpdateMode};
