@@ -36,7 +36,7 @@ enum Task {
 }
 
 fn main() -> anyhow::Result<()> {
-    forger_models::kernels::configure_cpu();
+    forger_kernels::configure_cpu();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),

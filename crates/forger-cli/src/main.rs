@@ -39,7 +39,7 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
-    forger_models::kernels::configure_cpu();
+    forger_kernels::configure_cpu();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),

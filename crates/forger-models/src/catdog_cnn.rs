@@ -2,9 +2,9 @@ use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
-use crate::kernels::relu;
 use crate::layers::{conv2d_same_with, dropout, linear_with, Conv2d, InitScheme, Linear};
 use crate::{ImageClassifier, Mode, ModelError, Result};
+use forger_kernels::relu;
 
 /// The cats-vs-dogs tutorial's CNN: three blocks of 3x3 SAME convolution,
 /// ReLU, 2x2 max-pooling and dropout; then dense layers with ReLU and a

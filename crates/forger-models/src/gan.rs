@@ -21,9 +21,9 @@ use candle_core::{Module, Result, Tensor, D};
 use candle_nn::{Embedding, Init, VarBuilder};
 use serde::{Deserialize, Serialize};
 
-use crate::kernels::Padding;
 use crate::layers::{dropout, BatchNorm, Conv2d, ConvTranspose2d, ConvTranspose2dConfig, Linear};
 use crate::{Mode, ModelError};
+use forger_kernels::Padding;
 
 /// DCGAN weights start as N(0, 0.02), batch-norm scales as N(1, 0.02).
 const WEIGHT_INIT: Init = Init::Randn {

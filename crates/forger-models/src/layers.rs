@@ -6,7 +6,7 @@ use candle_core::{Module, ModuleT, Result, Tensor, Var};
 use candle_nn::{Init, VarBuilder};
 use serde::{Deserialize, Serialize};
 
-use crate::kernels::{self, Padding};
+use forger_kernels::{self as kernels, Padding};
 
 /// PyTorch's default initialisation for a layer with `fan_in` inputs:
 /// uniform in `+-1/sqrt(fan_in)` for weights and biases alike. Used so that
@@ -51,7 +51,7 @@ impl InitScheme {
 
 /// A fully connected layer, `y = x W^T + b` on `[batch, inputs]` input, with
 /// `W` of shape `[outputs, inputs]` (as `candle_nn::Linear` and PyTorch store
-/// it). On CPU it runs on [`kernels::linear`].
+/// it). On CPU it runs on [`forger_kernels::linear`].
 #[derive(Debug, Clone)]
 pub struct Linear {
     weight: Tensor,
@@ -105,7 +105,7 @@ pub fn linear_with(
 }
 
 /// A 2-D convolution (one group, dilation 1) with any stride and
-/// asymmetric padding, on forger's kernels on CPU ([`crate::kernels::conv2d`]).
+/// asymmetric padding, on forger's kernels on CPU ([`forger_kernels::conv2d`]).
 #[derive(Debug, Clone)]
 pub struct Conv2d {
     weight: Tensor,
@@ -126,7 +126,7 @@ impl Conv2d {
     }
 
     /// The convolution followed by LeakyReLU with `slope` (ReLU for 0), as
-    /// one op ([`kernels::conv2d_leaky_relu`]).
+    /// one op ([`forger_kernels::conv2d_leaky_relu`]).
     pub fn forward_leaky_relu(&self, xs: &Tensor, slope: f64) -> Result<Tensor> {
         kernels::conv2d_leaky_relu(
             xs,
@@ -139,7 +139,7 @@ impl Conv2d {
     }
 
     /// The convolution, LeakyReLU with `slope` and `k x k` max-pooling, as
-    /// one op ([`kernels::conv2d_leaky_relu_max_pool`]).
+    /// one op ([`forger_kernels::conv2d_leaky_relu_max_pool`]).
     pub fn forward_leaky_relu_max_pool(&self, xs: &Tensor, slope: f64, k: usize) -> Result<Tensor> {
         kernels::conv2d_leaky_relu_max_pool(
             xs,
@@ -208,7 +208,7 @@ impl Module for Conv2d {
 }
 
 /// A transposed convolution (PyTorch's `ConvTranspose2d`, dilation 1, one
-/// group), on forger's kernels on CPU ([`crate::kernels::conv_transpose2d`]).
+/// group), on forger's kernels on CPU ([`forger_kernels::conv_transpose2d`]).
 #[derive(Debug, Clone)]
 pub struct ConvTranspose2d {
     weight: Tensor,
@@ -374,7 +374,7 @@ impl ModuleT for BatchNorm {
 /// Max-pooling with a `k x k` window and stride `k` (floor mode: trailing
 /// rows and columns that do not fill a window are dropped), with the right
 /// gradient: Candle's `max_pool2d` divides it by `k^2`. See
-/// [`crate::kernels::max_pool2d`].
+/// [`forger_kernels::max_pool2d`].
 pub fn max_pool2d(xs: &Tensor, k: usize) -> Result<Tensor> {
     kernels::max_pool2d(xs, k)
 }
@@ -382,7 +382,7 @@ pub fn max_pool2d(xs: &Tensor, k: usize) -> Result<Tensor> {
 /// Inverted dropout: each element is zeroed with probability `p` and the
 /// rest scaled by `1 / (1 - p)`. The mask's seed is drawn from `rng`
 /// (Candle's CPU generator cannot be seeded), so a training run is a
-/// function of its seed ([`kernels::dropout`]).
+/// function of its seed ([`forger_kernels::dropout`]).
 pub fn dropout(xs: &Tensor, p: f64, rng: &mut rand_pcg::Pcg64) -> Result<Tensor> {
     if p <= 0.0 {
         return Ok(xs.clone());
@@ -465,6 +465,75 @@ mod tests {
                 "element {i}: {numeric} vs {}",
                 analytic[i]
             );
+        }
+    }
+
+    /// The layer's running statistics and evaluation mode against Candle's
+    /// `BatchNorm` (the kernel's training-mode output and gradients are
+    /// checked in forger-kernels).
+    #[test]
+    fn batch_norm_running_statistics_and_eval_match_candle() {
+        use candle_core::Device;
+        use rand::{Rng, SeedableRng};
+        let dev = Device::Cpu;
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(8);
+        for dims in [vec![6, 5], vec![1, 3, 4, 5], vec![3, 4, 5, 7]] {
+            let c = dims[1];
+            let mut random = |dims: &[usize]| {
+                let v: Vec<f64> = (0..dims.iter().product())
+                    .map(|_| rng.gen_range(-1.0..1.0))
+                    .collect();
+                Tensor::from_vec(v, dims, &dev).unwrap()
+            };
+            let (gamma, beta, x) = (random(&[c]), random(&[c]), random(&dims));
+            // Variables, as from a `VarBuilder`: both layers update them in place.
+            let running = |v: f64| {
+                Var::from_slice(&vec![v; c], c, &dev)
+                    .unwrap()
+                    .as_tensor()
+                    .clone()
+            };
+            let ours = BatchNorm::new(
+                gamma.clone(),
+                beta.clone(),
+                running(0.5),
+                running(2.0),
+                1e-5,
+            )
+            .unwrap();
+            let theirs =
+                candle_nn::BatchNorm::new(c, running(0.5), running(2.0), gamma, beta, 1e-5)
+                    .unwrap();
+            let max_diff = |a: &Tensor, b: &Tensor| {
+                a.sub(b)
+                    .unwrap()
+                    .abs()
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .max(0)
+                    .unwrap()
+                    .to_scalar::<f64>()
+                    .unwrap()
+            };
+            for step in 0..2 {
+                let y = ours.forward_t(&x, true).unwrap();
+                assert!(max_diff(&y, &theirs.forward_t(&x, true).unwrap()) < 1e-10);
+                for (mine, candle) in [
+                    (ours.running_mean(), theirs.running_mean()),
+                    (ours.running_var(), theirs.running_var()),
+                ] {
+                    let diff = max_diff(mine, candle);
+                    assert!(diff < 1e-12, "{dims:?} step {step}: running {diff}");
+                }
+                // Evaluation mode uses the (moved) running statistics.
+                let (a, b) = (
+                    ours.forward_t(&x, false).unwrap(),
+                    theirs.forward_t(&x, false).unwrap(),
+                );
+                assert!(max_diff(&a, &b) < 1e-12, "{dims:?} step {step}: eval");
+            }
+            assert!(max_diff(ours.running_mean(), &running(0.5)) > 1e-3);
         }
     }
 

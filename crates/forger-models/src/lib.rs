@@ -2,8 +2,13 @@
 //! whose fresh weights come from a seeded generator ([`seeded_vars`]), so
 //! that the same seed gives the same network on every run.
 //!
-//! [`kernels`] holds forger's own CPU convolution and max-pool kernels,
-//! which [`layers`] use on CPU.
+//! Modules: [`layers`] (convolutions with SAME padding, transposed
+//! convolutions, batch norm, max-pooling, dropout and fully connected
+//! layers, on forger's CPU kernels from `forger-kernels`), `init`
+//! (PyTorch or Keras initialisation from a seeded generator), `mnist_cnn`
+//! and `catdog_cnn` (the tutorial CNNs), `architecture` (a serde choice
+//! between them), `classifier` (the [`ImageClassifier`] trait), `gan` (the
+//! DCGAN and conditional DCGAN) and `error`.
 //!
 //! Every model here implements [`ImageClassifier`]; the training loops in
 //! `forger-train` take any of them, so adding a model touches no loop.
@@ -14,7 +19,6 @@ mod classifier;
 mod error;
 mod gan;
 mod init;
-pub mod kernels;
 pub mod layers;
 mod mnist_cnn;
 

@@ -5,7 +5,6 @@
 //! Every run writes the same directory layout ([`RunDir`]); checkpoints are
 //! one safetensors file ([`checkpoint`]); all files are written atomically.
 
-mod adam_kernel;
 pub mod augmentation_study;
 pub mod bench;
 pub mod checkpoint;
@@ -40,7 +39,7 @@ pub use train_batches::TrainBatches;
 pub use trained::{load_weights, save_weights, Prediction, TrainedClassifier};
 pub use forger_data::atomic;
 pub use loss::LossKind;
-pub use optim::{Optimizer, OptimizerConfig};
+pub use optim::{LrSchedule, Optimizer, OptimizerConfig, PlateauMode};
 pub use progress::Progress;
 pub use run_dir::RunDir;
 pub use update_modes::{train_mode, CurvePoint, ModeConfig, ModeRun, UpdateMode};

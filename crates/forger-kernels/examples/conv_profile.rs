@@ -3,7 +3,7 @@
 //! forger's kernels, forger's batch norm, LeakyReLU and dropout at W3's
 //! shapes, and one forward+backward step of W1, W2 and W3-like networks
 //! both ways. Run it with
-//! `RAYON_NUM_THREADS=2 cargo run --release -p forger-models --example conv_profile`
+//! `RAYON_NUM_THREADS=2 cargo run --release -p forger-kernels --example conv_profile`
 //! (`-- --quick` for fewer repetitions, `-- --profile w2` to run one step
 //! alone under `perf record`). Speed targets are checked by
 //! `cargo xtask bench`; this is the per-op profile behind them.
@@ -11,7 +11,7 @@
 use std::time::Instant;
 
 use candle_core::{DType, Device, Module, Result, Tensor, Var};
-use forger_models::kernels::{self, Padding};
+use forger_kernels::{self as kernels, Padding};
 use forger_models::layers::{
     conv2d_same, conv_transpose2d, linear, max_pool2d, ConvTranspose2dConfig,
 };

@@ -1,6 +1,7 @@
 //! Adam's update on CPU as three in-place passes over each variable and its
 //! moments, instead of the dozen Candle tensor ops (each allocating a
-//! tensor of the variable's size) that [`crate::optim`] otherwise runs.
+//! tensor of the variable's size) of [`AdamStep::with_tensor_ops`], which
+//! forger-train's optimizer runs where [`applies`] says no.
 //!
 //! Every element goes through the same f32 (or f64) operations in the same
 //! order as the tensor-op formulation, so the two give bit-identical
@@ -32,19 +33,31 @@ const TASK: usize = 1 << 15;
 
 /// One Adam step's hyper-parameters, with the bias corrections of step `t`.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct AdamStep {
+pub struct AdamStep {
+    /// Decay of the first moment.
     pub beta1: f64,
+    /// Decay of the second moment.
     pub beta2: f64,
+    /// Added to the denominator's square root.
     pub eps: f64,
     /// `lr / (1 - beta1^t)`.
     pub step_size: f64,
     /// `1 / (1 - beta2^t)`.
     pub v_scale: f64,
+    /// AdamW's decoupled weight decay `lr * weight_decay`: the variable is
+    /// first multiplied by `1 - decay`. 0 for Adam (no multiplication).
+    pub decay: f64,
 }
 
-/// Whether [`AdamStep::apply`] can update `var` with `grad`: CPU tensors of
-/// f32 or f64, all of one dtype and shape.
-pub(crate) fn applies(var: &Tensor, moments: [&Tensor; 2], grad: &Tensor) -> bool {
+/// Whether [`AdamStep::apply`] can update `var` with `grad`: the kernels
+/// are enabled ([`crate::set_enabled`]) and all are CPU tensors of f32 or
+/// f64, of one dtype and shape.
+pub fn applies(var: &Tensor, moments: [&Tensor; 2], grad: &Tensor) -> bool {
+    crate::enabled() && fits(var, moments, grad)
+}
+
+/// [`applies`] without the switch.
+fn fits(var: &Tensor, moments: [&Tensor; 2], grad: &Tensor) -> bool {
     let dtype = var.dtype();
     var.device().is_cpu()
         && matches!(dtype, DType::F32 | DType::F64)
@@ -55,8 +68,9 @@ pub(crate) fn applies(var: &Tensor, moments: [&Tensor; 2], grad: &Tensor) -> boo
 
 impl AdamStep {
     /// `m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
-    /// var -= step_size * m / (sqrt(v_scale * v) + eps)`, in place.
-    pub(crate) fn apply(&self, var: &Tensor, m: &Tensor, v: &Tensor, grad: &Tensor) -> Result<()> {
+    /// var = var * (1 - decay) - step_size * m / (sqrt(v_scale * v) + eps)`,
+    /// in place (the decay and the update in one pass).
+    pub fn apply(&self, var: &Tensor, m: &Tensor, v: &Tensor, grad: &Tensor) -> Result<()> {
         let grad = grad.contiguous()?;
         m.inplace_op2(
             &grad,
@@ -77,7 +91,7 @@ impl AdamStep {
 
     /// The same step as Candle tensor ops, for any device and dtype: the
     /// new variable and moments.
-    pub(crate) fn with_tensor_ops(
+    pub fn with_tensor_ops(
         &self,
         var: &Tensor,
         m: &Tensor,
@@ -91,25 +105,33 @@ impl AdamStep {
             .affine(self.beta2, 0.0)?
             .add(&g.sqr()?.affine(1.0 - self.beta2, 0.0)?)?;
         let denom = v.affine(self.v_scale, 0.0)?.sqrt()?.affine(1.0, self.eps)?;
+        let var = if self.decay != 0.0 {
+            var.affine(1.0 - self.decay, 0.0)?
+        } else {
+            var.clone()
+        };
         let w = var.sub(&m.div(&denom)?.affine(self.step_size, 0.0)?)?;
         Ok((w, m, v))
     }
 
     fn update<T: Element>(&self, w: &mut [T], m: &[T], v: &[T]) {
-        let (step, scale, eps) = (
+        let (step, scale, eps, keep) = (
             T::from_f64(self.step_size),
             T::from_f64(self.v_scale),
             T::from_f64(self.eps),
+            T::from_f64(1.0 - self.decay),
         );
-        let zero = T::zero();
+        let (zero, decays) = (T::zero(), self.decay != 0.0);
         w.par_chunks_mut(TASK)
             .zip(m.par_chunks(TASK).zip(v.par_chunks(TASK)))
             .for_each(|(w, (m, v))| {
                 for ((w, &m), &v) in w.iter_mut().zip(m).zip(v) {
-                    // As `v.affine(scale, 0).sqrt().affine(1, eps)` and
+                    // As `v.affine(scale, 0).sqrt().affine(1, eps)`,
+                    // `w.affine(keep, 0)` (AdamW) and
                     // `w - (m / denom).affine(step, 0)`.
                     let denom = (v * scale + zero).sqrt() * T::one() + eps;
-                    *w -= (m / denom) * step + zero;
+                    let decayed = if decays { *w * keep + zero } else { *w };
+                    *w = decayed - ((m / denom) * step + zero);
                 }
             });
     }
@@ -213,11 +235,12 @@ mod tests {
     use super::*;
     use candle_core::Device;
     use rand::{Rng, SeedableRng};
+    use rand_pcg::Pcg64;
 
     /// Several steps in place and as tensor ops, from the same random
     /// state: bit-identical variables and moments.
-    fn in_place_matches_tensor_ops(dtype: DType, len: usize) {
-        let mut rng = rand_pcg::Pcg64::seed_from_u64(len as u64);
+    fn in_place_matches_tensor_ops(dtype: DType, len: usize, weight_decay: f64) {
+        let mut rng = Pcg64::seed_from_u64(len as u64);
         let mut random = |scale: f64| {
             let v: Vec<f64> = (0..len).map(|_| rng.gen_range(-scale..scale)).collect();
             Tensor::from_vec(v, len, &Device::Cpu)
@@ -237,8 +260,9 @@ mod tests {
                 eps: 1e-8,
                 step_size: 2e-4 / (1.0 - 0.5f64.powi(t)),
                 v_scale: 1.0 / (1.0 - 0.999f64.powi(t)),
+                decay: 2e-4 * weight_decay,
             };
-            assert!(applies(&w, [&m, &v], &g));
+            assert!(fits(&w, [&m, &v], &g));
             step.apply(&w, &m, &v, &g).unwrap();
             (w_ref, m_ref, v_ref) = step.with_tensor_ops(&w_ref, &m_ref, &v_ref, &g).unwrap();
         }
@@ -253,7 +277,7 @@ mod tests {
             );
             assert!(
                 a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()),
-                "{dtype:?} {len}"
+                "{dtype:?} {len} weight decay {weight_decay}"
             );
         }
     }
@@ -261,8 +285,10 @@ mod tests {
     #[test]
     fn in_place_step_is_bit_identical_to_tensor_ops() {
         for len in [1, 7, TASK - 1, 3 * TASK + 5] {
-            in_place_matches_tensor_ops(DType::F32, len);
-            in_place_matches_tensor_ops(DType::F64, len);
+            for weight_decay in [0.0, 0.01] {
+                in_place_matches_tensor_ops(DType::F32, len, weight_decay);
+                in_place_matches_tensor_ops(DType::F64, len, weight_decay);
+            }
         }
     }
 
@@ -271,7 +297,7 @@ mod tests {
         let w = Tensor::zeros(4, DType::F32, &Device::Cpu).unwrap();
         let other = Tensor::zeros(5, DType::F32, &Device::Cpu).unwrap();
         let half = Tensor::zeros(4, DType::BF16, &Device::Cpu).unwrap();
-        assert!(!applies(&w, [&w, &w], &other));
-        assert!(!applies(&half, [&half, &half], &half));
+        assert!(!fits(&w, [&w, &w], &other));
+        assert!(!fits(&half, [&half, &half], &half));
     }
 }

@@ -1,10 +1,22 @@
-//! forger's own CPU kernels for convolution (with bias, (leaky) ReLU and
-//! max-pooling fused), transposed convolution, fully connected layers,
-//! max-pooling, (leaky) ReLU, batch normalisation in training mode and
-//! dropout, as Candle custom ops with forward and backward. The
-//! element-wise ones replace chains of Candle ops, each of which allocates
-//! a tensor and adds a backprop node that Candle fills with zeros and adds
-//! into.
+//! forger's CPU kernels, as Candle custom ops with forward and backward,
+//! and the process set-up they are tuned for.
+//!
+//! The crate root holds the ops models call: [`conv2d`] (with bias,
+//! (leaky) ReLU and max-pooling fused: [`conv2d_leaky_relu`],
+//! [`conv2d_leaky_relu_max_pool`]), [`conv_transpose2d`], [`linear`],
+//! [`max_pool2d`], [`leaky_relu`] and [`relu`], [`batch_norm_train`] and
+//! [`dropout`]; [`adam`] holds Adam's (and AdamW's) in-place update;
+//! [`configure_cpu`] (module `cpu`) sets the process up. Behind them:
+//! `ops` (the convolution ops), `compute` (im2col/col2im and their gemms),
+//! `shifted` (small-plane convolutions without im2col), `conv_pool`
+//! (convolution fused with max-pooling), `geometry` (a convolution's
+//! shape), `gemm` (matrix products and scratch buffers), `biased` (ops
+//! with an optional bias), `activation`, `max_pool`, `batch_norm`,
+//! `dropout` and `linear`.
+//!
+//! The element-wise kernels replace chains of Candle ops, each of which
+//! allocates a tensor and adds a backprop node that Candle fills with zeros
+//! and adds into.
 //!
 //! Candle 0.11's CPU `conv_transpose2d` is a direct loop without gemm, and
 //! its conv2d backward uses that loop for every input gradient (even the
@@ -24,14 +36,17 @@
 //! `shifted`).
 //!
 //! The kernels run on CPU tensors of f32 or f64. On other devices, other
-//! dtypes, or after [`set_enabled`]`(false)`, the functions here call
-//! Candle's own ops, so callers need not choose.
+//! dtypes, or after [`set_enabled`]`(false)`, the functions here (and the
+//! optimizer through [`adam::applies`]) call Candle's own ops, so callers
+//! need not choose.
 
 mod activation;
+pub mod adam;
 mod batch_norm;
 mod biased;
 mod compute;
 mod conv_pool;
+mod cpu;
 mod dropout;
 mod gemm;
 mod geometry;
@@ -46,53 +61,28 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use candle_core::{bail, DType, Layout, Result, Storage, Tensor, WithDType, D};
 
+pub use cpu::configure_cpu;
 use geometry::Geometry;
 use ops::{Conv2dOp, ConvTranspose2dOp};
 
 static ENABLED: AtomicBool = AtomicBool::new(true);
 
 /// Turns forger's kernels on (the default) or off for the whole process.
-/// Off, every function here uses Candle's ops: for benchmarks comparing the
-/// two, and to rule the kernels out when chasing a numerical problem.
+/// Off, every function here, and Adam's update, uses Candle's ops: for
+/// benchmarks comparing the two, and to rule the kernels out when chasing a
+/// numerical problem.
 pub fn set_enabled(enabled: bool) {
     ENABLED.store(enabled, Ordering::Relaxed);
 }
 
-/// Process-wide CPU settings for training; binaries call this first thing
-/// in `main`, before any tensor op and before starting threads.
-///
-/// * Candle's element-wise ops run on the calling thread
-///   (`CANDLE_NUM_THREADS=1`, unless it is set already). The heavy work
-///   (convolutions, matmuls) runs on rayon's pool, and Candle runs its
-///   element-wise ops on a second, private pool whose workers spin for a
-///   while after each op and whose caller spins until they finish; those
-///   spinners take cores from rayon's. On 2 cores, one Candle thread made
-///   W2 and W3 of `cargo xtask bench` about 20% faster.
-/// * glibc's malloc keeps freed memory instead of returning it to the
-///   system at once: a training step allocates and frees the same
-///   megabyte-sized buffers every step, and returning them costs a page
-///   fault per 4 KiB page each time they come back (about 10% of a W3 step).
-pub fn configure_cpu() {
-    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
-        std::env::set_var("CANDLE_NUM_THREADS", "1");
-    }
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes allocator parameters; called before
-    // other threads start, as documented above.
-    unsafe {
-        // Blocks up to 32 MiB (glibc's maximum) from the heap, not mmap;
-        // trim the heap only when 1 GiB lies free at its top.
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
-        libc::mallopt(libc::M_TOP_PAD, 64 << 20);
-    }
+/// Whether the kernels are enabled ([`set_enabled`]).
+fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
 }
 
 /// Whether forger's kernels run for `t` (CPU, f32 or f64, and enabled).
 fn use_kernels(t: &Tensor) -> bool {
-    ENABLED.load(Ordering::Relaxed)
-        && t.device().is_cpu()
-        && matches!(t.dtype(), DType::F32 | DType::F64)
+    enabled() && t.device().is_cpu() && matches!(t.dtype(), DType::F32 | DType::F64)
 }
 
 /// The contiguous elements of `s` under `l`.
