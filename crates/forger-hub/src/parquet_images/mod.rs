@@ -18,7 +18,7 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field;
 use parquet::schema::types::{Type, TypePtr};
 
-use super::catalog::Split;
+use crate::catalog::Split;
 
 mod to_folder;
 mod to_idx;
@@ -380,7 +380,7 @@ fn open_all(files: &[(Split, PathBuf)], label: &str) -> Result<Vec<(Split, Image
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::download::parquet_fixture::{noise, parquet, png, Labels};
+    use crate::parquet_fixture::{noise, parquet, png, Labels};
 
     fn write(dir: &Path, name: &str, bytes: Vec<u8>) -> PathBuf {
         let path = dir.join(name);
@@ -396,8 +396,7 @@ mod tests {
     /// testdata/make_hf_sample.py): image bytes uncompressed, the label
     /// column Snappy and dictionary encoded, label names in the metadata.
     fn hf_sample() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("src/download/testdata/hf_datasets_sample.parquet")
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("src/testdata/hf_datasets_sample.parquet")
     }
 
     #[test]
