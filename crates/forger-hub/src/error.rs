@@ -1,9 +1,11 @@
 //! [`HubError`]: everything that can go wrong fetching and converting a data
-//! set, each naming the data set, file or URL concerned and what was expected.
+//! set, and [`ParquetImageError`], what can go wrong reading a parquet shard
+//! of images; each names the data set, file, URL or row concerned and what
+//! was expected.
 
 use std::path::PathBuf;
 
-pub use crate::parquet_images::ParquetImageError;
+use crate::parquet_images::IMAGE_COLUMN;
 
 /// What went wrong fetching or converting a data set.
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +119,81 @@ pub enum HubError {
         expected: &'static str,
         #[source]
         source: forger_data::DataError,
+    },
+}
+
+/// What went wrong reading or converting a parquet file of images.
+#[derive(Debug, thiserror::Error)]
+pub enum ParquetImageError {
+    /// The file could not be opened.
+    #[error("{}: cannot open: {source}", file.display())]
+    Open {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    /// The file is not parquet, or a part of it could not be read.
+    #[error("{}: not a readable parquet file: {source}", file.display())]
+    Parquet {
+        file: PathBuf,
+        source: parquet::errors::ParquetError,
+    },
+    /// A column forger needs is missing.
+    #[error("{}: no column `{column}`: expected {expected}; the file has {found}", file.display())]
+    MissingColumn {
+        file: PathBuf,
+        column: String,
+        expected: &'static str,
+        found: String,
+    },
+    /// A column has the wrong type.
+    #[error("{}: column `{column}` is {found}: expected {expected}", file.display())]
+    ColumnType {
+        file: PathBuf,
+        column: String,
+        found: String,
+        expected: &'static str,
+    },
+    /// A column is compressed with a codec this build does not read.
+    #[error(
+        "{}: column `{column}` is compressed with {codec}: this build reads Snappy or \
+         uncompressed parquet (what the Hub serves)",
+        file.display()
+    )]
+    Codec {
+        file: PathBuf,
+        column: String,
+        codec: String,
+    },
+    /// A value in a row is not what the column should hold.
+    #[error("{}: row {row}, column `{column}`: {problem}", file.display())]
+    Value {
+        file: PathBuf,
+        row: usize,
+        column: String,
+        problem: String,
+    },
+    /// An image's bytes do not decode.
+    #[error("{}: row {row}, column `{image}`: cannot decode the image: {source}", file.display(), image = IMAGE_COLUMN)]
+    Image {
+        file: PathBuf,
+        row: usize,
+        source: image::ImageError,
+    },
+    /// Nothing names the classes, so no class folders can be named.
+    #[error("{}: no class names for column `{column}`: the file's metadata names none and the catalog gives none", file.display())]
+    NoClassNames { file: PathBuf, column: String },
+    /// The class names do not make distinct, valid folder names.
+    #[error("{}: the class names {names:?} of column `{column}` do not make distinct folder names", file.display())]
+    ClassNames {
+        file: PathBuf,
+        column: String,
+        names: Vec<String>,
+    },
+    /// Writing a converted file failed.
+    #[error("{}: writing: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
     },
 }
 

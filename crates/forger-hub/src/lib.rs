@@ -6,8 +6,9 @@
 //! the cache or placed by hand; `convert` builds the result beside its
 //! destination and moves it into place once it reads back, through
 //! `parquet_images` for parquet shards of encoded images; `error` holds
-//! [`HubError`]; `args` (feature `clap`) the `download` command's flags,
-//! [`DownloadArgs`], shared by `cargo xtask download` and `forger download`.
+//! [`HubError`] and [`ParquetImageError`]; `args` (feature `clap`) the
+//! `download` command's flags, `DownloadArgs`, shared by `cargo xtask
+//! download` and `forger download`.
 //!
 //! ```no_run
 //! # fn main() -> forger_hub::Result<()> {
