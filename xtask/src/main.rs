@@ -6,7 +6,6 @@ mod batch_vs_online;
 mod bench;
 mod bench_memory;
 mod cats_dogs;
-mod download;
 mod experiment;
 mod study;
 
@@ -29,7 +28,7 @@ enum Task {
     /// Measure training throughput against the PyTorch reference.
     Bench(bench::BenchArgs),
     /// Download a data set from the Hugging Face Hub into the data cache.
-    Download(download::DownloadArgs),
+    Download(forger_hub::DownloadArgs),
     /// One measured run of a memory benchmark (spawned by `bench`).
     #[command(hide = true)]
     MemoryChild(bench_memory::ChildArgs),
@@ -47,7 +46,13 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().task {
         Task::Experiment(args) => experiment::run(args),
         Task::Bench(args) => bench::run(args),
-        Task::Download(args) => download::run(args),
+        Task::Download(args) => {
+            print!(
+                "{}",
+                args.run(workspace_root().join("data"), "cargo xtask download")?
+            );
+            Ok(())
+        }
         Task::MemoryChild(args) => bench_memory::child(args),
     }
 }

@@ -12,6 +12,8 @@ use forger_data::preview::{write_augment_preview, PreviewConfig};
 use forger_models::{CatDogCnnConfig, ClassifierConfig};
 use forger_train::{fit, EarlyStopping, FitConfig, FitData, OptimizerConfig, RunDir, Schedule};
 
+use crate::summary::print_summary;
+
 /// Which augmentation the training images get.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AugmentChoice {
@@ -156,7 +158,7 @@ pub fn train(args: CatDogCnnArgs) -> anyhow::Result<()> {
         &forger_train::device(args.cuda)?,
         args.resume,
     )?;
-    crate::classify::print_summary(&report.metrics, &run);
+    print_summary(&report.metrics, &run);
     Ok(())
 }
 

@@ -1,24 +1,16 @@
-//! The classifier subcommands: `train`, `eval` and `predict`.
+//! The MNIST-style classifier subcommands: `train mnist-cnn`, `eval` and
+//! `predict`.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, ValueEnum};
 use forger_data::{load_holdout, load_part, load_spec, Part, Splits};
 use forger_models::{ClassifierConfig, MnistCnnConfig};
 use forger_train::plot::{captioned_grid, Tile};
-use forger_train::{
-    fit, FitConfig, FitData, FitMetrics, OptimizerConfig, RunDir, Schedule, TrainedClassifier,
-};
+use forger_train::{fit, FitConfig, FitData, OptimizerConfig, RunDir, Schedule, TrainedClassifier};
 
-#[derive(Subcommand)]
-pub enum TrainCommand {
-    /// The MNIST tutorial's CNN (two 4x4 SAME convolutions, 392 -> classes).
-    MnistCnn(MnistCnnArgs),
-    /// The cats-vs-dogs tutorial's CNN on a class-per-folder image tree, with
-    /// Keras-style augmentation.
-    CatdogCnn(crate::catdog::CatDogCnnArgs),
-}
+use crate::summary::print_summary;
 
 /// Where the data comes from.
 #[derive(Args)]
@@ -79,53 +71,28 @@ pub struct MnistCnnArgs {
     cuda: bool,
 }
 
-pub fn train(cmd: TrainCommand) -> anyhow::Result<()> {
-    match cmd {
-        TrainCommand::MnistCnn(args) => {
-            let splits = args.data.load()?;
-            let [c, h, w] = splits.train.image_shape();
-            let model = ClassifierConfig::MnistCnn(MnistCnnConfig {
-                input: [c, h, w],
-                classes: splits.train.classes().len(),
-                ..Default::default()
-            });
-            let config = FitConfig {
-                optimizer: OptimizerConfig::adam(args.lr),
-                schedule: Schedule::Steps(args.steps),
-                batch_size: args.batch_size,
-                eval_every: Some(args.eval_every),
-                seed: args.seed,
-                ..FitConfig::mnist_tutorial(model)
-            };
-            let device = forger_train::device(args.cuda)?;
-            let run = RunDir::new(&args.out);
-            let data = FitData::from_splits(&splits, args.data.data.display().to_string());
-            let report = fit(&config, &data, &run, &device, args.resume)?;
-            print_summary(&report.metrics, &run);
-            Ok(())
-        }
-        TrainCommand::CatdogCnn(args) => crate::catdog::train(args),
-    }
-}
-
-/// Prints a finished run's test metrics and where it is.
-pub fn print_summary(m: &FitMetrics, run: &RunDir) {
-    let auc = m
-        .test_auc
-        .map(|a| format!(", test AUC {a:.4}"))
-        .unwrap_or_default();
-    let skipped = match m.skipped_images.len() {
-        0 => String::new(),
-        n => format!(", {n} bad image files skipped"),
+pub fn train(args: MnistCnnArgs) -> anyhow::Result<()> {
+    let splits = args.data.load()?;
+    let [c, h, w] = splits.train.image_shape();
+    let model = ClassifierConfig::MnistCnn(MnistCnnConfig {
+        input: [c, h, w],
+        classes: splits.train.classes().len(),
+        ..Default::default()
+    });
+    let config = FitConfig {
+        optimizer: OptimizerConfig::adam(args.lr),
+        schedule: Schedule::Steps(args.steps),
+        batch_size: args.batch_size,
+        eval_every: Some(args.eval_every),
+        seed: args.seed,
+        ..FitConfig::mnist_tutorial(model)
     };
-    println!(
-        "test accuracy {:.4}, test loss {:.4}{auc} after {} steps ({:.1} s of training{skipped}); run in {}",
-        m.test_accuracy,
-        m.test_loss,
-        m.steps,
-        m.train_seconds,
-        run.root().display()
-    );
+    let device = forger_train::device(args.cuda)?;
+    let run = RunDir::new(&args.out);
+    let data = FitData::from_splits(&splits, args.data.data.display().to_string());
+    let report = fit(&config, &data, &run, &device, args.resume)?;
+    print_summary(&report.metrics, &run);
+    Ok(())
 }
 
 #[derive(Args)]

@@ -1,10 +1,16 @@
-//! `forger`: train, evaluate and use image classifiers and GANs from the
-//! command line. Each subcommand parses its arguments and calls one library
-//! function; the capabilities live in the `forger-*` crates.
+//! `forger`: train, evaluate and use image classifiers and GANs, and
+//! download data sets, from the command line. Each subcommand parses its
+//! arguments and calls one library function; the capabilities live in the
+//! `forger-*` crates. `classify` holds the MNIST-style subcommands, `catdog`
+//! the cats-vs-dogs tutorial's, `gan` the GAN and teaching-site ones, and
+//! `summary` what both classifier trainings print at the end.
 
 mod catdog;
 mod classify;
 mod gan;
+mod summary;
+
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -24,7 +30,7 @@ struct Cli {
 enum Command {
     /// Train a classifier.
     #[command(subcommand)]
-    Train(classify::TrainCommand),
+    Train(TrainCommand),
     /// Evaluate a trained classifier on a data set.
     Eval(classify::EvalArgs),
     /// Classify image files with a trained classifier.
@@ -36,6 +42,17 @@ enum Command {
     Gan(gan::GanCommand),
     /// Build the teaching site (case library and reader test) from a GAN run.
     Teach(gan::TeachArgs),
+    /// Download a data set from the Hugging Face Hub into the data cache.
+    Download(forger_hub::DownloadArgs),
+}
+
+#[derive(Subcommand)]
+enum TrainCommand {
+    /// The MNIST tutorial's CNN (two 4x4 SAME convolutions, 392 -> classes).
+    MnistCnn(classify::MnistCnnArgs),
+    /// The cats-vs-dogs tutorial's CNN on a class-per-folder image tree, with
+    /// Keras-style augmentation.
+    CatdogCnn(catdog::CatDogCnnArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -48,12 +65,18 @@ fn main() -> anyhow::Result<()> {
         .with_target(false)
         .init();
     match Cli::parse().command {
-        Command::Train(cmd) => classify::train(cmd),
+        Command::Train(TrainCommand::MnistCnn(args)) => classify::train(args),
+        Command::Train(TrainCommand::CatdogCnn(args)) => catdog::train(args),
         Command::Eval(args) => classify::eval(args),
         Command::Predict(args) => classify::predict(args),
         Command::AugmentPreview(args) => catdog::augment_preview(args),
         Command::Gan(gan::GanCommand::Train(args)) => gan::train(args),
         Command::Gan(gan::GanCommand::Sample(args)) => gan::sample_command(args),
         Command::Teach(args) => gan::teach(args),
+        Command::Download(args) => {
+            // Without a workspace, the default cache is `data/` here.
+            print!("{}", args.run(PathBuf::from("data"), "forger download")?);
+            Ok(())
+        }
     }
 }

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::{open_all, rows_bar, ImageTable, ParquetImageError, Record, Result, IMAGE_COLUMN};
-use crate::download::catalog::Split;
+use crate::catalog::Split;
 
 /// Images of one split decoded to grey, all of one size.
 struct GreySplit {

@@ -10,13 +10,13 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{bail, Context};
 use hf_hub::api::sync::{Api, ApiBuilder};
 use hf_hub::{Cache, Repo, RepoType};
 use sha2::{Digest, Sha256};
 
-use super::catalog::{DataSet, Remote};
-use super::Options;
+use crate::catalog::{DataSet, Remote};
+use crate::error::{HubError, Result};
+use crate::Options;
 
 /// hf-hub's cache, inside forger's data cache.
 pub fn hub_cache(opts: &Options) -> PathBuf {
@@ -56,9 +56,14 @@ pub fn url(set: &DataSet, remote: &Remote, opts: &Options) -> String {
 
 /// Downloads (or resumes) every file of `set`, verifies each, and returns
 /// their paths in hf-hub's cache.
-pub fn download(set: &DataSet, opts: &Options) -> anyhow::Result<Vec<PathBuf>> {
-    check_reachable(&opts.endpoint, opts.connect_timeout)
-        .map_err(|e| anyhow::anyhow!("{e:#}\n{}", by_hand(set, opts, "could not reach the Hub")))?;
+pub fn download(set: &DataSet, opts: &Options) -> Result<Vec<PathBuf>> {
+    if let Some(problem) = unreachable(&opts.endpoint, opts.connect_timeout)? {
+        return Err(HubError::Unreachable {
+            endpoint: opts.endpoint.clone(),
+            problem,
+            by_hand: by_hand(set, opts, "could not reach the Hub"),
+        });
+    }
     // hf-hub 0.4 reads no environment variables when built from a cache:
     // cache folder and endpoint are both set here.
     let api: Api = ApiBuilder::from_cache(Cache::new(hub_cache(opts)))
@@ -66,7 +71,10 @@ pub fn download(set: &DataSet, opts: &Options) -> anyhow::Result<Vec<PathBuf>> {
         .with_progress(opts.progress && std::io::stderr().is_terminal())
         .with_retries(0)
         .build()
-        .context("setting up the Hub client")?;
+        .map_err(|source| HubError::Client {
+            cache: hub_cache(opts),
+            source,
+        })?;
     let repo = api.repo(repo(set));
     let mut paths = Vec::with_capacity(set.files.len());
     for remote in set.files {
@@ -80,16 +88,17 @@ pub fn download(set: &DataSet, opts: &Options) -> anyhow::Result<Vec<PathBuf>> {
                     remote.path,
                     opts.attempts
                 ),
-                Err(e) => bail!(
-                    "downloading {} failed after {attempt} attempts: {e}\n\
-                     (the partial download is kept in {} and resumed next time)",
-                    url(set, remote, opts),
-                    hub_cache(opts).display()
-                ),
+                Err(source) => {
+                    return Err(HubError::Download {
+                        url: url(set, remote, opts),
+                        attempts: attempt,
+                        partial: hub_cache(opts),
+                        source,
+                    })
+                }
             }
         };
-        verify_download(&path, remote)
-            .with_context(|| format!("verifying {}", url(set, remote, opts)))?;
+        verify_download(&path, &url(set, remote, opts), remote)?;
         paths.push(path);
     }
     Ok(paths)
@@ -98,7 +107,7 @@ pub fn download(set: &DataSet, opts: &Options) -> anyhow::Result<Vec<PathBuf>> {
 /// The files of `set` already on disk, for offline use: in hf-hub's cache
 /// (verified again), or placed by hand in the incoming folder (checked
 /// against pinned checksums where the catalog has them).
-pub fn cached(set: &DataSet, opts: &Options) -> anyhow::Result<Option<Vec<PathBuf>>> {
+pub fn cached(set: &DataSet, opts: &Options) -> Result<Option<Vec<PathBuf>>> {
     let hub = Cache::new(hub_cache(opts)).repo(repo(set));
     if let Some(paths) = set
         .files
@@ -107,7 +116,7 @@ pub fn cached(set: &DataSet, opts: &Options) -> anyhow::Result<Option<Vec<PathBu
         .collect::<Option<Vec<_>>>()
     {
         for (path, remote) in paths.iter().zip(set.files) {
-            verify_download(path, remote)?;
+            verify_download(path, &url(set, remote, opts), remote)?;
         }
         return Ok(Some(paths));
     }
@@ -122,10 +131,13 @@ pub fn cached(set: &DataSet, opts: &Options) -> anyhow::Result<Option<Vec<PathBu
     for (path, remote) in by_hand.iter().zip(set.files) {
         let got = sha256_file(path)?;
         match remote.sha256 {
-            Some(want) if want != got => bail!(
-                "{}: sha256 {got} does not match the pinned {want}; replace the file",
-                path.display()
-            ),
+            Some(want) if want != got => {
+                return Err(HubError::PinnedChecksum {
+                    file: path.clone(),
+                    got,
+                    want,
+                })
+            }
             Some(_) => {}
             None => tracing::warn!(
                 "{}: no checksum is pinned for this file; its sha256 is {got}",
@@ -139,15 +151,15 @@ pub fn cached(set: &DataSet, opts: &Options) -> anyhow::Result<Option<Vec<PathBu
 /// Checks a file hf-hub delivered: its sha256 must equal the Hub's LFS
 /// digest (the blob's name, which hf-hub takes from the ETag) and the pin,
 /// where there is one. A file that fails is removed, so that the next run
-/// downloads it again.
-fn verify_download(path: &Path, remote: &Remote) -> anyhow::Result<()> {
+/// downloads it again. `url` is where it came from, for messages.
+fn verify_download(path: &Path, url: &str, remote: &Remote) -> Result<()> {
     let blob = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let etag = blob
         .file_name()
         .and_then(|n| n.to_str())
         .filter(|n| n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit()))
         .map(str::to_ascii_lowercase);
-    let expected: Vec<(&str, String)> = etag
+    let expected: Vec<(&'static str, String)> = etag
         .map(|e| ("the Hub's sha256 (ETag)", e))
         .into_iter()
         .chain(
@@ -157,34 +169,33 @@ fn verify_download(path: &Path, remote: &Remote) -> anyhow::Result<()> {
         )
         .collect();
     if expected.is_empty() {
-        bail!(
-            "{}: cannot verify: the Hub sent no sha256 ETag (not an LFS file) and none is pinned in the catalog",
-            remote.path
-        );
+        return Err(HubError::Unverifiable {
+            url: url.to_string(),
+        });
     }
     let got = sha256_file(&blob)?;
-    if let Some((source, want)) = expected.iter().find(|(_, want)| *want != got) {
+    if let Some((whose, want)) = expected.into_iter().find(|(_, want)| *want != got) {
         let _ = std::fs::remove_file(&blob);
         let _ = std::fs::remove_file(path);
-        bail!(
-            "checksum mismatch for {}: sha256 {got}, expected {want} ({source}); \
-             the corrupt file was removed, run the download again",
-            remote.path
-        );
+        return Err(HubError::Checksum {
+            url: url.to_string(),
+            got,
+            want,
+            whose,
+        });
     }
     Ok(())
 }
 
 /// The sha256 of a file, as lower-case hex.
-pub fn sha256_file(path: &Path) -> anyhow::Result<String> {
-    let mut file =
-        std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut file = std::fs::File::open(path).map_err(|e| HubError::io("opening", path, e))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {
         let n = file
             .read(&mut buf)
-            .with_context(|| format!("reading {}", path.display()))?;
+            .map_err(|e| HubError::io("reading", path, e))?;
         if n == 0 {
             break;
         }
@@ -197,14 +208,24 @@ pub fn sha256_file(path: &Path) -> anyhow::Result<String> {
         .collect())
 }
 
-/// Fails fast, naming what it tried, when the endpoint's host cannot be
-/// resolved or connected to within `timeout`.
-fn check_reachable(endpoint: &str, timeout: Duration) -> anyhow::Result<()> {
-    let (scheme, rest) = endpoint
-        .split_once("://")
-        .with_context(|| format!("endpoint {endpoint} is not a URL"))?;
-    let default_port = if scheme == "https" { 443 } else { 80 };
+/// Why the endpoint's host cannot be resolved or connected to within
+/// `timeout`, naming what was tried; `None` when it can. This fails fast,
+/// before hf-hub's own, longer timeouts. An endpoint that is not a URL is
+/// an error.
+fn unreachable(endpoint: &str, timeout: Duration) -> Result<Option<String>> {
+    let bad = || HubError::BadEndpoint {
+        endpoint: endpoint.to_string(),
+    };
+    let (scheme, rest) = endpoint.split_once("://").ok_or_else(bad)?;
+    let default_port = match scheme {
+        "https" => 443,
+        "http" => 80,
+        _ => return Err(bad()),
+    };
     let authority = rest.split('/').next().unwrap_or_default();
+    if authority.is_empty() {
+        return Err(bad());
+    }
     let address = if authority
         .rsplit_once(':')
         .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
@@ -213,21 +234,21 @@ fn check_reachable(endpoint: &str, timeout: Duration) -> anyhow::Result<()> {
     } else {
         format!("{authority}:{default_port}")
     };
-    let addrs: Vec<_> = address
-        .to_socket_addrs()
-        .with_context(|| format!("could not reach {endpoint}: resolving {address} failed"))?
-        .collect();
+    let addrs: Vec<_> = match address.to_socket_addrs() {
+        Ok(addrs) => addrs.collect(),
+        Err(e) => return Ok(Some(format!("resolving {address} failed ({e})"))),
+    };
     let mut last = None;
     for addr in &addrs {
         match TcpStream::connect_timeout(addr, timeout) {
-            Ok(_) => return Ok(()),
+            Ok(_) => return Ok(None),
             Err(e) => last = Some(format!("{addr}: {e}")),
         }
     }
-    bail!(
-        "could not reach {endpoint}: connecting to {address} failed ({})",
+    Ok(Some(format!(
+        "connecting to {address} failed ({})",
         last.unwrap_or_else(|| "no addresses".into())
-    )
+    )))
 }
 
 /// How to place the files of `set` by hand, after `what` went wrong.
@@ -245,7 +266,8 @@ pub fn by_hand(set: &DataSet, opts: &Options, what: &str) -> String {
         ));
     }
     text.push_str(&format!(
-        "then run `cargo xtask download {} --offline --cache {}`, which checks and converts them.",
+        "then run `{} {} --offline --cache {}`, which checks and converts them.",
+        opts.command,
         set.name,
         opts.cache.display()
     ));

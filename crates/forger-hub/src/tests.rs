@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use parquet::basic::Compression;
 
-use super::catalog::{DataSet, Layout, Remote, Split};
-use super::parquet_fixture::{jpeg, noise, parquet, png, Labels};
-use super::{fetch, hub, Options};
+use crate::catalog::{DataSet, Layout, Remote, Split};
+use crate::parquet_fixture::{jpeg, noise, parquet, png, Labels};
+use crate::{fetch, hub, list, HubError, Options, ParquetImageError, CATALOG};
 
 /// How the server treats a file's body requests.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -262,6 +262,7 @@ fn options(cache: &Path, endpoint: &str) -> Options {
         attempts: 3,
         progress: false,
         connect_timeout: Duration::from_secs(2),
+        command: "forger download".to_string(),
     }
 }
 
@@ -529,8 +530,8 @@ fn parquet_shards_become_image_folders_that_forger_loads() {
 #[test]
 fn the_list_shows_every_data_set_with_its_size_licence_and_source() {
     let cache = tempfile::tempdir().unwrap();
-    let text = super::list(&options(cache.path(), "https://huggingface.co"));
-    for set in super::CATALOG {
+    let text = list(&options(cache.path(), "https://huggingface.co"));
+    for set in CATALOG {
         let entry = text
             .split('\n')
             .skip_while(|l| !l.starts_with(&format!("{} ", set.name)))
@@ -585,7 +586,14 @@ fn a_parquet_without_the_label_column_is_a_clear_error_and_nothing_is_placed() {
     let server = FakeHub::start(served);
     let cache = tempfile::tempdir().unwrap();
     let err = fetch(&set, &options(cache.path(), &server.endpoint)).unwrap_err();
-    let text = format!("{err:#}");
+    assert!(
+        matches!(
+            err,
+            HubError::Parquet(ParquetImageError::MissingColumn { .. })
+        ),
+        "{err:?}"
+    );
+    let text = err.to_string();
     assert!(
         text.contains("train-00000-of-00001.parquet")
             && text.contains("no column `label`")
@@ -612,7 +620,25 @@ fn a_corrupted_file_is_a_checksum_error_and_nothing_is_left_in_place() {
     let server = FakeHub::start(served);
     let cache = tempfile::tempdir().unwrap();
     let err = fetch(&set, &options(cache.path(), &server.endpoint)).unwrap_err();
-    let text = format!("{err:#}");
+    let HubError::Checksum {
+        ref url,
+        ref got,
+        ref want,
+        whose,
+    } = err
+    else {
+        panic!("{err:?}");
+    };
+    assert_eq!(
+        url,
+        &format!(
+            "{}/datasets/test/bad/resolve/main/tiny.npz",
+            server.endpoint
+        )
+    );
+    assert_ne!(got, want);
+    assert_eq!(whose, "the Hub's sha256 (ETag)");
+    let text = err.to_string();
     assert!(
         text.contains("checksum mismatch") && text.contains("tiny.npz"),
         "{text}"
@@ -644,7 +670,12 @@ fn a_connection_that_always_drops_fails_after_bounded_attempts_without_a_half_fi
         attempts: 2,
         ..options(cache.path(), &server.endpoint)
     };
-    let text = format!("{:#}", fetch(&set, &opts).unwrap_err());
+    let err = fetch(&set, &opts).unwrap_err();
+    assert!(
+        matches!(err, HubError::Download { attempts: 2, .. }),
+        "{err:?}"
+    );
+    let text = err.to_string();
     assert!(text.contains("failed after 2 attempts"), "{text}");
     assert!(!cache.path().join("test-drop.npz").exists());
     assert_eq!(files_named(cache.path(), ".part").len(), 1);
@@ -665,14 +696,20 @@ fn without_network_it_fails_fast_saying_what_it_tried_and_how_to_place_files() {
     );
     let cache = tempfile::tempdir().unwrap();
     let opts = options(cache.path(), &closed);
-    let text = format!("{:#}", fetch(&set, &opts).unwrap_err());
+    let err = fetch(&set, &opts).unwrap_err();
+    assert!(matches!(err, HubError::Unreachable { .. }), "{err:?}");
+    let text = err.to_string();
     assert!(
         text.contains("could not reach") && text.contains(&closed),
         "{text}"
     );
     let incoming = hub::incoming_dir(&opts, &set).join("data/tiny.npz");
+    let rerun = format!(
+        "`forger download test-away --offline --cache {}`",
+        cache.path().display()
+    );
     assert!(
-        text.contains(&incoming.display().to_string()) && text.contains("--offline"),
+        text.contains(&incoming.display().to_string()) && text.contains(&rerun),
         "{text}"
     );
 
@@ -680,11 +717,34 @@ fn without_network_it_fails_fast_saying_what_it_tried_and_how_to_place_files() {
         offline: true,
         ..opts.clone()
     };
-    let text = format!("{:#}", fetch(&set, &offline).unwrap_err());
+    let err = fetch(&set, &offline).unwrap_err();
+    assert!(matches!(err, HubError::NotCached { .. }), "{err:?}");
+    let text = err.to_string();
     assert!(text.contains("--offline forbids downloading"), "{text}");
     // Placed by hand as the message says, the offline run converts it.
     std::fs::create_dir_all(incoming.parent().unwrap()).unwrap();
     std::fs::write(&incoming, npz_file()).unwrap();
     let dest = fetch(&set, &offline).unwrap();
     assert_eq!(forger_data::npz::load(&dest).unwrap().test.len(), 2);
+}
+
+#[test]
+fn an_endpoint_that_is_not_a_url_is_an_error_naming_it() {
+    let (set, _) = hosted_set(
+        "test/url",
+        Layout::Npz,
+        vec![("data/tiny.npz", None, npz_file())],
+        |_| Serve::Good,
+    );
+    let cache = tempfile::tempdir().unwrap();
+    for endpoint in ["huggingface.co", "ftp://huggingface.co", "https://"] {
+        let err = fetch(&set, &options(cache.path(), endpoint)).unwrap_err();
+        assert!(matches!(err, HubError::BadEndpoint { .. }), "{err:?}");
+        assert!(
+            err.to_string().contains(&format!(
+                "endpoint `{endpoint}` is not a URL: expected http://"
+            )),
+            "{err}"
+        );
+    }
 }

@@ -18,7 +18,8 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field;
 use parquet::schema::types::{Type, TypePtr};
 
-use super::catalog::Split;
+use crate::catalog::Split;
+use crate::error::ParquetImageError;
 
 mod to_folder;
 mod to_idx;
@@ -32,71 +33,6 @@ pub const IMAGE_COLUMN: &str = "image";
 /// What the image column must be.
 const IMAGE_EXPECTED: &str =
     "a struct {bytes: binary, path: string}, as Hugging Face `datasets` writes an Image feature";
-
-/// What went wrong reading or converting a parquet file of images.
-#[derive(Debug, thiserror::Error)]
-pub enum ParquetImageError {
-    #[error("{}: cannot open: {source}", file.display())]
-    Open {
-        file: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{}: not a readable parquet file: {source}", file.display())]
-    Parquet {
-        file: PathBuf,
-        source: parquet::errors::ParquetError,
-    },
-    #[error("{}: no column `{column}`: expected {expected}; the file has {found}", file.display())]
-    MissingColumn {
-        file: PathBuf,
-        column: String,
-        expected: &'static str,
-        found: String,
-    },
-    #[error("{}: column `{column}` is {found}: expected {expected}", file.display())]
-    ColumnType {
-        file: PathBuf,
-        column: String,
-        found: String,
-        expected: &'static str,
-    },
-    #[error(
-        "{}: column `{column}` is compressed with {codec}: this build reads Snappy or \
-         uncompressed parquet (what the Hub serves)",
-        file.display()
-    )]
-    Codec {
-        file: PathBuf,
-        column: String,
-        codec: String,
-    },
-    #[error("{}: row {row}, column `{column}`: {problem}", file.display())]
-    Value {
-        file: PathBuf,
-        row: usize,
-        column: String,
-        problem: String,
-    },
-    #[error("{}: row {row}, column `{IMAGE_COLUMN}`: cannot decode the image: {source}", file.display())]
-    Image {
-        file: PathBuf,
-        row: usize,
-        source: image::ImageError,
-    },
-    #[error("{}: no class names for column `{column}`: the file's metadata names none and the catalog gives none", file.display())]
-    NoClassNames { file: PathBuf, column: String },
-    #[error("{}: the class names {names:?} of column `{column}` do not make distinct folder names", file.display())]
-    ClassNames {
-        file: PathBuf,
-        column: String,
-        names: Vec<String>,
-    },
-    #[error("{}: writing: {source}", path.display())]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-}
 
 type Result<T> = std::result::Result<T, ParquetImageError>;
 
@@ -380,7 +316,7 @@ fn open_all(files: &[(Split, PathBuf)], label: &str) -> Result<Vec<(Split, Image
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::download::parquet_fixture::{noise, parquet, png, Labels};
+    use crate::parquet_fixture::{noise, parquet, png, Labels};
 
     fn write(dir: &Path, name: &str, bytes: Vec<u8>) -> PathBuf {
         let path = dir.join(name);
@@ -396,8 +332,7 @@ mod tests {
     /// testdata/make_hf_sample.py): image bytes uncompressed, the label
     /// column Snappy and dictionary encoded, label names in the metadata.
     fn hf_sample() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("src/download/testdata/hf_datasets_sample.parquet")
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("src/testdata/hf_datasets_sample.parquet")
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::{open_all, rows_bar, ImageTable, ParquetImageError, Result, IMAGE_COLUMN};
-use crate::download::catalog::Split;
+use crate::catalog::Split;
 
 /// Writes the shards in `files` as an image folder in `out`: one folder per
 /// class, named from the file's label names (else `classes`), inside one

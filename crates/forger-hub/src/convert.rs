@@ -4,10 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context};
-
-use super::catalog::{DataSet, Layout, Split};
-use super::parquet_images;
+use crate::catalog::{DataSet, Layout, Split};
+use crate::error::{HubError, Result};
+use crate::parquet_images;
 
 /// Where `set` lands inside the cache: a folder, or an `.npz` file.
 pub fn destination(cache: &Path, set: &DataSet) -> PathBuf {
@@ -18,7 +17,7 @@ pub fn destination(cache: &Path, set: &DataSet) -> PathBuf {
 }
 
 /// Builds `dest` from the downloaded `files` (in catalog order).
-pub fn place(set: &DataSet, files: &[PathBuf], dest: &Path) -> anyhow::Result<()> {
+pub fn place(set: &DataSet, files: &[PathBuf], dest: &Path) -> Result<()> {
     let name = dest.file_name().and_then(|n| n.to_str()).unwrap_or("data");
     let partial = dest.with_file_name(format!(".{name}.partial-{}", std::process::id()));
     remove(&partial)?;
@@ -27,32 +26,49 @@ pub fn place(set: &DataSet, files: &[PathBuf], dest: &Path) -> anyhow::Result<()
         let _ = remove(&partial);
         return Err(e);
     }
-    std::fs::rename(&partial, dest)
-        .with_context(|| format!("moving {} to {}", partial.display(), dest.display()))
+    std::fs::rename(&partial, dest).map_err(|source| HubError::Move {
+        from: partial.clone(),
+        to: dest.to_path_buf(),
+        source,
+    })
 }
 
-fn build(set: &DataSet, files: &[PathBuf], partial: &Path) -> anyhow::Result<()> {
+fn build(set: &DataSet, files: &[PathBuf], partial: &Path) -> Result<()> {
     match set.layout {
         Layout::Npz => {
-            let file = files.first().context("no file downloaded")?;
-            std::fs::copy(file, partial).with_context(|| format!("copying {}", file.display()))?;
-            forger_data::npz::load(partial)
-                .context("the downloaded file is not a MedMNIST-style .npz")?;
+            let [file] = files else {
+                return Err(HubError::Catalog {
+                    name: set.name,
+                    problem: format!("an .npz data set has one file, not {}", files.len()),
+                });
+            };
+            std::fs::copy(file, partial).map_err(|e| HubError::io("copying", file, e))?;
+            forger_data::npz::load(partial).map_err(|source| HubError::ReadBack {
+                path: file.clone(),
+                expected: "a MedMNIST-style .npz",
+                source,
+            })?;
         }
         Layout::ParquetIdx { label } => {
             let shards = shards(set, files)?;
             if shards.iter().any(|(s, _)| *s == Split::Validation) {
-                bail!("{}: IDX files hold a train and a test split only", set.name);
+                return Err(HubError::Catalog {
+                    name: set.name,
+                    problem: "IDX files hold a train and a test split only".into(),
+                });
             }
-            std::fs::create_dir_all(partial)?;
+            create_dir(partial)?;
             let [train, test] = parquet_images::write_idx(&shards, label, partial)?;
             tracing::info!("converted {train} training and {test} test images to IDX");
-            forger_data::idx::load_dir(partial)
-                .context("the converted IDX files do not read back")?;
+            forger_data::idx::load_dir(partial).map_err(|source| HubError::ReadBack {
+                path: partial.to_path_buf(),
+                expected: "the four MNIST IDX files",
+                source,
+            })?;
         }
         Layout::ParquetFolder { label, classes } => {
             let shards = shards(set, files)?;
-            std::fs::create_dir_all(partial)?;
+            create_dir(partial)?;
             let count = parquet_images::write_folder(&shards, label, classes, partial)?;
             tracing::info!("wrote {count} images");
             check_folder(partial)?;
@@ -62,14 +78,15 @@ fn build(set: &DataSet, files: &[PathBuf], partial: &Path) -> anyhow::Result<()>
 }
 
 /// The downloaded parquet shards with their splits.
-fn shards(set: &DataSet, files: &[PathBuf]) -> anyhow::Result<Vec<(Split, PathBuf)>> {
+fn shards(set: &DataSet, files: &[PathBuf]) -> Result<Vec<(Split, PathBuf)>> {
     set.files
         .iter()
         .zip(files)
         .map(|(remote, path)| {
-            let split = remote
-                .split
-                .with_context(|| format!("{}: the catalog names no split", remote.path))?;
+            let split = remote.split.ok_or_else(|| HubError::Catalog {
+                name: set.name,
+                problem: format!("the parquet shard {} names no split", remote.path),
+            })?;
             Ok((split, path.clone()))
         })
         .collect()
@@ -77,7 +94,7 @@ fn shards(set: &DataSet, files: &[PathBuf]) -> anyhow::Result<Vec<(Split, PathBu
 
 /// Checks that forger's loader takes the image folder at `root`: one tree,
 /// or one per split folder (without decoding the images again).
-fn check_folder(root: &Path) -> anyhow::Result<()> {
+fn check_folder(root: &Path) -> Result<()> {
     let splits: Vec<PathBuf> = [Split::Train, Split::Validation, Split::Test]
         .iter()
         .map(|s| root.join(s.folder()))
@@ -89,13 +106,22 @@ fn check_folder(root: &Path) -> anyhow::Result<()> {
         splits
     };
     for tree in trees {
-        forger_data::image_folder::FolderIndex::discover(&tree)
-            .context("the written image folder does not read back")?;
+        forger_data::image_folder::FolderIndex::discover(&tree).map_err(|source| {
+            HubError::ReadBack {
+                path: tree.clone(),
+                expected: "an image folder (one folder per class)",
+                source,
+            }
+        })?;
     }
     Ok(())
 }
 
-fn remove(path: &Path) -> anyhow::Result<()> {
+fn create_dir(path: &Path) -> Result<()> {
+    std::fs::create_dir_all(path).map_err(|e| HubError::io("creating", path, e))
+}
+
+fn remove(path: &Path) -> Result<()> {
     let gone = if path.is_dir() {
         std::fs::remove_dir_all(path)
     } else {
@@ -103,7 +129,7 @@ fn remove(path: &Path) -> anyhow::Result<()> {
     };
     match gone {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(e).with_context(|| format!("removing {}", path.display()))
+            Err(HubError::io("removing", path, e))
         }
         _ => Ok(()),
     }

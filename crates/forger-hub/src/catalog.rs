@@ -1,4 +1,4 @@
-//! The data sets `cargo xtask download` knows: where each comes from on the
+//! The data sets forger can download: where each comes from on the
 //! Hugging Face Hub, what it is, and how it lands in forger's formats.
 //!
 //! The repositories and file names are configuration: this table is the one
@@ -6,6 +6,8 @@
 //! entry was checked against public sources (noted beside it) rather than
 //! fetched. Every download is verified against the Hub's LFS sha256 (its
 //! ETag) and, where one is pinned here, against the pin as well.
+
+use crate::error::{HubError, Result};
 
 /// A split of a data set, as the Hub's dataset repositories name them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,16 +68,21 @@ pub enum Layout {
 /// A data set: its name on the command line, what it is, and its source.
 #[derive(Debug, Clone, Copy)]
 pub struct DataSet {
+    /// The name on the command line, and of its place in the cache.
     pub name: &'static str,
+    /// One line on what it is.
     pub what: &'static str,
     /// Approximate download size.
     pub size: &'static str,
+    /// Its licence, and what using it asks of the user.
     pub licence: &'static str,
     /// Hugging Face dataset repository (`owner/name`).
     pub repo: &'static str,
     /// Branch, tag or commit.
     pub revision: &'static str,
+    /// Its files in the repository, in the order conversion takes them.
     pub files: &'static [Remote],
+    /// How the files become something forger reads.
     pub layout: Layout,
 }
 
@@ -120,7 +127,7 @@ macro_rules! medmnist {
     };
 }
 
-/// Every data set `cargo xtask download` can fetch.
+/// Every data set forger can download.
 pub const CATALOG: &[DataSet] = &[
     // Checked: candle-datasets' MNIST loader reads `ylecun/mnist` (from its
     // `refs/convert/parquet` branch); the `main` branch holds the parquet
@@ -282,9 +289,20 @@ pub const CATALOG: &[DataSet] = &[
     },
 ];
 
-/// The data set called `name`.
-pub fn find(name: &str) -> Option<&'static DataSet> {
-    CATALOG.iter().find(|d| d.name == name)
+/// The data set called `name`; an unknown name is an error listing the
+/// catalog's names.
+pub fn find(name: &str) -> Result<&'static DataSet> {
+    CATALOG
+        .iter()
+        .find(|d| d.name == name)
+        .ok_or_else(|| HubError::UnknownDataSet {
+            name: name.to_string(),
+            known: CATALOG
+                .iter()
+                .map(|d| d.name)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
 }
 
 #[cfg(test)]
@@ -304,6 +322,13 @@ mod tests {
             );
             assert!(CATALOG[i + 1..].iter().all(|e| e.name != d.name));
         }
-        assert!(find("pneumoniamnist").is_some() && find("nope").is_none());
+        assert_eq!(find("pneumoniamnist").unwrap().name, "pneumoniamnist");
+        let unknown = find("nope").unwrap_err().to_string();
+        assert!(
+            unknown.contains("`nope`")
+                && unknown.contains("mnist, fashion-mnist, pneumoniamnist")
+                && unknown.contains("`--list`"),
+            "{unknown}"
+        );
     }
 }
