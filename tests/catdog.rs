@@ -5,7 +5,6 @@
 use std::path::Path;
 
 use candle_core::Device;
-use forger::data::augment::AugmentConfig;
 use forger::data::image_folder::{load_folder_splits, FolderSplitConfig, ImageFolderConfig};
 use forger::data::Splits;
 use forger::models::{CatDogCnnConfig, ClassifierConfig};
@@ -115,18 +114,6 @@ fn augmented_training_resumes_exactly_and_differs_from_plain() {
     }
     let config = std::fs::read_to_string(run("a").config()).unwrap();
     assert!(config.contains("rotation_range"), "{config}");
-
-    let bad_rescale = FitConfig {
-        augment: Some(AugmentConfig {
-            rescale: 1.0,
-            ..AugmentConfig::tutorial()
-        }),
-        ..tiny_config(1)
-    };
-    let err = fit(&bad_rescale, &data, &run("d"), &cpu, false)
-        .err()
-        .unwrap();
-    assert!(err.to_string().contains("rescale"), "{err}");
 }
 
 #[test]

@@ -18,7 +18,7 @@ pub enum AugmentChoice {
     /// The tutorial's: rotation 20, shifts 0.1, zoom 0.2, shear 0.2,
     /// brightness 0.8-1.2, horizontal flip.
     Default,
-    /// Only the rescale to [0, 1].
+    /// None: the images are only scaled to [0, 1].
     None,
 }
 

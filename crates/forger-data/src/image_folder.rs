@@ -156,12 +156,20 @@ impl ImageFolderConfig {
     }
 }
 
-/// The files of a class-per-folder tree and their labels, not yet decoded.
+/// The files of a class-per-folder tree and their labels, not yet decoded:
+/// the one listing of an image folder, used both to load a tree into memory
+/// ([`FolderIndex::load`]) and to decode it on demand
+/// ([`crate::source::FolderSource`]). The file list is kept compact (the
+/// names in one string, about 12 bytes per image besides the name), since
+/// it is what grows with the data set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FolderIndex {
     root: PathBuf,
     classes: Vec<String>,
-    files: Vec<PathBuf>,
+    /// Every file name, one after another.
+    names: String,
+    /// Where each image's name ends in `names`.
+    ends: Vec<usize>,
     labels: Vec<u32>,
 }
 
@@ -177,7 +185,8 @@ pub struct FolderLoad {
 
 impl FolderIndex {
     /// Lists the classes and image files under `root`, classes in sorted
-    /// order, files sorted by name within each class.
+    /// order, files sorted by name within each class (see the module docs
+    /// for the rules). Links are followed; names must be UTF-8.
     pub fn discover(root: &Path) -> Result<Self> {
         let mut class_dirs = Vec::new();
         for entry in visible_entries(root)? {
@@ -196,15 +205,16 @@ impl FolderIndex {
                 ),
             ));
         }
-        let mut classes = Vec::with_capacity(class_dirs.len());
-        let mut files = Vec::new();
-        let mut labels = Vec::new();
+        let mut index = Self {
+            root: root.to_path_buf(),
+            classes: Vec::with_capacity(class_dirs.len()),
+            names: String::new(),
+            ends: Vec::new(),
+            labels: Vec::new(),
+        };
         for (label, dir) in class_dirs.iter().enumerate() {
-            let name = dir
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let before = files.len();
+            let name = utf8_name(dir)?;
+            let before = index.len();
             for entry in visible_entries(dir)? {
                 if entry.is_dir() {
                     return Err(DataError::format(
@@ -221,23 +231,20 @@ impl FolderIndex {
                         ),
                     ));
                 }
-                files.push(entry);
-                labels.push(label as u32);
+                index.names.push_str(&utf8_name(&entry)?);
+                index.ends.push(index.names.len());
+                index.labels.push(label as u32);
             }
-            if files.len() == before {
+            if index.len() == before {
                 return Err(DataError::format(
                     dir,
                     format!("class folder `{name}` holds no images"),
                 ));
             }
-            classes.push(name);
+            index.classes.push(name);
         }
-        Ok(Self {
-            root: root.to_path_buf(),
-            classes,
-            files,
-            labels,
-        })
+        index.names.shrink_to_fit();
+        Ok(index)
     }
 
     /// The folder the tree was read from.
@@ -250,9 +257,22 @@ impl FolderIndex {
         &self.classes
     }
 
-    /// Image files, grouped by class.
-    pub fn files(&self) -> &[PathBuf] {
-        &self.files
+    /// The path of image `i`, or `None` past the end.
+    pub fn path(&self, i: usize) -> Option<PathBuf> {
+        let class = &self.classes[*self.labels.get(i)? as usize];
+        Some(self.root.join(class).join(self.name(i)?))
+    }
+
+    /// The file name of image `i`.
+    fn name(&self, i: usize) -> Option<&str> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        Some(&self.names[start..end])
+    }
+
+    /// Every image path, grouped by class.
+    pub fn paths(&self) -> impl Iterator<Item = PathBuf> + '_ {
+        (0..self.len()).filter_map(|i| self.path(i))
     }
 
     /// Label of each file.
@@ -262,35 +282,47 @@ impl FolderIndex {
 
     /// Number of image files.
     pub fn len(&self) -> usize {
-        self.files.len()
+        self.ends.len()
     }
 
     /// Whether there are no files (never true for a discovered tree).
     pub fn is_empty(&self) -> bool {
-        self.files.is_empty()
+        self.ends.is_empty()
     }
 
     /// The files at `indices`, in that order, with the same classes.
     pub fn subset(&self, indices: &[usize]) -> Result<Self> {
-        if let Some(&bad) = indices.iter().find(|&&i| i >= self.len()) {
-            return Err(DataError::Invalid(format!(
-                "index {bad} is out of range for a tree of {} images",
-                self.len()
-            )));
-        }
-        Ok(Self {
+        let mut out = Self {
             root: self.root.clone(),
             classes: self.classes.clone(),
-            files: indices.iter().map(|&i| self.files[i].clone()).collect(),
-            labels: indices.iter().map(|&i| self.labels[i]).collect(),
-        })
+            names: String::new(),
+            ends: Vec::with_capacity(indices.len()),
+            labels: Vec::with_capacity(indices.len()),
+        };
+        for &i in indices {
+            let name = self.name(i).ok_or_else(|| {
+                DataError::Invalid(format!(
+                    "index {i} is out of range for a tree of {} images",
+                    self.len()
+                ))
+            })?;
+            out.names.push_str(name);
+            out.ends.push(out.names.len());
+            out.labels.push(self.labels[i]);
+        }
+        Ok(out)
     }
 
     /// Decodes image `i`. `Ok(None)` means it was undecodable and skipped
     /// (logged) because the config says so.
     pub fn decode(&self, i: usize, config: &ImageFolderConfig) -> Result<Option<Vec<u8>>> {
-        let path = &self.files[i];
-        match decode_image(path, config) {
+        let path = self.path(i).ok_or_else(|| {
+            DataError::Invalid(format!(
+                "index {i} is out of range for a tree of {} images",
+                self.len()
+            ))
+        })?;
+        match decode_image(&path, config) {
             Ok(pixels) => Ok(Some(pixels)),
             Err(e) if config.skip_bad_images => {
                 tracing::warn!(file = %path.display(), error = %e, "skipping a bad image");
@@ -316,7 +348,7 @@ impl FolderIndex {
                     pixels.extend_from_slice(&p);
                     labels.push(self.labels[i]);
                 }
-                None => skipped.push(self.files[i].clone()),
+                None => skipped.extend(self.path(i)),
             }
         }
         if !skipped.is_empty() {
@@ -500,6 +532,19 @@ fn is_image_name(path: &Path) -> bool {
         .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
+/// The last component of `path` as UTF-8, or an error naming it.
+fn utf8_name(path: &Path) -> Result<String> {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            DataError::format(
+                path,
+                "the name is not UTF-8: rename it to use it in an image folder",
+            )
+        })
+}
+
 /// The entries of `dir` whose names do not start with `.`, sorted by name.
 fn visible_entries(dir: &Path) -> Result<Vec<PathBuf>> {
     let io = |e| DataError::io(dir, e);
@@ -550,7 +595,8 @@ pub(crate) mod tests {
         let index = FolderIndex::discover(dir.path()).unwrap();
         assert_eq!(index.classes(), ["birds", "cats", "dogs"]);
         assert_eq!(index.labels(), [0, 1, 1, 1, 2, 2]);
-        assert!(index.files()[1].ends_with("cats/img00.png"));
+        assert!(index.path(1).unwrap().ends_with("cats/img00.png"));
+        assert_eq!(index.path(6), None);
         let load = index.load(&small()).unwrap();
         assert_eq!(load.dataset.image_shape(), [3, 4, 6]);
         assert_eq!(load.dataset.len(), 6);

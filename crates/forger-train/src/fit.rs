@@ -18,7 +18,7 @@ use crate::history::{write_csv, HistoryRow};
 use crate::optim::{named_vars, OptimizerConfig};
 use crate::plot::{self, Panel, Series};
 use crate::progress::Progress;
-use crate::train_batches::TrainBatches;
+use crate::train_batches::train_loader;
 use crate::{LossKind, Result, RunDir, TrainError};
 
 /// How long to train.
@@ -78,8 +78,8 @@ pub struct FitConfig {
     pub early_stopping: Option<EarlyStopping>,
     pub seed: u64,
     /// Augment the training images (on worker threads, ahead of the
-    /// trainer); evaluation images are only rescaled. The rescale must be
-    /// `1/255`, the scale evaluation uses.
+    /// trainer); evaluation images are not augmented. Both are scaled to
+    /// `[0, 1]` by the loader.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub augment: Option<AugmentConfig>,
 }
@@ -225,9 +225,9 @@ struct Progressed {
 /// `history.csv`, `checkpoint.safetensors` (at every evaluation),
 /// `model.safetensors` (with a selection, the best weights, and then
 /// `last.safetensors` too), `metrics.json` and `curves.png`. Training
-/// batches come from the seeded [`forger_data::Batcher`], or, with
-/// `config.augment`, from the augmenting [`forger_data::pipeline::Pipeline`]
-/// on worker threads; both visit the images in the same order.
+/// batches come from a seeded [`forger_data::Loader`], with
+/// `config.augment` augmented on worker threads; both visit the images in
+/// the same order.
 ///
 /// With `resume`, an existing checkpoint in `run` is loaded and training
 /// continues from its step; the history is then the one an unbroken run
@@ -254,7 +254,7 @@ pub fn fit(
         device,
     ))?;
     let mut optimizer = config.optimizer.build(named_vars(&varmap))?;
-    let batcher = TrainBatches::new(
+    let batcher = train_loader(
         data.train,
         config.batch_size,
         config.seed,

@@ -15,7 +15,7 @@ use std::time::Instant;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarMap;
 use forger_data::png::encode_grid;
-use forger_data::{rng, BatchConfig, Batcher, Dataset, PixelScale};
+use forger_data::{rng, BatchConfig, Dataset, Loader, PixelScale};
 use forger_models::{seeded_vars, Discriminator, GanConfig, Generator, Mode};
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
@@ -234,13 +234,13 @@ pub fn train_gan(
         None
     };
 
-    let batcher = Batcher::new(
+    let batcher = Loader::new(
         data,
         BatchConfig::new(config.batch_size)
             .seed(config.seed)
             .drop_last(true)
             .scale(PixelScale::Symmetric),
-    );
+    )?;
     let per_epoch = batcher.batches_per_epoch() as u64;
     let conditional = config.gan.classes.is_some();
     let real_target = Tensor::full(config.real_target as f32, (config.batch_size, 1), device)?;

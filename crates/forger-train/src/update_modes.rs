@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use candle_core::Device;
 use candle_nn::VarMap;
-use forger_data::{rng, BatchConfig, Batcher, Dataset};
+use forger_data::{rng, BatchConfig, Dataset, Loader};
 use forger_models::{seeded_vars, ClassifierConfig, Mode};
 use serde::{Deserialize, Serialize};
 
@@ -126,7 +126,7 @@ pub fn train_mode(
     ))?;
     let mut optimizer = config.optimizer.build(named_vars(&varmap))?;
     let batch_size = mode.batch_size(train.len());
-    let batcher = Batcher::new(train, BatchConfig::new(batch_size).seed(config.seed));
+    let batcher = Loader::new(train, BatchConfig::new(batch_size).seed(config.seed))?;
     let total = config.epochs * batcher.batches_per_epoch() as u64;
     let every = (total / config.points.max(1)).max(1);
     let measure = |examples, updates, seconds| -> Result<CurvePoint> {
