@@ -588,6 +588,15 @@ mod tests {
     }
 
     #[test]
+    fn configs_written_with_the_old_rescale_field_still_read() {
+        let mut json = serde_json::to_value(AugmentConfig::tutorial()).unwrap();
+        assert!(json.get("rescale").is_none());
+        json["rescale"] = serde_json::json!(1.0 / 255.0);
+        let read: AugmentConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(read, AugmentConfig::tutorial());
+    }
+
+    #[test]
     fn invalid_settings_name_the_field() {
         let bad = AugmentConfig {
             zoom_range: [1.2, 0.8],
