@@ -16,16 +16,16 @@ use rayon::prelude::*;
 
 use crate::area_shrink::area_shrink;
 use crate::scaled_jpeg;
-use crate::{DataError, Dataset, Result, Splits};
+use crate::{DataError, Dataset, Result};
 
 /// File extensions (lower case) taken as images.
 pub const IMAGE_EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "bmp", "gif", "webp"];
 
-/// Fraction of a single class-per-folder tree that [`crate::load_spec`]
-/// holds out as the test split (stratified, seed [`FOLDER_SPLIT_SEED`]).
+/// Fraction of a single class-per-folder tree that [`crate::load`] holds
+/// out as the test split by default (stratified, seed [`FOLDER_SPLIT_SEED`]).
 pub const DEFAULT_TEST_SPLIT: f64 = 0.2;
 
-/// Seed of the test split [`crate::load_spec`] makes of a single tree.
+/// Seed of the test split [`crate::load`] makes of a single tree.
 pub const FOLDER_SPLIT_SEED: u64 = 0;
 
 /// Channels of the decoded images.
@@ -401,22 +401,8 @@ pub fn to_chw(image: &DynamicImage, config: &ImageFolderConfig) -> Vec<u8> {
     chw
 }
 
-/// Discovers and decodes a class-per-folder tree.
-pub fn load_folder(root: &Path, config: &ImageFolderConfig) -> Result<FolderLoad> {
-    FolderIndex::discover(root)?.load(config)
-}
-
-/// A Kaggle-layout root (`training_set/` and `test_set/`, each a
-/// class-per-folder tree), decoded.
-#[derive(Debug, Clone)]
-pub struct KaggleSplits {
-    /// `training_set/`.
-    pub train: FolderLoad,
-    /// `test_set/`.
-    pub test: FolderLoad,
-}
-
-/// Whether `root` holds `training_set/` and `test_set/` folders.
+/// Whether `root` holds `training_set/` and `test_set/` folders (the Kaggle
+/// layout, each a class-per-folder tree).
 pub fn is_kaggle_layout(root: &Path) -> bool {
     root.join("training_set").is_dir() && root.join("test_set").is_dir()
 }
@@ -429,101 +415,6 @@ pub fn training_root(root: &Path) -> PathBuf {
     } else {
         root.to_path_buf()
     }
-}
-
-/// Loads a Kaggle-layout root. The test tree must have the same class names
-/// as the training tree, so that labels mean the same in both.
-pub fn load_kaggle(root: &Path, config: &ImageFolderConfig) -> Result<KaggleSplits> {
-    if !is_kaggle_layout(root) {
-        return Err(DataError::format(
-            root,
-            "expected a Kaggle layout: `training_set/` and `test_set/` folders, each with one subfolder per class",
-        ));
-    }
-    let train_index = FolderIndex::discover(&root.join("training_set"))?;
-    let test_index = FolderIndex::discover(&root.join("test_set"))?;
-    if train_index.classes() != test_index.classes() {
-        return Err(DataError::format(
-            &root.join("test_set"),
-            format!(
-                "class folders {:?} differ from those of training_set, {:?}",
-                test_index.classes(),
-                train_index.classes()
-            ),
-        ));
-    }
-    Ok(KaggleSplits {
-        train: train_index.load(config)?,
-        test: test_index.load(config)?,
-    })
-}
-
-/// How a class-per-folder data set is decoded and cut into train,
-/// validation and test sets (see [`load_folder_splits`]).
-#[derive(Debug, Clone, PartialEq)]
-pub struct FolderSplitConfig {
-    /// How the images are decoded.
-    pub folder: ImageFolderConfig,
-    /// Fraction of each class of the training images held out for
-    /// validation (Keras' `validation_split`, but stratified).
-    pub val_split: f64,
-    /// For a single tree (no `test_set/`), the fraction of each class held
-    /// out as the test set, always with seed [`FOLDER_SPLIT_SEED`], so that
-    /// runs with different seeds are tested on the same images.
-    pub test_split: f64,
-    /// Seed of the validation split.
-    pub seed: u64,
-}
-
-impl Default for FolderSplitConfig {
-    /// RGB 64x64, no validation split, a 20% test split of a single tree.
-    fn default() -> Self {
-        Self {
-            folder: ImageFolderConfig::default(),
-            val_split: 0.0,
-            test_split: DEFAULT_TEST_SPLIT,
-            seed: 0,
-        }
-    }
-}
-
-/// A decoded, split class-per-folder data set.
-#[derive(Debug, Clone)]
-pub struct FolderSplits {
-    pub splits: Splits,
-    /// Files that could not be decoded and were left out (only with
-    /// [`ImageFolderConfig::skip_bad_images`]).
-    pub skipped: Vec<PathBuf>,
-}
-
-/// Loads `root` as train, validation and test sets. A Kaggle layout gives
-/// `training_set/` (then split into train and validation) and `test_set/`;
-/// a single class-per-folder tree is first split into the rest and a test
-/// part. Both splits are stratified by class
-/// ([`crate::split::stratified_indices`]).
-pub fn load_folder_splits(root: &Path, config: &FolderSplitConfig) -> Result<FolderSplits> {
-    let (train, test, skipped) = if is_kaggle_layout(root) {
-        let k = load_kaggle(root, &config.folder)?;
-        let skipped = [k.train.skipped, k.test.skipped].concat();
-        (k.train.dataset, k.test.dataset, skipped)
-    } else {
-        let load = load_folder(root, &config.folder)?;
-        let (train, test) = load
-            .dataset
-            .split_stratified(config.test_split, FOLDER_SPLIT_SEED)?;
-        (train, test, load.skipped)
-    };
-    let (train, val) = train.split_stratified(config.val_split, config.seed)?;
-    Ok(FolderSplits {
-        splits: Splits { train, val, test },
-        skipped,
-    })
-}
-
-/// Loads an image-folder source as [`Splits`] with the default
-/// [`FolderSplitConfig`] (RGB 64x64, stop on a bad image, `val` empty).
-pub fn load_splits(root: &Path) -> Result<Splits> {
-    Ok(load_folder_splits(root, &FolderSplitConfig::default())?.splits)
 }
 
 fn is_image_name(path: &Path) -> bool {
@@ -640,7 +531,8 @@ pub(crate) mod tests {
         write_tree(dir.path(), &["cats", "dogs"], &[2, 2]);
         let bad = dir.path().join("dogs/broken.jpg");
         std::fs::write(&bad, b"\xff\xd8\xff\xe0 not really a jpeg").unwrap();
-        let err = load_folder(dir.path(), &small()).unwrap_err().to_string();
+        let index = FolderIndex::discover(dir.path()).unwrap();
+        let err = index.load(&small()).unwrap_err().to_string();
         assert!(
             err.contains("broken.jpg") && err.contains("cannot decode"),
             "{err}"
@@ -649,7 +541,7 @@ pub(crate) mod tests {
             skip_bad_images: true,
             ..small()
         };
-        let load = load_folder(dir.path(), &skip).unwrap();
+        let load = index.load(&skip).unwrap();
         assert_eq!(load.skipped, vec![bad]);
         assert_eq!(load.dataset.labels(), [0, 0, 1, 1]);
     }
@@ -687,58 +579,5 @@ pub(crate) mod tests {
                 / a.len() as f64;
             assert!(mean < 3.0, "{color:?}: mean difference {mean:.2} levels");
         }
-    }
-
-    #[test]
-    fn kaggle_layout_and_load_splits() {
-        let dir = tempfile::tempdir().unwrap();
-        write_tree(&dir.path().join("training_set"), &["cats", "dogs"], &[5, 5]);
-        write_tree(&dir.path().join("test_set"), &["cats", "dogs"], &[1, 2]);
-        let splits = load_splits(dir.path()).unwrap();
-        assert_eq!(
-            (splits.train.len(), splits.val.len(), splits.test.len()),
-            (10, 0, 3)
-        );
-        assert_eq!(splits.test.classes(), ["cats", "dogs"]);
-        assert_eq!(training_root(dir.path()), dir.path().join("training_set"));
-
-        let single = load_splits(&dir.path().join("training_set")).unwrap();
-        assert_eq!(single.test.class_counts(), vec![1, 1]);
-        assert_eq!(single.train.class_counts(), vec![4, 4]);
-
-        write_tree(&dir.path().join("test_set"), &["horses"], &[1]);
-        let err = load_kaggle(dir.path(), &small()).unwrap_err().to_string();
-        assert!(err.contains("test_set") && err.contains("horses"), "{err}");
-    }
-
-    #[test]
-    fn validation_split_is_stratified_seeded_and_the_test_split_fixed() {
-        let dir = tempfile::tempdir().unwrap();
-        write_tree(dir.path(), &["cats", "dogs"], &[10, 20]);
-        let config = |seed| FolderSplitConfig {
-            folder: small(),
-            val_split: 0.2,
-            test_split: 0.1,
-            seed,
-        };
-        let pixels =
-            |d: &Dataset| -> Vec<u8> { (0..d.len()).flat_map(|i| d.image(i).to_vec()).collect() };
-        let a = load_folder_splits(dir.path(), &config(1)).unwrap().splits;
-        assert_eq!(a.test.class_counts(), vec![1, 2]);
-        assert_eq!(a.val.class_counts(), vec![2, 4]);
-        assert_eq!(a.train.class_counts(), vec![7, 14]);
-        let again = load_folder_splits(dir.path(), &config(1)).unwrap().splits;
-        assert_eq!(pixels(&again.val), pixels(&a.val));
-        let other = load_folder_splits(dir.path(), &config(2)).unwrap().splits;
-        assert_eq!(
-            pixels(&other.test),
-            pixels(&a.test),
-            "one test set for every seed"
-        );
-        assert_ne!(
-            pixels(&other.val),
-            pixels(&a.val),
-            "the seed draws the validation set"
-        );
     }
 }

@@ -2,7 +2,8 @@
 //! (MedMNIST), [`image_folder`] (class-per-folder image trees: the one
 //! folder listing, [`image_folder::FolderIndex`], and decoding), with
 //! [`scaled_jpeg`] and `area_shrink` behind it and [`load_image`] for single
-//! files; [`spec`] opens any of them from a path. The in-memory [`Dataset`]
+//! files; [`spec`] opens any of them from a path ([`load`] into memory,
+//! [`open_source`] on demand). The in-memory [`Dataset`]
 //! (`dataset`) and its stratified hold-out splits ([`split`]); [`source`],
 //! the [`source::Source`] trait of images read one at a time, implemented by
 //! the in-memory data set and by on-disk sources for data larger than memory;
@@ -15,8 +16,8 @@
 //!
 //! ```no_run
 //! use forger_data::augment::AugmentConfig;
-//! use forger_data::{load_spec, BatchConfig, Loader};
-//! let splits = load_spec("datasets/pneumoniamnist.npz".as_ref())?;
+//! use forger_data::{load, BatchConfig, LoadConfig, Loader};
+//! let splits = load("datasets/pneumoniamnist.npz".as_ref(), &LoadConfig::default())?.splits;
 //! let loader = Loader::new(&splits.train, BatchConfig::new(64).seed(7))?
 //!     .augment(AugmentConfig::tutorial())?
 //!     .workers(2);
@@ -44,7 +45,7 @@ pub mod preview;
 pub mod rng;
 pub mod scaled_jpeg;
 pub mod source;
-mod spec;
+pub mod spec;
 pub mod split;
 
 pub use batch::{Batch, BatchConfig, PixelScale};
@@ -53,4 +54,4 @@ pub use decode::load_image;
 pub use error::{DataError, Result};
 pub use loader::{Epoch, Loader};
 pub use source::{FolderSource, IdxSource, IntoSource, NpzSource, Source};
-pub use spec::{load_holdout, load_part, load_spec, Part};
+pub use spec::{layout, load, open_source, Layout, LoadConfig, Loaded, Part};
