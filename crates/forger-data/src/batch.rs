@@ -92,8 +92,11 @@ impl BatchConfig {
 /// data set indices they came from.
 #[derive(Debug, Clone)]
 pub struct Batch {
+    /// `(N, C, H, W)` `f32` pixels, scaled by the batch config's [`PixelScale`].
     pub images: Tensor,
+    /// `(N,)` `u32` labels.
     pub labels: Tensor,
+    /// The source indices of the `N` images, in batch order.
     pub indices: Vec<usize>,
 }
 

@@ -12,7 +12,7 @@
 //! [`PixelScale`], [`Batch`]), on the calling thread or prefetched by
 //! worker threads, optionally with Keras-style [`augment`]ation. Also
 //! [`rng`] (counter-based seeding), [`atomic`] file writes, [`png`] and
-//! [`preview`] grids, and the [`bench`] of the folder loader.
+//! [`preview`] grids, and the [`bench`](mod@bench) of the folder loader.
 //!
 //! ```no_run
 //! use forger_data::augment::AugmentConfig;

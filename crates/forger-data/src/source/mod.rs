@@ -1,7 +1,8 @@
 //! Labelled images read one at a time, from any thread: the [`Source`]
 //! trait that a [`crate::Loader`] batches, implemented by the in-memory
 //! [`Dataset`], raw IDX files and uncompressed NPZ members read by offset
-//! ([`raw`]), and image folders decoded on demand ([`folder`]). The
+//! ([`IdxSource`], [`NpzSource`], module `raw`), and image folders decoded
+//! on demand ([`FolderSource`], module `folder`). The
 //! on-disk sources keep only what grows slowly with the data set in memory,
 //! so data larger than memory can be trained on.
 
