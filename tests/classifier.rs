@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::Device;
-use forger::data::{load_spec, Splits};
+use forger::data::{load, LoadConfig, Splits};
 use forger::models::{ClassifierConfig, MnistCnnConfig};
 use forger::train::{fit, FitConfig, FitData, RunDir, Schedule, Selection, TrainedClassifier};
 
@@ -13,7 +13,9 @@ use common::without_time;
 
 fn pneumonia() -> Splits {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/pneumoniamnist.npz");
-    load_spec(&path).expect("the vendored PneumoniaMNIST loads")
+    load(&path, &LoadConfig::default())
+        .expect("the vendored PneumoniaMNIST loads")
+        .splits
 }
 
 fn two_class_config(steps: u64, eval_every: u64) -> FitConfig {
@@ -152,7 +154,7 @@ fn fashion_mnist() -> Option<PathBuf> {
 #[test]
 fn fashion_mnist_cnn_learns_ten_classes() {
     let Some(dir) = fashion_mnist() else { return };
-    let splits = load_spec(&dir).unwrap();
+    let splits = load(&dir, &LoadConfig::default()).unwrap().splits;
     assert_eq!((splits.train.len(), splits.test.len()), (60_000, 10_000));
     let train = splits.train.subset(&(0..4096).collect::<Vec<_>>()).unwrap();
     let test = splits.test.subset(&(0..2000).collect::<Vec<_>>()).unwrap();

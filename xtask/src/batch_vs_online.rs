@@ -9,7 +9,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use forger_data::{load_spec, rng, Dataset};
+use forger_data::{load, rng, Dataset, LoadConfig};
 use forger_models::{ClassifierConfig, MnistCnnConfig};
 use forger_train::plot::{draw, Panel, Series};
 use forger_train::{train_mode, LossKind, ModeConfig, ModeRun, OptimizerConfig, UpdateMode};
@@ -113,7 +113,7 @@ fn run_one(
         "online" => UpdateMode::Online,
         other => bail!("unknown mode `{other}`: expected one of {MODES:?}"),
     };
-    let splits = load_spec(data_path)?;
+    let splits = load(data_path, &LoadConfig::default())?.splits;
     let val = if splits.val.is_empty() {
         &splits.test
     } else {

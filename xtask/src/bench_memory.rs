@@ -11,7 +11,8 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
-use forger_data::{idx, BatchConfig, Batcher, FolderSource, IdxSource, Stream, StreamConfig};
+use forger_data::image_folder::ImageFolderConfig;
+use forger_data::{idx, BatchConfig, FolderSource, IdxSource, Loader};
 use rand::RngCore;
 use serde_json::{json, Value};
 
@@ -22,11 +23,11 @@ const FLAT_RATIO: f64 = 1.2;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Loading {
-    /// `forger_data::Stream` over raw IDX files read by offset.
+    /// `forger_data::Loader` with workers over raw IDX files read by offset.
     Stream,
     /// The whole IDX file read into a `Dataset`, then batched.
     Memory,
-    /// `forger_data::Stream` over a folder of PNG files, decoded by the workers.
+    /// `forger_data::Loader` with workers over a folder of PNG files, decoded by the workers.
     Folder,
 }
 
@@ -203,24 +204,25 @@ pub fn child(args: ChildArgs) -> anyhow::Result<()> {
     };
     match args.loading {
         Loading::Folder => {
-            let source = FolderSource::open(&args.images, [1, SIDE, SIDE])?;
-            let stream = Stream::new(source, StreamConfig::new(config).workers(args.workers))?;
-            for batch in stream.epoch(0, &device) {
+            let decode = ImageFolderConfig::for_shape([1, SIDE, SIDE])?;
+            let source = FolderSource::open(&args.images, decode)?;
+            let loader = Loader::new(source, config)?.workers(args.workers);
+            for batch in loader.epoch(0, &device) {
                 visit(batch?)?;
             }
         }
         Loading::Stream => {
             let labels = args.labels.as_deref().context("--labels is needed")?;
             let source = IdxSource::open(&args.images, labels)?;
-            let stream = Stream::new(source, StreamConfig::new(config).workers(args.workers))?;
-            for batch in stream.epoch(0, &device) {
+            let loader = Loader::new(source, config)?.workers(args.workers);
+            for batch in loader.epoch(0, &device) {
                 visit(batch?)?;
             }
         }
         Loading::Memory => {
             let labels = args.labels.as_deref().context("--labels is needed")?;
             let data = idx::read_pair(&args.images, labels)?;
-            for batch in Batcher::new(&data, config).epoch(0, &device) {
+            for batch in Loader::new(&data, config)?.epoch(0, &device) {
                 visit(batch?)?;
             }
         }

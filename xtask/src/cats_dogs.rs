@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use forger_data::image_folder::{load_folder_splits, FolderSplitConfig, ImageFolderConfig};
+use forger_data::image_folder::ImageFolderConfig;
+use forger_data::{load, LoadConfig};
 use forger_models::{CatDogCnnConfig, ClassifierConfig};
 use forger_train::augmentation_study::{run_augmentation_study, AugmentationStudyConfig};
 use forger_train::{FitConfig, FitData, Schedule};
@@ -39,7 +40,7 @@ pub struct CatsDogsArgs {
 }
 
 pub fn run(args: CatsDogsArgs) -> anyhow::Result<()> {
-    let split = FolderSplitConfig {
+    let split = LoadConfig {
         folder: ImageFolderConfig {
             size: [args.image_size; 2],
             ..Default::default()
@@ -47,7 +48,7 @@ pub fn run(args: CatsDogsArgs) -> anyhow::Result<()> {
         val_split: args.val_split,
         ..Default::default()
     };
-    let splits = load_folder_splits(&args.data, &split)?.splits;
+    let splits = load(&args.data, &split)?.splits;
     let model = ClassifierConfig::CatDogCnn(CatDogCnnConfig {
         input: splits.train.image_shape(),
         classes: splits.train.classes().len(),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 use clap::{Args, Subcommand};
-use forger_data::{load_holdout, load_spec, Splits};
+use forger_data::{load, LoadConfig, Splits};
 use forger_models::{ClassifierConfig, MnistCnnConfig};
 use forger_train::gan::{train_gan, Frechet};
 use forger_train::{fit, FitConfig, FitData, RunDir, Schedule, Selection};
@@ -59,7 +59,7 @@ fn gan(args: GanArgs) -> anyhow::Result<()> {
     let path = args
         .data
         .unwrap_or_else(|| workspace_root().join("datasets/pneumoniamnist.npz"));
-    let data = load_spec(&path)?.train;
+    let data = load(&path, &LoadConfig::default())?.splits.train;
     let gan = forger_models::GanConfig {
         image: data.image_shape(),
         classes: (!args.unconditional).then_some(data.classes().len()),
@@ -173,10 +173,11 @@ fn classifier(
     tutorial: bool,
     args: &ClassifierArgs,
 ) -> anyhow::Result<()> {
-    let splits: Splits = match args.holdout {
-        Some(n) => load_holdout(&data_path, n)?,
-        None => load_spec(&data_path)?,
+    let config = LoadConfig {
+        holdout: args.holdout,
+        ..Default::default()
     };
+    let splits: Splits = load(&data_path, &config)?.splits;
     let model = ClassifierConfig::MnistCnn(MnistCnnConfig {
         input: splits.train.image_shape(),
         classes: splits.train.classes().len(),

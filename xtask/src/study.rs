@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use forger_data::augment::AugmentConfig;
-use forger_data::{load_spec, Splits};
+use forger_data::{load, LoadConfig, Splits};
 use forger_models::{ClassifierConfig, GanConfig, MnistCnnConfig};
 use forger_teach::{build_site, SiteInputs, SiteOptions};
 use forger_train::gan::GanTrainConfig;
@@ -135,7 +135,7 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| workspace_root().join("datasets/pneumoniamnist.npz"));
     let (names, description) = describe(&path);
-    let mut splits: Splits = load_spec(&path)?;
+    let mut splits: Splits = load(&path, &LoadConfig::default())?.splits;
     if let Some(names) = names {
         splits = Splits {
             train: splits.train.with_class_names(&names)?,

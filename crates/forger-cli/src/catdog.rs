@@ -5,10 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use forger_data::augment::AugmentConfig;
-use forger_data::image_folder::{
-    load_folder_splits, ColorMode, FolderSplitConfig, ImageFolderConfig,
-};
+use forger_data::image_folder::{ColorMode, ImageFolderConfig};
 use forger_data::preview::{write_augment_preview, PreviewConfig};
+use forger_data::{load, LoadConfig};
 use forger_models::{CatDogCnnConfig, ClassifierConfig};
 use forger_train::{fit, EarlyStopping, FitConfig, FitData, OptimizerConfig, RunDir, Schedule};
 
@@ -20,7 +19,7 @@ pub enum AugmentChoice {
     /// The tutorial's: rotation 20, shifts 0.1, zoom 0.2, shear 0.2,
     /// brightness 0.8-1.2, horizontal flip.
     Default,
-    /// Only the rescale to [0, 1].
+    /// None: the images are only scaled to [0, 1].
     None,
 }
 
@@ -112,13 +111,14 @@ pub struct CatDogCnnArgs {
 }
 
 pub fn train(args: CatDogCnnArgs) -> anyhow::Result<()> {
-    let split = FolderSplitConfig {
+    let split = LoadConfig {
         folder: args.folder.folder_config(),
         val_split: args.val_split,
         test_split: args.test_split,
         seed: args.seed,
+        holdout: None,
     };
-    let loaded = load_folder_splits(&args.folder.data, &split)?;
+    let loaded = load(&args.folder.data, &split)?;
     let splits = &loaded.splits;
     tracing::info!(
         "{}: {} training, {} validation, {} test images, classes {:?}, {} bad files skipped",

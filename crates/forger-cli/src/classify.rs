@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use forger_data::{load_holdout, load_part, load_spec, Part, Splits};
+use forger_data::image_folder::ImageFolderConfig;
+use forger_data::{layout, load, Layout, LoadConfig, Splits};
 use forger_models::{ClassifierConfig, MnistCnnConfig};
 use forger_train::plot::{captioned_grid, Tile};
 use forger_train::{fit, FitConfig, FitData, OptimizerConfig, RunDir, Schedule, TrainedClassifier};
@@ -26,10 +27,11 @@ pub struct DataArgs {
 
 impl DataArgs {
     fn load(&self) -> anyhow::Result<Splits> {
-        let splits = match self.holdout {
-            Some(n) => load_holdout(&self.data, n)?,
-            None => load_spec(&self.data)?,
+        let config = LoadConfig {
+            holdout: self.holdout,
+            ..Default::default()
         };
+        let splits = load(&self.data, &config)?.splits;
         tracing::info!(
             "{}: {} training, {} validation, {} test images of {:?}, classes {:?}",
             self.data.display(),
@@ -129,16 +131,24 @@ pub enum SplitChoice {
 pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
     let device = forger_train::device(args.cuda)?;
     let trained: TrainedClassifier = TrainedClassifier::load(&RunDir::new(&args.run), &device)?;
-    let data = match args.holdout {
-        Some(n) => load_holdout(&args.data, n)?.test,
-        None => {
-            let part = match args.split {
-                SplitChoice::Train => Part::Train,
-                SplitChoice::Val => Part::Val,
-                SplitChoice::Test => Part::Test,
-            };
-            load_part(&args.data, part, trained.config.fit.model.input_shape())?
-        }
+    // Images decode to the model's shape; a single class-per-folder tree
+    // is evaluated whole, whatever `--split` says.
+    let whole_tree = args.holdout.is_none() && layout(&args.data)? == Layout::Tree;
+    let config = LoadConfig {
+        folder: ImageFolderConfig::for_shape(trained.config.fit.model.input_shape())?,
+        test_split: if whole_tree {
+            0.0
+        } else {
+            LoadConfig::default().test_split
+        },
+        holdout: args.holdout,
+        ..Default::default()
+    };
+    let splits = load(&args.data, &config)?.splits;
+    let data = match (whole_tree, args.holdout, args.split) {
+        (true, _, _) | (_, None, SplitChoice::Train) => splits.train,
+        (_, None, SplitChoice::Val) => splits.val,
+        _ => splits.test,
     };
     let eval = trained.evaluate(&data, &device)?;
     let auc = eval

@@ -3,9 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
-use forger_data::image_folder::{load_folder, ColorMode, ImageFolderConfig};
+use forger_data::image_folder::{ColorMode, ImageFolderConfig};
 use forger_data::png::{encode_grid, write_image_folder};
-use forger_data::{atomic::write_atomic, idx, load_spec, Dataset};
+use forger_data::{atomic::write_atomic, load, Dataset, LoadConfig};
 use forger_models::GanConfig;
 use forger_teach::{build_site, SiteInputs, SiteOptions};
 use forger_train::gan::{train_gan, Frechet, GanTrainConfig, TrainedGan};
@@ -56,18 +56,19 @@ pub struct GanTrainArgs {
 }
 
 /// The training images of `path`: the train split of an IDX folder or NPZ,
-/// or every image of a class-per-folder tree resized to `size`.
+/// or every image of a class-per-folder tree (`training_set/` of a Kaggle
+/// layout) resized to `size`.
 fn training_images(path: &Path, size: usize, rgb: bool) -> anyhow::Result<Dataset> {
-    let is_idx = path.is_dir() && idx::find_file(path, idx::STANDARD_FILES[0]).is_ok();
-    if path.is_dir() && !is_idx {
-        let config = ImageFolderConfig {
+    let config = LoadConfig {
+        folder: ImageFolderConfig {
             size: [size, size],
             color: if rgb { ColorMode::Rgb } else { ColorMode::Grey },
             ..Default::default()
-        };
-        return Ok(load_folder(path, &config)?.dataset);
-    }
-    Ok(load_spec(path)?.train)
+        },
+        test_split: 0.0,
+        ..Default::default()
+    };
+    Ok(load(path, &config)?.splits.train)
 }
 
 pub fn train(args: GanTrainArgs) -> anyhow::Result<()> {
@@ -214,7 +215,7 @@ pub struct TeachArgs {
 pub fn teach(args: TeachArgs) -> anyhow::Result<()> {
     let device = forger_train::device(args.cuda)?;
     let gan = TrainedGan::load(&RunDir::new(&args.gan), &device)?;
-    let mut real = load_spec(&args.real)?.test;
+    let mut real = load(&args.real, &LoadConfig::default())?.splits.test;
     if let Some(names) = &args.class_names {
         real = real.with_class_names(&names.iter().map(String::as_str).collect::<Vec<_>>())?;
     }

@@ -22,8 +22,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let mut means = Vec::new();
     let mut largest = 0;
-    for path in index.files() {
-        let (a, b) = (decode_image(path, &reduced)?, decode_image(path, &full)?);
+    for path in index.paths() {
+        let (a, b) = (decode_image(&path, &reduced)?, decode_image(&path, &full)?);
         let diffs = a.iter().zip(&b).map(|(x, y)| x.abs_diff(*y));
         largest = largest.max(diffs.clone().max().unwrap_or(0));
         means.push(diffs.map(f64::from).sum::<f64>() / a.len() as f64);

@@ -1,6 +1,7 @@
 //! Keras `ImageDataGenerator`-style augmentation of 8-bit, channel-first
 //! images: a random affine warp (rotation, shift, shear, zoom), flips and a
-//! brightness factor, then `rescale` when pixels become `f32`.
+//! brightness factor. The result is still 8-bit; the [`crate::Loader`] that
+//! applies it scales the pixels to `f32` afterwards ([`crate::PixelScale`]).
 //!
 //! The random draws and the transform follow Keras' `random_transform` and
 //! `apply_affine_transform`: the warp maps each output pixel back to the
@@ -33,7 +34,9 @@ pub enum FillMode {
 }
 
 /// Augmentation settings, named as Keras names them. [`AugmentConfig::none`]
-/// (the default) changes nothing but the scale.
+/// (the default) changes nothing. Run folders written before the pixel
+/// scale moved to the loader carry a `rescale` field; it is ignored on
+/// reading (unknown fields are).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AugmentConfig {
@@ -57,8 +60,6 @@ pub struct AugmentConfig {
     pub vertical_flip: bool,
     /// What the warp samples outside the image.
     pub fill_mode: FillMode,
-    /// Factor from a pixel value to the `f32` the model sees (`1/255`).
-    pub rescale: f32,
 }
 
 impl Default for AugmentConfig {
@@ -68,8 +69,7 @@ impl Default for AugmentConfig {
 }
 
 impl AugmentConfig {
-    /// No augmentation, pixels rescaled by `1/255`: what validation and test
-    /// images get.
+    /// No augmentation: what validation and test images get.
     pub fn none() -> Self {
         Self {
             rotation_range: 0.0,
@@ -81,13 +81,12 @@ impl AugmentConfig {
             horizontal_flip: false,
             vertical_flip: false,
             fill_mode: FillMode::Nearest,
-            rescale: 1.0 / 255.0,
         }
     }
 
     /// The cats-vs-dogs tutorial's training augmentation (W4 of the
     /// benchmark workloads): rotation 20, shifts 0.1, zoom 0.2, shear 0.2,
-    /// brightness `[0.8, 1.2]`, horizontal flip, nearest fill, rescale `1/255`.
+    /// brightness `[0.8, 1.2]`, horizontal flip, nearest fill.
     pub fn tutorial() -> Self {
         Self {
             rotation_range: 20.0,
@@ -145,13 +144,6 @@ impl AugmentConfig {
                     "[lo, hi] with 0 <= lo <= hi",
                 );
             }
-        }
-        if !(self.rescale.is_finite() && self.rescale != 0.0) {
-            return bad(
-                "rescale",
-                self.rescale.to_string(),
-                "a finite, non-zero factor",
-            );
         }
         Ok(())
     }
@@ -593,6 +585,15 @@ mod tests {
             let out = plain.augment(&img, SHAPE, &mut rng::derive(4, "augment", counter));
             assert!(out.iter().all(|&p| (lo..=hi).contains(&p)), "{out:?}");
         }
+    }
+
+    #[test]
+    fn configs_written_with_the_old_rescale_field_still_read() {
+        let mut json = serde_json::to_value(AugmentConfig::tutorial()).unwrap();
+        assert!(json.get("rescale").is_none());
+        json["rescale"] = serde_json::json!(1.0 / 255.0);
+        let read: AugmentConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(read, AugmentConfig::tutorial());
     }
 
     #[test]

@@ -1,7 +1,9 @@
-use candle_core::{Device, Tensor};
-use rand::seq::SliceRandom;
+//! Batch settings, the pixel scale, and the [`Batch`] a [`crate::Loader`]
+//! yields.
 
-use crate::{rng, Dataset, Result};
+use candle_core::{Device, Tensor};
+
+use crate::{Dataset, Result};
 
 /// How 8-bit pixels are mapped to `f32`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -41,7 +43,7 @@ pub struct BatchConfig {
     pub shuffle: bool,
     /// Drop the last batch of an epoch when it is smaller than `batch_size`.
     pub drop_last: bool,
-    /// Pixel scaling.
+    /// How 8-bit pixels (augmented or not) become `f32`.
     pub scale: PixelScale,
     /// Seed of the shuffles: epoch `e` of seed `s` is always the same order.
     pub seed: u64,
@@ -90,8 +92,11 @@ impl BatchConfig {
 /// data set indices they came from.
 #[derive(Debug, Clone)]
 pub struct Batch {
+    /// `(N, C, H, W)` `f32` pixels, scaled by the batch config's [`PixelScale`].
     pub images: Tensor,
+    /// `(N,)` `u32` labels.
     pub labels: Tensor,
+    /// The source indices of the `N` images, in batch order.
     pub indices: Vec<usize>,
 }
 
@@ -114,83 +119,6 @@ impl Dataset {
     }
 }
 
-/// Batches in one epoch of `len` images.
-pub(crate) fn batch_count(len: usize, batch_size: usize, drop_last: bool) -> usize {
-    let b = batch_size.max(1);
-    if drop_last {
-        len / b
-    } else {
-        len.div_ceil(b)
-    }
-}
-
-/// The order in which epoch `epoch` visits `len` images: a permutation drawn
-/// from `rng::derive(seed, "shuffle", epoch)`, or `0..len` unshuffled.
-pub(crate) fn epoch_order(len: usize, shuffle: bool, seed: u64, epoch: u64) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..len).collect();
-    if shuffle {
-        order.shuffle(&mut rng::derive(seed, "shuffle", epoch));
-    }
-    order
-}
-
-/// Cuts a [`Dataset`] into mini-batches, epoch by epoch.
-#[derive(Debug, Clone)]
-pub struct Batcher<'a> {
-    data: &'a Dataset,
-    config: BatchConfig,
-}
-
-impl<'a> Batcher<'a> {
-    /// A batcher over `data`. A batch size of 0 is treated as 1.
-    pub fn new(data: &'a Dataset, mut config: BatchConfig) -> Self {
-        config.batch_size = config.batch_size.max(1);
-        Self { data, config }
-    }
-
-    /// Batches in one epoch.
-    pub fn batches_per_epoch(&self) -> usize {
-        batch_count(
-            self.data.len(),
-            self.config.batch_size,
-            self.config.drop_last,
-        )
-    }
-
-    /// The order in which epoch `epoch` visits the data set.
-    pub fn order(&self, epoch: u64) -> Vec<usize> {
-        epoch_order(
-            self.data.len(),
-            self.config.shuffle,
-            self.config.seed,
-            epoch,
-        )
-    }
-
-    /// The batches of epoch `epoch`, starting at batch `skip` (to resume
-    /// mid-epoch).
-    pub fn epoch_from(
-        &self,
-        epoch: u64,
-        skip: usize,
-        device: &Device,
-    ) -> impl Iterator<Item = Result<Batch>> + '_ {
-        let order = self.order(epoch);
-        let device = device.clone();
-        let size = self.config.batch_size;
-        (skip..self.batches_per_epoch()).map(move |b| {
-            let end = ((b + 1) * size).min(order.len());
-            self.data
-                .batch(&order[b * size..end], self.config.scale, &device)
-        })
-    }
-
-    /// The batches of epoch `epoch`.
-    pub fn epoch(&self, epoch: u64, device: &Device) -> impl Iterator<Item = Result<Batch>> + '_ {
-        self.epoch_from(epoch, 0, device)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,46 +127,6 @@ mod tests {
         let pixels = (0..n).map(|i| (i * 10) as u8).collect();
         let labels = (0..n as u32).map(|i| i % 2).collect();
         Dataset::new(pixels, labels, [1, 1, 1], Dataset::numbered_classes(2)).unwrap()
-    }
-
-    fn indices(b: &Batcher, epoch: u64) -> Vec<Vec<usize>> {
-        b.epoch(epoch, &Device::Cpu)
-            .map(|x| x.unwrap().indices)
-            .collect()
-    }
-
-    #[test]
-    fn partial_batch_kept_or_dropped() {
-        let d = data(10);
-        let keep = Batcher::new(&d, BatchConfig::sequential(4));
-        assert_eq!(
-            indices(&keep, 0),
-            vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7], vec![8, 9]]
-        );
-        let drop = Batcher::new(&d, BatchConfig::sequential(4).drop_last(true));
-        assert_eq!(drop.batches_per_epoch(), 2);
-        assert_eq!(indices(&drop, 0).len(), 2);
-    }
-
-    #[test]
-    fn shuffles_are_seeded_per_epoch_and_cover_every_image() {
-        let d = data(50);
-        let a = Batcher::new(&d, BatchConfig::new(8).seed(3));
-        let b = Batcher::new(&d, BatchConfig::new(8).seed(3));
-        assert_eq!(a.order(1), b.order(1));
-        assert_ne!(a.order(0), a.order(1));
-        assert_ne!(
-            a.order(0),
-            Batcher::new(&d, BatchConfig::new(8).seed(4)).order(0)
-        );
-        let mut seen: Vec<usize> = indices(&a, 2).concat();
-        seen.sort();
-        assert_eq!(seen, (0..50).collect::<Vec<_>>());
-        let resumed: Vec<Vec<usize>> = a
-            .epoch_from(2, 3, &Device::Cpu)
-            .map(|x| x.unwrap().indices)
-            .collect();
-        assert_eq!(resumed, indices(&a, 2)[3..].to_vec());
     }
 
     #[test]

@@ -6,9 +6,9 @@ use std::time::Instant;
 use candle_core::Device;
 
 use crate::augment::AugmentConfig;
-use crate::image_folder::{training_root, FolderIndex, ImageFolderConfig};
-use crate::pipeline::{ImageSource, Pipeline, PipelineConfig};
-use crate::Result;
+use crate::image_folder::{training_root, ImageFolderConfig};
+use crate::source::FolderSource;
+use crate::{BatchConfig, Loader, Result};
 
 /// Batch size of W4.
 pub const W4_BATCH_SIZE: usize = 32;
@@ -24,25 +24,22 @@ pub struct PipelineBench {
     pub images_per_s: f64,
 }
 
-/// W4 `folder_pipeline`: images per second that the prefetching pipeline
-/// delivers from the class-per-folder tree at `root` (or its `training_set`
+/// W4 `folder_pipeline`: images per second that a [`Loader`] with one
+/// worker per core delivers from the class-per-folder tree at `root` (or its `training_set`
 /// in the Kaggle layout): JPEG decoding, resizing to RGB 64x64, the
 /// tutorial's augmentation ([`AugmentConfig::tutorial`]), batches of 32 as
 /// `f32` tensors on the CPU. Runs whole batches, epoch after epoch, until
 /// `seconds` have passed (at least one batch).
 pub fn folder_pipeline(root: &Path, seconds: f64) -> Result<PipelineBench> {
-    let source = ImageSource::Files {
-        index: FolderIndex::discover(&training_root(root))?,
-        config: ImageFolderConfig::default(),
-    };
-    let pipeline = Pipeline::new(
-        source,
-        PipelineConfig::train(W4_BATCH_SIZE, AugmentConfig::tutorial(), 0),
-    )?;
+    let source = FolderSource::open(&training_root(root), ImageFolderConfig::default())?;
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let loader = Loader::new(source, BatchConfig::new(W4_BATCH_SIZE))?
+        .augment(AugmentConfig::tutorial())?
+        .workers(workers);
     let start = Instant::now();
     let mut images = 0;
     'epochs: for epoch in 0.. {
-        for batch in pipeline.epoch(epoch, &Device::Cpu) {
+        for batch in loader.epoch(epoch, &Device::Cpu) {
             images += batch?.indices.len();
             if start.elapsed().as_secs_f64() >= seconds {
                 break 'epochs;

@@ -1,12 +1,16 @@
+use std::sync::Arc;
+
 use crate::{DataError, Result};
 
 /// Labelled 8-bit images held in memory, channel-first (`C x H x W` per image).
 ///
-/// All images share one size. Labels are class indices into `classes`.
+/// All images share one size. Labels are class indices into `classes`. The
+/// pixels and labels are shared behind an [`Arc`], so a clone is cheap: that
+/// is how a [`crate::Loader`] over a borrowed data set avoids copying it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
-    pixels: Vec<u8>,
-    labels: Vec<u32>,
+    pixels: Arc<Vec<u8>>,
+    labels: Arc<Vec<u32>>,
     channels: usize,
     height: usize,
     width: usize,
@@ -52,8 +56,8 @@ impl Dataset {
             )));
         }
         Ok(Self {
-            pixels,
-            labels,
+            pixels: Arc::new(pixels),
+            labels: Arc::new(labels),
             channels,
             height,
             width,
@@ -113,7 +117,7 @@ impl Dataset {
     /// Number of images per class, indexed by label.
     pub fn class_counts(&self) -> Vec<usize> {
         let mut counts = vec![0; self.classes.len()];
-        for &l in &self.labels {
+        for &l in self.labels.iter() {
             counts[l as usize] += 1;
         }
         counts
@@ -141,8 +145,8 @@ impl Dataset {
             labels.push(self.labels[i]);
         }
         Ok(Self {
-            pixels,
-            labels,
+            pixels: Arc::new(pixels),
+            labels: Arc::new(labels),
             classes: self.classes.clone(),
             ..*self
         })
@@ -167,10 +171,12 @@ impl Dataset {
                 other.classes
             )));
         }
-        let mut out = self.clone();
-        out.pixels.extend_from_slice(&other.pixels);
-        out.labels.extend_from_slice(&other.labels);
-        Ok(out)
+        Ok(Self {
+            pixels: Arc::new([&self.pixels[..], &other.pixels[..]].concat()),
+            labels: Arc::new([&self.labels[..], &other.labels[..]].concat()),
+            classes: self.classes.clone(),
+            ..*self
+        })
     }
 }
 

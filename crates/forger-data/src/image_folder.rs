@@ -16,16 +16,16 @@ use rayon::prelude::*;
 
 use crate::area_shrink::area_shrink;
 use crate::scaled_jpeg;
-use crate::{DataError, Dataset, Result, Splits};
+use crate::{DataError, Dataset, Result};
 
 /// File extensions (lower case) taken as images.
 pub const IMAGE_EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "bmp", "gif", "webp"];
 
-/// Fraction of a single class-per-folder tree that [`crate::load_spec`]
-/// holds out as the test split (stratified, seed [`FOLDER_SPLIT_SEED`]).
+/// Fraction of a single class-per-folder tree that [`crate::load`] holds
+/// out as the test split by default (stratified, seed [`FOLDER_SPLIT_SEED`]).
 pub const DEFAULT_TEST_SPLIT: f64 = 0.2;
 
-/// Seed of the test split [`crate::load_spec`] makes of a single tree.
+/// Seed of the test split [`crate::load`] makes of a single tree.
 pub const FOLDER_SPLIT_SEED: u64 = 0;
 
 /// Channels of the decoded images.
@@ -156,12 +156,20 @@ impl ImageFolderConfig {
     }
 }
 
-/// The files of a class-per-folder tree and their labels, not yet decoded.
+/// The files of a class-per-folder tree and their labels, not yet decoded:
+/// the one listing of an image folder, used both to load a tree into memory
+/// ([`FolderIndex::load`]) and to decode it on demand
+/// ([`crate::source::FolderSource`]). The file list is kept compact (the
+/// names in one string, about 12 bytes per image besides the name), since
+/// it is what grows with the data set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FolderIndex {
     root: PathBuf,
     classes: Vec<String>,
-    files: Vec<PathBuf>,
+    /// Every file name, one after another.
+    names: String,
+    /// Where each image's name ends in `names`.
+    ends: Vec<usize>,
     labels: Vec<u32>,
 }
 
@@ -177,7 +185,8 @@ pub struct FolderLoad {
 
 impl FolderIndex {
     /// Lists the classes and image files under `root`, classes in sorted
-    /// order, files sorted by name within each class.
+    /// order, files sorted by name within each class (see the module docs
+    /// for the rules). Links are followed; names must be UTF-8.
     pub fn discover(root: &Path) -> Result<Self> {
         let mut class_dirs = Vec::new();
         for entry in visible_entries(root)? {
@@ -196,15 +205,16 @@ impl FolderIndex {
                 ),
             ));
         }
-        let mut classes = Vec::with_capacity(class_dirs.len());
-        let mut files = Vec::new();
-        let mut labels = Vec::new();
+        let mut index = Self {
+            root: root.to_path_buf(),
+            classes: Vec::with_capacity(class_dirs.len()),
+            names: String::new(),
+            ends: Vec::new(),
+            labels: Vec::new(),
+        };
         for (label, dir) in class_dirs.iter().enumerate() {
-            let name = dir
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let before = files.len();
+            let name = utf8_name(dir)?;
+            let before = index.len();
             for entry in visible_entries(dir)? {
                 if entry.is_dir() {
                     return Err(DataError::format(
@@ -221,23 +231,20 @@ impl FolderIndex {
                         ),
                     ));
                 }
-                files.push(entry);
-                labels.push(label as u32);
+                index.names.push_str(&utf8_name(&entry)?);
+                index.ends.push(index.names.len());
+                index.labels.push(label as u32);
             }
-            if files.len() == before {
+            if index.len() == before {
                 return Err(DataError::format(
                     dir,
                     format!("class folder `{name}` holds no images"),
                 ));
             }
-            classes.push(name);
+            index.classes.push(name);
         }
-        Ok(Self {
-            root: root.to_path_buf(),
-            classes,
-            files,
-            labels,
-        })
+        index.names.shrink_to_fit();
+        Ok(index)
     }
 
     /// The folder the tree was read from.
@@ -250,9 +257,22 @@ impl FolderIndex {
         &self.classes
     }
 
-    /// Image files, grouped by class.
-    pub fn files(&self) -> &[PathBuf] {
-        &self.files
+    /// The path of image `i`, or `None` past the end.
+    pub fn path(&self, i: usize) -> Option<PathBuf> {
+        let class = &self.classes[*self.labels.get(i)? as usize];
+        Some(self.root.join(class).join(self.name(i)?))
+    }
+
+    /// The file name of image `i`.
+    fn name(&self, i: usize) -> Option<&str> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        Some(&self.names[start..end])
+    }
+
+    /// Every image path, grouped by class.
+    pub fn paths(&self) -> impl Iterator<Item = PathBuf> + '_ {
+        (0..self.len()).filter_map(|i| self.path(i))
     }
 
     /// Label of each file.
@@ -262,35 +282,47 @@ impl FolderIndex {
 
     /// Number of image files.
     pub fn len(&self) -> usize {
-        self.files.len()
+        self.ends.len()
     }
 
     /// Whether there are no files (never true for a discovered tree).
     pub fn is_empty(&self) -> bool {
-        self.files.is_empty()
+        self.ends.is_empty()
     }
 
     /// The files at `indices`, in that order, with the same classes.
     pub fn subset(&self, indices: &[usize]) -> Result<Self> {
-        if let Some(&bad) = indices.iter().find(|&&i| i >= self.len()) {
-            return Err(DataError::Invalid(format!(
-                "index {bad} is out of range for a tree of {} images",
-                self.len()
-            )));
-        }
-        Ok(Self {
+        let mut out = Self {
             root: self.root.clone(),
             classes: self.classes.clone(),
-            files: indices.iter().map(|&i| self.files[i].clone()).collect(),
-            labels: indices.iter().map(|&i| self.labels[i]).collect(),
-        })
+            names: String::new(),
+            ends: Vec::with_capacity(indices.len()),
+            labels: Vec::with_capacity(indices.len()),
+        };
+        for &i in indices {
+            let name = self.name(i).ok_or_else(|| {
+                DataError::Invalid(format!(
+                    "index {i} is out of range for a tree of {} images",
+                    self.len()
+                ))
+            })?;
+            out.names.push_str(name);
+            out.ends.push(out.names.len());
+            out.labels.push(self.labels[i]);
+        }
+        Ok(out)
     }
 
     /// Decodes image `i`. `Ok(None)` means it was undecodable and skipped
     /// (logged) because the config says so.
     pub fn decode(&self, i: usize, config: &ImageFolderConfig) -> Result<Option<Vec<u8>>> {
-        let path = &self.files[i];
-        match decode_image(path, config) {
+        let path = self.path(i).ok_or_else(|| {
+            DataError::Invalid(format!(
+                "index {i} is out of range for a tree of {} images",
+                self.len()
+            ))
+        })?;
+        match decode_image(&path, config) {
             Ok(pixels) => Ok(Some(pixels)),
             Err(e) if config.skip_bad_images => {
                 tracing::warn!(file = %path.display(), error = %e, "skipping a bad image");
@@ -316,7 +348,7 @@ impl FolderIndex {
                     pixels.extend_from_slice(&p);
                     labels.push(self.labels[i]);
                 }
-                None => skipped.push(self.files[i].clone()),
+                None => skipped.extend(self.path(i)),
             }
         }
         if !skipped.is_empty() {
@@ -369,22 +401,8 @@ pub fn to_chw(image: &DynamicImage, config: &ImageFolderConfig) -> Vec<u8> {
     chw
 }
 
-/// Discovers and decodes a class-per-folder tree.
-pub fn load_folder(root: &Path, config: &ImageFolderConfig) -> Result<FolderLoad> {
-    FolderIndex::discover(root)?.load(config)
-}
-
-/// A Kaggle-layout root (`training_set/` and `test_set/`, each a
-/// class-per-folder tree), decoded.
-#[derive(Debug, Clone)]
-pub struct KaggleSplits {
-    /// `training_set/`.
-    pub train: FolderLoad,
-    /// `test_set/`.
-    pub test: FolderLoad,
-}
-
-/// Whether `root` holds `training_set/` and `test_set/` folders.
+/// Whether `root` holds `training_set/` and `test_set/` folders (the Kaggle
+/// layout, each a class-per-folder tree).
 pub fn is_kaggle_layout(root: &Path) -> bool {
     root.join("training_set").is_dir() && root.join("test_set").is_dir()
 }
@@ -399,105 +417,23 @@ pub fn training_root(root: &Path) -> PathBuf {
     }
 }
 
-/// Loads a Kaggle-layout root. The test tree must have the same class names
-/// as the training tree, so that labels mean the same in both.
-pub fn load_kaggle(root: &Path, config: &ImageFolderConfig) -> Result<KaggleSplits> {
-    if !is_kaggle_layout(root) {
-        return Err(DataError::format(
-            root,
-            "expected a Kaggle layout: `training_set/` and `test_set/` folders, each with one subfolder per class",
-        ));
-    }
-    let train_index = FolderIndex::discover(&root.join("training_set"))?;
-    let test_index = FolderIndex::discover(&root.join("test_set"))?;
-    if train_index.classes() != test_index.classes() {
-        return Err(DataError::format(
-            &root.join("test_set"),
-            format!(
-                "class folders {:?} differ from those of training_set, {:?}",
-                test_index.classes(),
-                train_index.classes()
-            ),
-        ));
-    }
-    Ok(KaggleSplits {
-        train: train_index.load(config)?,
-        test: test_index.load(config)?,
-    })
-}
-
-/// How a class-per-folder data set is decoded and cut into train,
-/// validation and test sets (see [`load_folder_splits`]).
-#[derive(Debug, Clone, PartialEq)]
-pub struct FolderSplitConfig {
-    /// How the images are decoded.
-    pub folder: ImageFolderConfig,
-    /// Fraction of each class of the training images held out for
-    /// validation (Keras' `validation_split`, but stratified).
-    pub val_split: f64,
-    /// For a single tree (no `test_set/`), the fraction of each class held
-    /// out as the test set, always with seed [`FOLDER_SPLIT_SEED`], so that
-    /// runs with different seeds are tested on the same images.
-    pub test_split: f64,
-    /// Seed of the validation split.
-    pub seed: u64,
-}
-
-impl Default for FolderSplitConfig {
-    /// RGB 64x64, no validation split, a 20% test split of a single tree.
-    fn default() -> Self {
-        Self {
-            folder: ImageFolderConfig::default(),
-            val_split: 0.0,
-            test_split: DEFAULT_TEST_SPLIT,
-            seed: 0,
-        }
-    }
-}
-
-/// A decoded, split class-per-folder data set.
-#[derive(Debug, Clone)]
-pub struct FolderSplits {
-    pub splits: Splits,
-    /// Files that could not be decoded and were left out (only with
-    /// [`ImageFolderConfig::skip_bad_images`]).
-    pub skipped: Vec<PathBuf>,
-}
-
-/// Loads `root` as train, validation and test sets. A Kaggle layout gives
-/// `training_set/` (then split into train and validation) and `test_set/`;
-/// a single class-per-folder tree is first split into the rest and a test
-/// part. Both splits are stratified by class
-/// ([`crate::split::stratified_indices`]).
-pub fn load_folder_splits(root: &Path, config: &FolderSplitConfig) -> Result<FolderSplits> {
-    let (train, test, skipped) = if is_kaggle_layout(root) {
-        let k = load_kaggle(root, &config.folder)?;
-        let skipped = [k.train.skipped, k.test.skipped].concat();
-        (k.train.dataset, k.test.dataset, skipped)
-    } else {
-        let load = load_folder(root, &config.folder)?;
-        let (train, test) = load
-            .dataset
-            .split_stratified(config.test_split, FOLDER_SPLIT_SEED)?;
-        (train, test, load.skipped)
-    };
-    let (train, val) = train.split_stratified(config.val_split, config.seed)?;
-    Ok(FolderSplits {
-        splits: Splits { train, val, test },
-        skipped,
-    })
-}
-
-/// Loads an image-folder source as [`Splits`] with the default
-/// [`FolderSplitConfig`] (RGB 64x64, stop on a bad image, `val` empty).
-pub fn load_splits(root: &Path) -> Result<Splits> {
-    Ok(load_folder_splits(root, &FolderSplitConfig::default())?.splits)
-}
-
 fn is_image_name(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// The last component of `path` as UTF-8, or an error naming it.
+fn utf8_name(path: &Path) -> Result<String> {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            DataError::format(
+                path,
+                "the name is not UTF-8: rename it to use it in an image folder",
+            )
+        })
 }
 
 /// The entries of `dir` whose names do not start with `.`, sorted by name.
@@ -550,7 +486,8 @@ pub(crate) mod tests {
         let index = FolderIndex::discover(dir.path()).unwrap();
         assert_eq!(index.classes(), ["birds", "cats", "dogs"]);
         assert_eq!(index.labels(), [0, 1, 1, 1, 2, 2]);
-        assert!(index.files()[1].ends_with("cats/img00.png"));
+        assert!(index.path(1).unwrap().ends_with("cats/img00.png"));
+        assert_eq!(index.path(6), None);
         let load = index.load(&small()).unwrap();
         assert_eq!(load.dataset.image_shape(), [3, 4, 6]);
         assert_eq!(load.dataset.len(), 6);
@@ -594,7 +531,8 @@ pub(crate) mod tests {
         write_tree(dir.path(), &["cats", "dogs"], &[2, 2]);
         let bad = dir.path().join("dogs/broken.jpg");
         std::fs::write(&bad, b"\xff\xd8\xff\xe0 not really a jpeg").unwrap();
-        let err = load_folder(dir.path(), &small()).unwrap_err().to_string();
+        let index = FolderIndex::discover(dir.path()).unwrap();
+        let err = index.load(&small()).unwrap_err().to_string();
         assert!(
             err.contains("broken.jpg") && err.contains("cannot decode"),
             "{err}"
@@ -603,7 +541,7 @@ pub(crate) mod tests {
             skip_bad_images: true,
             ..small()
         };
-        let load = load_folder(dir.path(), &skip).unwrap();
+        let load = index.load(&skip).unwrap();
         assert_eq!(load.skipped, vec![bad]);
         assert_eq!(load.dataset.labels(), [0, 0, 1, 1]);
     }
@@ -641,58 +579,5 @@ pub(crate) mod tests {
                 / a.len() as f64;
             assert!(mean < 3.0, "{color:?}: mean difference {mean:.2} levels");
         }
-    }
-
-    #[test]
-    fn kaggle_layout_and_load_splits() {
-        let dir = tempfile::tempdir().unwrap();
-        write_tree(&dir.path().join("training_set"), &["cats", "dogs"], &[5, 5]);
-        write_tree(&dir.path().join("test_set"), &["cats", "dogs"], &[1, 2]);
-        let splits = load_splits(dir.path()).unwrap();
-        assert_eq!(
-            (splits.train.len(), splits.val.len(), splits.test.len()),
-            (10, 0, 3)
-        );
-        assert_eq!(splits.test.classes(), ["cats", "dogs"]);
-        assert_eq!(training_root(dir.path()), dir.path().join("training_set"));
-
-        let single = load_splits(&dir.path().join("training_set")).unwrap();
-        assert_eq!(single.test.class_counts(), vec![1, 1]);
-        assert_eq!(single.train.class_counts(), vec![4, 4]);
-
-        write_tree(&dir.path().join("test_set"), &["horses"], &[1]);
-        let err = load_kaggle(dir.path(), &small()).unwrap_err().to_string();
-        assert!(err.contains("test_set") && err.contains("horses"), "{err}");
-    }
-
-    #[test]
-    fn validation_split_is_stratified_seeded_and_the_test_split_fixed() {
-        let dir = tempfile::tempdir().unwrap();
-        write_tree(dir.path(), &["cats", "dogs"], &[10, 20]);
-        let config = |seed| FolderSplitConfig {
-            folder: small(),
-            val_split: 0.2,
-            test_split: 0.1,
-            seed,
-        };
-        let pixels =
-            |d: &Dataset| -> Vec<u8> { (0..d.len()).flat_map(|i| d.image(i).to_vec()).collect() };
-        let a = load_folder_splits(dir.path(), &config(1)).unwrap().splits;
-        assert_eq!(a.test.class_counts(), vec![1, 2]);
-        assert_eq!(a.val.class_counts(), vec![2, 4]);
-        assert_eq!(a.train.class_counts(), vec![7, 14]);
-        let again = load_folder_splits(dir.path(), &config(1)).unwrap().splits;
-        assert_eq!(pixels(&again.val), pixels(&a.val));
-        let other = load_folder_splits(dir.path(), &config(2)).unwrap().splits;
-        assert_eq!(
-            pixels(&other.test),
-            pixels(&a.test),
-            "one test set for every seed"
-        );
-        assert_ne!(
-            pixels(&other.val),
-            pixels(&a.val),
-            "the seed draws the validation set"
-        );
     }
 }

@@ -1,16 +1,27 @@
-//! Data for forger: readers for the formats the tutorials use (IDX for MNIST
-//! and Fashion-MNIST, NPZ for MedMNIST, class-per-folder image trees), an
-//! in-memory data set of 8-bit images, stratified hold-out splits, a seeded
-//! mini-batch iterator that yields NCHW `f32` tensors, Keras-style
-//! augmentation, and a prefetching pipeline that decodes and augments on
-//! worker threads; for data larger than memory, [`Stream`] reads
-//! mini-batches from disk with worker threads.
+//! Data for forger. Readers: [`idx`] (MNIST and Fashion-MNIST), [`npz`]
+//! (MedMNIST), [`image_folder`] (class-per-folder image trees: the one
+//! folder listing, [`image_folder::FolderIndex`], and decoding), with
+//! [`scaled_jpeg`] and `area_shrink` behind it and [`load_image`] for single
+//! files; [`spec`] opens any of them from a path ([`load`] into memory,
+//! [`open_source`] on demand). The in-memory [`Dataset`]
+//! (`dataset`) and its stratified hold-out splits ([`split`]); [`source`],
+//! the [`source::Source`] trait of images read one at a time, implemented by
+//! the in-memory data set and by on-disk sources for data larger than memory;
+//! [`Loader`] (`loader`), the one way to cut a source into seeded
+//! mini-batches of NCHW `f32` tensors (`batch`: [`BatchConfig`],
+//! [`PixelScale`], [`Batch`]), on the calling thread or prefetched by
+//! worker threads, optionally with Keras-style [`augment`]ation. Also
+//! [`rng`] (counter-based seeding), [`atomic`] file writes, [`png`] and
+//! [`preview`] grids, and the [`bench`](mod@bench) of the folder loader.
 //!
 //! ```no_run
-//! use forger_data::{load_spec, BatchConfig, Batcher};
-//! let splits = load_spec("datasets/pneumoniamnist.npz".as_ref())?;
-//! let batcher = Batcher::new(&splits.train, BatchConfig::new(64).seed(7));
-//! for batch in batcher.epoch(0, &candle_core::Device::Cpu) {
+//! use forger_data::augment::AugmentConfig;
+//! use forger_data::{load, BatchConfig, LoadConfig, Loader};
+//! let splits = load("datasets/pneumoniamnist.npz".as_ref(), &LoadConfig::default())?.splits;
+//! let loader = Loader::new(&splits.train, BatchConfig::new(64).seed(7))?
+//!     .augment(AugmentConfig::tutorial())?
+//!     .workers(2);
+//! for batch in loader.epoch(0, &candle_core::Device::Cpu) {
 //!     let batch = batch?;
 //!     assert_eq!(batch.images.dims()[1..], [1, 28, 28]);
 //! }
@@ -27,21 +38,20 @@ mod decode;
 mod error;
 pub mod idx;
 pub mod image_folder;
+mod loader;
 pub mod npz;
-pub mod pipeline;
 pub mod png;
 pub mod preview;
 pub mod rng;
 pub mod scaled_jpeg;
 pub mod source;
-mod spec;
+pub mod spec;
 pub mod split;
-pub mod stream;
 
-pub use batch::{Batch, BatchConfig, Batcher, PixelScale};
+pub use batch::{Batch, BatchConfig, PixelScale};
 pub use dataset::{Dataset, Splits};
 pub use decode::load_image;
 pub use error::{DataError, Result};
-pub use source::{FolderSource, IdxSource, ImageSource, NpzSource};
-pub use spec::{load_holdout, load_part, load_spec, Part};
-pub use stream::{Augment, EpochStream, Stream, StreamConfig};
+pub use loader::{Epoch, Loader};
+pub use source::{FolderSource, IdxSource, IntoSource, NpzSource, Source};
+pub use spec::{layout, load, open_source, Layout, LoadConfig, Loaded, Part};

@@ -1,24 +1,50 @@
-use std::path::Path;
+//! Opening a data set from a path, whatever it holds: [`load`] reads it
+//! into memory as [`Splits`], [`open_source`] opens one part of it as a
+//! [`Source`] read on demand. What a path is ([`Layout`]) is decided by
+//! [`layout`]:
+//! - a MedMNIST `.npz` file;
+//! - a folder holding the IDX files of MNIST or Fashion-MNIST (recognised by
+//!   any of the four standard names, [`idx::STANDARD_FILES`]);
+//! - a Kaggle layout: `training_set/` and `test_set/`, each a class-per-folder
+//!   tree with the same classes;
+//! - any other folder, a single class-per-folder tree.
 
-use crate::{idx, image_folder, npz, DataError, Dataset, Result, Splits};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-/// Loads a data set from a path, by what it is:
-/// - a MedMNIST `.npz` file;
-/// - a folder holding the IDX files of MNIST or Fashion-MNIST (recognised by
-///   any of the four standard names);
-/// - any other folder, as images ([`image_folder::load_splits`]): a Kaggle
-///   layout (`training_set/`, `test_set/`) gives its two trees; a single
-///   class-per-folder tree is split, stratified, into train and a 20% test
-///   part with a fixed seed. Images are RGB 64x64; `val` is empty.
-pub fn load_spec(path: &Path) -> Result<Splits> {
+use crate::image_folder::{
+    is_kaggle_layout, FolderIndex, FolderLoad, ImageFolderConfig, DEFAULT_TEST_SPLIT,
+    FOLDER_SPLIT_SEED,
+};
+use crate::source::{FolderSource, IdxSource, NpzSource, Source};
+use crate::{idx, npz, DataError, Dataset, Result, Splits};
+
+/// What a data set path holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// A MedMNIST `.npz` file: train, val and test splits.
+    Npz,
+    /// A folder of IDX files: train and test (`t10k`) splits.
+    Idx,
+    /// `training_set/` and `test_set/` class-per-folder trees.
+    Kaggle,
+    /// One class-per-folder tree.
+    Tree,
+}
+
+/// What `path` holds; fails, naming it, when it is missing or is a file
+/// other than `.npz`.
+pub fn layout(path: &Path) -> Result<Layout> {
     if path.is_dir() {
-        if is_idx_dir(path) {
-            idx::load_dir(path)
+        Ok(if is_idx_dir(path) {
+            Layout::Idx
+        } else if is_kaggle_layout(path) {
+            Layout::Kaggle
         } else {
-            image_folder::load_splits(path)
-        }
+            Layout::Tree
+        })
     } else if path.extension().is_some_and(|e| e == "npz") {
-        npz::load(path)
+        Ok(Layout::Npz)
     } else if !path.exists() {
         Err(DataError::io(
             path,
@@ -32,41 +58,6 @@ pub fn load_spec(path: &Path) -> Result<Splits> {
     }
 }
 
-/// Which images of a data set to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Part {
-    Train,
-    Val,
-    Test,
-}
-
-/// The images of `path` to evaluate a model that takes `shape` images on.
-/// A single class-per-folder tree (no `training_set/`, no IDX files) gives
-/// all its images, decoded to `shape`, whatever `part` says; a Kaggle layout
-/// gives `part` (its validation part is empty) decoded to `shape`; a `.npz`
-/// file or IDX folder gives `part` as stored.
-pub fn load_part(path: &Path, part: Part, shape: [usize; 3]) -> Result<Dataset> {
-    let is_folder = path.is_dir() && !is_idx_dir(path);
-    if is_folder && !image_folder::is_kaggle_layout(path) {
-        let config = image_folder::ImageFolderConfig::for_shape(shape)?;
-        return Ok(image_folder::load_folder(path, &config)?.dataset);
-    }
-    let splits = if is_folder {
-        let config = image_folder::FolderSplitConfig {
-            folder: image_folder::ImageFolderConfig::for_shape(shape)?,
-            ..Default::default()
-        };
-        image_folder::load_folder_splits(path, &config)?.splits
-    } else {
-        load_spec(path)?
-    };
-    Ok(match part {
-        Part::Train => splits.train,
-        Part::Val => splits.val,
-        Part::Test => splits.test,
-    })
-}
-
 /// Whether the folder `path` holds any of the standard IDX files.
 fn is_idx_dir(path: &Path) -> bool {
     idx::STANDARD_FILES
@@ -74,19 +65,98 @@ fn is_idx_dir(path: &Path) -> bool {
         .any(|stem| idx::find_file(path, stem).is_ok())
 }
 
-/// Loads only the test split of a data set and divides it: the first
-/// `len - holdout` images train, the last `holdout` test. For a folder of IDX
-/// files only the two `t10k` files are needed, which is how forger trains on
-/// the MNIST test set alone. `val` is empty.
-pub fn load_holdout(path: &Path, holdout: usize) -> Result<Splits> {
-    let test: Dataset = if path.is_dir() {
-        idx::read_pair(
-            &idx::find_file(path, idx::STANDARD_FILES[2])?,
-            &idx::find_file(path, idx::STANDARD_FILES[3])?,
-        )?
-    } else {
-        load_spec(path)?.test
+/// How [`load`] reads a path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadConfig {
+    /// How the images of a class-per-folder tree are decoded (RGB 64x64 by
+    /// default); `.npz` and IDX images stay as stored.
+    pub folder: ImageFolderConfig,
+    /// For sources without a validation split of their own (IDX files,
+    /// image folders), the fraction of each class of the training images
+    /// held out for validation, drawn by `seed` (Keras' `validation_split`,
+    /// but stratified); 0 by default, leaving `val` empty.
+    pub val_split: f64,
+    /// For a single class-per-folder tree, the fraction of each class held
+    /// out as the test set, always with seed [`FOLDER_SPLIT_SEED`], so that
+    /// runs with different seeds are tested on the same images (20% by
+    /// default; 0 keeps every image in `train`).
+    pub test_split: f64,
+    /// Seed of the validation split.
+    pub seed: u64,
+    /// Use only the test split and divide it: the first `len - n` images
+    /// train, the last `n` test. For a folder of IDX files only the two
+    /// `t10k` files are read, which is how forger trains on the MNIST test
+    /// set alone.
+    pub holdout: Option<usize>,
+}
+
+impl Default for LoadConfig {
+    /// RGB 64x64 images, no validation split, a 20% test split of a single
+    /// tree, no hold-out.
+    fn default() -> Self {
+        Self {
+            folder: ImageFolderConfig::default(),
+            val_split: 0.0,
+            test_split: DEFAULT_TEST_SPLIT,
+            seed: 0,
+            holdout: None,
+        }
+    }
+}
+
+/// A data set read into memory by [`load`].
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// Train, validation and test images.
+    pub splits: Splits,
+    /// Image files that could not be decoded and were left out (only with
+    /// [`ImageFolderConfig::skip_bad_images`]).
+    pub skipped: Vec<PathBuf>,
+}
+
+/// Reads the data set at `path` (see the module docs for what it may be)
+/// into memory as `config` says. A Kaggle layout gives its two trees; a
+/// single tree is split, stratified ([`crate::split::stratified_indices`]),
+/// into train and test; then, where the source has no validation split,
+/// `val_split` of the training images become `val`.
+pub fn load(path: &Path, config: &LoadConfig) -> Result<Loaded> {
+    let layout = layout(path)?;
+    let (mut splits, skipped) = match (layout, config.holdout) {
+        (Layout::Idx, Some(n)) => {
+            let test = idx::read_pair(
+                &idx::find_file(path, idx::STANDARD_FILES[2])?,
+                &idx::find_file(path, idx::STANDARD_FILES[3])?,
+            )?;
+            (hold_out(test, n)?, Vec::new())
+        }
+        (_, holdout) => {
+            let (splits, skipped) = match layout {
+                Layout::Npz => (npz::load(path)?, Vec::new()),
+                Layout::Idx => (idx::load_dir(path)?, Vec::new()),
+                Layout::Kaggle => load_kaggle(path, &config.folder)?,
+                Layout::Tree => load_tree(path, config)?,
+            };
+            match holdout {
+                Some(n) => (hold_out(splits.test, n)?, skipped),
+                None => (splits, skipped),
+            }
+        }
     };
+    if splits.val.is_empty() && config.val_split != 0.0 {
+        let (train, val) = splits
+            .train
+            .split_stratified(config.val_split, config.seed)?;
+        splits = Splits {
+            val,
+            train,
+            ..splits
+        };
+    }
+    Ok(Loaded { splits, skipped })
+}
+
+/// The first `len - holdout` images as train, the last `holdout` as test.
+fn hold_out(test: Dataset, holdout: usize) -> Result<Splits> {
     if holdout == 0 || holdout >= test.len() {
         return Err(DataError::Invalid(format!(
             "cannot hold out {holdout} of {} test images: keep at least one for each side",
@@ -98,17 +168,124 @@ pub fn load_holdout(path: &Path, holdout: usize) -> Result<Splits> {
     Ok(Splits { train, val, test })
 }
 
+/// A Kaggle layout, decoded. The test tree must have the same class names
+/// as the training tree, so that labels mean the same in both.
+fn load_kaggle(root: &Path, folder: &ImageFolderConfig) -> Result<(Splits, Vec<PathBuf>)> {
+    let [train, test] = kaggle_indices(root)?.map(|index| index.load(folder));
+    let (train, test): (FolderLoad, FolderLoad) = (train?, test?);
+    let val = train.dataset.subset(&[])?;
+    let splits = Splits {
+        train: train.dataset,
+        val,
+        test: test.dataset,
+    };
+    Ok((splits, [train.skipped, test.skipped].concat()))
+}
+
+/// The listings of `training_set/` and `test_set/`, checked to have the
+/// same classes.
+fn kaggle_indices(root: &Path) -> Result<[FolderIndex; 2]> {
+    let train = FolderIndex::discover(&root.join("training_set"))?;
+    let test = FolderIndex::discover(&root.join("test_set"))?;
+    if train.classes() != test.classes() {
+        return Err(DataError::format(
+            &root.join("test_set"),
+            format!(
+                "class folders {:?} differ from those of training_set, {:?}",
+                test.classes(),
+                train.classes()
+            ),
+        ));
+    }
+    Ok([train, test])
+}
+
+/// A single tree, decoded and split into train and test.
+fn load_tree(root: &Path, config: &LoadConfig) -> Result<(Splits, Vec<PathBuf>)> {
+    let load = FolderIndex::discover(root)?.load(&config.folder)?;
+    let (train, test) = load
+        .dataset
+        .split_stratified(config.test_split, FOLDER_SPLIT_SEED)?;
+    let val = train.subset(&[])?;
+    Ok((Splits { train, val, test }, load.skipped))
+}
+
+/// Which images of a data set to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Train,
+    Val,
+    Test,
+}
+
+/// Opens part `part` of the data set at `path` as a [`Source`] that reads
+/// each image when it is asked for, for data larger than memory: the raw
+/// IDX files of that split (gzip-compressed files cannot be read by
+/// offset), the stored (uncompressed) members of a `.npz` file, or a
+/// class-per-folder tree decoded by `folder` (`training_set/` or
+/// `test_set/` of a Kaggle layout; a single tree is one training part).
+/// Fails, naming the path, for a part the data set does not have.
+pub fn open_source(path: &Path, part: Part, folder: &ImageFolderConfig) -> Result<Arc<dyn Source>> {
+    let missing = |what: &str| Err(DataError::format(path, what.to_string()));
+    Ok(match (layout(path)?, part) {
+        (Layout::Npz, part) => {
+            let split = match part {
+                Part::Train => "train",
+                Part::Val => "val",
+                Part::Test => "test",
+            };
+            Arc::new(NpzSource::open(path, split)?)
+        }
+        (Layout::Idx, Part::Val) => return missing("IDX files have no validation split"),
+        (Layout::Idx, part) => {
+            let [images, labels] = match part {
+                Part::Train => [0, 1],
+                _ => [2, 3],
+            }
+            .map(|k| idx::find_file(path, idx::STANDARD_FILES[k]));
+            Arc::new(IdxSource::open(&images?, &labels?)?)
+        }
+        (Layout::Kaggle, Part::Val) => {
+            return missing("a Kaggle layout has no validation split (training_set/, test_set/)")
+        }
+        (Layout::Kaggle, part) => {
+            let [train, test] = kaggle_indices(path)?;
+            let index = if part == Part::Train { train } else { test };
+            Arc::new(FolderSource::new(index, folder.clone()))
+        }
+        (Layout::Tree, Part::Train) => Arc::new(FolderSource::open(path, folder.clone())?),
+        (Layout::Tree, _) => {
+            return missing(
+                "a single class-per-folder tree is read on demand whole, as the training part; \
+                 its test split exists only when it is loaded into memory",
+            )
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::image_folder::tests::write_tree;
+
+    fn small() -> ImageFolderConfig {
+        ImageFolderConfig {
+            size: [4, 6],
+            ..Default::default()
+        }
+    }
+
+    fn pixels(d: &Dataset) -> Vec<u8> {
+        (0..d.len()).flat_map(|i| d.image(i).to_vec()).collect()
+    }
 
     #[test]
     fn folders_load_as_idx_or_as_images_by_their_contents() {
         let dir = tempfile::tempdir().unwrap();
         write_tree(&dir.path().join("training_set"), &["cats", "dogs"], &[2, 3]);
         write_tree(&dir.path().join("test_set"), &["cats", "dogs"], &[1, 1]);
-        let splits = load_spec(dir.path()).unwrap();
+        assert_eq!(layout(dir.path()).unwrap(), Layout::Kaggle);
+        let splits = load(dir.path(), &LoadConfig::default()).unwrap().splits;
         assert_eq!(splits.train.class_counts(), vec![2, 3]);
         assert_eq!(splits.test.image_shape(), [3, 64, 64]);
 
@@ -116,25 +293,130 @@ mod tests {
         // names the file that is missing rather than class folders.
         let idx_dir = tempfile::tempdir().unwrap();
         std::fs::write(idx_dir.path().join("t10k-labels-idx1-ubyte"), b"").unwrap();
-        let err = load_spec(idx_dir.path()).unwrap_err().to_string();
+        assert_eq!(layout(idx_dir.path()).unwrap(), Layout::Idx);
+        let err = load(idx_dir.path(), &LoadConfig::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("train-images-idx3-ubyte"), "{err}");
+        let missing = dir.path().join("nothing.npz");
+        let err = layout(&missing.with_extension("csv"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("nothing.csv"), "{err}");
+        std::fs::write(dir.path().join("notes.csv"), b"x").unwrap();
+        let err = layout(&dir.path().join("notes.csv"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("notes.csv") && err.contains("unknown data set"),
+            "{err}"
+        );
     }
 
     #[test]
-    fn load_part_decodes_to_the_models_shape() {
+    fn kaggle_layout_and_single_trees() {
         let dir = tempfile::tempdir().unwrap();
-        write_tree(dir.path(), &["cats", "dogs"], &[3, 2]);
-        let all = load_part(dir.path(), Part::Test, [1, 8, 8]).unwrap();
-        assert_eq!((all.len(), all.image_shape()), (5, [1, 8, 8]));
-        write_tree(
-            &dir.path().join("kaggle/training_set"),
-            &["a", "b"],
-            &[2, 2],
+        write_tree(&dir.path().join("training_set"), &["cats", "dogs"], &[5, 5]);
+        write_tree(&dir.path().join("test_set"), &["cats", "dogs"], &[1, 2]);
+        let config = LoadConfig {
+            folder: small(),
+            ..Default::default()
+        };
+        let splits = load(dir.path(), &config).unwrap().splits;
+        assert_eq!(
+            (splits.train.len(), splits.val.len(), splits.test.len()),
+            (10, 0, 3)
         );
-        write_tree(&dir.path().join("kaggle/test_set"), &["a", "b"], &[1, 1]);
-        let test = load_part(&dir.path().join("kaggle"), Part::Test, [3, 5, 5]).unwrap();
-        assert_eq!((test.len(), test.image_shape()), (2, [3, 5, 5]));
-        let err = load_part(dir.path(), Part::Test, [2, 8, 8]).unwrap_err();
-        assert!(err.to_string().contains("not 2"), "{err}");
+        assert_eq!(splits.test.classes(), ["cats", "dogs"]);
+
+        let tree = dir.path().join("training_set");
+        let single = load(&tree, &config).unwrap().splits;
+        assert_eq!(single.test.class_counts(), vec![1, 1]);
+        assert_eq!(single.train.class_counts(), vec![4, 4]);
+        let whole = LoadConfig {
+            test_split: 0.0,
+            ..config.clone()
+        };
+        let all = load(&tree, &whole).unwrap().splits;
+        let index = FolderIndex::discover(&tree).unwrap();
+        assert_eq!(
+            pixels(&all.train),
+            pixels(&index.load(&small()).unwrap().dataset)
+        );
+        assert!(all.test.is_empty());
+
+        write_tree(&dir.path().join("test_set"), &["horses"], &[1]);
+        let err = load(dir.path(), &config).unwrap_err().to_string();
+        assert!(err.contains("test_set") && err.contains("horses"), "{err}");
+    }
+
+    #[test]
+    fn validation_split_is_stratified_seeded_and_the_test_split_fixed() {
+        let dir = tempfile::tempdir().unwrap();
+        write_tree(dir.path(), &["cats", "dogs"], &[10, 20]);
+        let config = |seed| LoadConfig {
+            folder: small(),
+            val_split: 0.2,
+            test_split: 0.1,
+            seed,
+            holdout: None,
+        };
+        let a = load(dir.path(), &config(1)).unwrap().splits;
+        assert_eq!(a.test.class_counts(), vec![1, 2]);
+        assert_eq!(a.val.class_counts(), vec![2, 4]);
+        assert_eq!(a.train.class_counts(), vec![7, 14]);
+        let again = load(dir.path(), &config(1)).unwrap().splits;
+        assert_eq!(pixels(&again.val), pixels(&a.val));
+        let other = load(dir.path(), &config(2)).unwrap().splits;
+        assert_eq!(
+            pixels(&other.test),
+            pixels(&a.test),
+            "one test set for every seed"
+        );
+        assert_ne!(
+            pixels(&other.val),
+            pixels(&a.val),
+            "the seed draws the validation set"
+        );
+    }
+
+    #[test]
+    fn holdout_divides_the_test_split() {
+        let dir = tempfile::tempdir().unwrap();
+        write_tree(dir.path(), &["cats", "dogs"], &[5, 5]);
+        let config = |holdout| LoadConfig {
+            folder: small(),
+            holdout: Some(holdout),
+            ..Default::default()
+        };
+        // The 20% test split of a single tree is 2 images.
+        let splits = load(dir.path(), &config(1)).unwrap().splits;
+        assert_eq!(
+            (splits.train.len(), splits.val.len(), splits.test.len()),
+            (1, 0, 1)
+        );
+        let err = load(dir.path(), &config(2)).unwrap_err().to_string();
+        assert!(err.contains("cannot hold out 2 of 2"), "{err}");
+    }
+
+    #[test]
+    fn sources_open_the_parts_a_data_set_has() {
+        let dir = tempfile::tempdir().unwrap();
+        write_tree(&dir.path().join("training_set"), &["cats", "dogs"], &[2, 3]);
+        write_tree(&dir.path().join("test_set"), &["cats", "dogs"], &[1, 1]);
+        let test = open_source(dir.path(), Part::Test, &small()).unwrap();
+        assert_eq!((test.len(), test.image_shape()), (2, [3, 4, 6]));
+        let train = open_source(&dir.path().join("training_set"), Part::Train, &small()).unwrap();
+        assert_eq!(train.len(), 5);
+        let err = open_source(dir.path(), Part::Val, &small())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("no validation split"), "{err}");
+        let err = open_source(&dir.path().join("test_set"), Part::Test, &small())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("test_set") && err.contains("whole"), "{err}");
     }
 }

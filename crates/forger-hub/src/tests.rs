@@ -172,6 +172,12 @@ fn answer(mut stream: TcpStream, hosted: &HashMap<String, Hosted>) -> Option<Str
     Some(log)
 }
 
+/// The data set at `path`, loaded as forger loads it by default.
+fn load_splits(path: &Path) -> forger_data::Splits {
+    let config = forger_data::LoadConfig::default();
+    forger_data::load(path, &config).unwrap().splits
+}
+
 fn sha256(bytes: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(bytes)
@@ -337,7 +343,7 @@ fn parquet_shards_resume_after_a_dropped_connection_then_become_idx_and_work_off
     for stem in forger_data::idx::STANDARD_FILES {
         assert!(dest.join(format!("{stem}.gz")).is_file(), "{stem}");
     }
-    let splits = forger_data::load_spec(&dest).unwrap();
+    let splits = load_splits(&dest);
     assert_eq!((splits.train.len(), splits.test.len()), (16, 3));
     assert_eq!(splits.train.image_shape(), [1, 28, 28]);
     let want: Vec<u32> = train_labels.iter().map(|&l| l as u32).collect();
@@ -473,7 +479,7 @@ fn parquet_shards_become_image_folders_that_forger_loads() {
         std::fs::read(dest.join("test_set/NORMAL/000001.png")).unwrap(),
         images[6]
     );
-    let splits = forger_data::load_spec(&dest).unwrap();
+    let splits = load_splits(&dest);
     assert_eq!(splits.train.classes(), &["NORMAL", "PNEUMONIA"]);
     assert_eq!(splits.train.class_counts(), vec![2, 3]);
     assert_eq!(splits.test.class_counts(), vec![1, 1]);
@@ -483,11 +489,15 @@ fn parquet_shards_become_image_folders_that_forger_loads() {
         filter: forger_data::image_folder::ResizeFilter::Nearest,
         ..Default::default()
     };
-    let exact = forger_data::image_folder::load_kaggle(&dest, &config).unwrap();
+    let config = forger_data::LoadConfig {
+        folder: config,
+        ..Default::default()
+    };
+    let exact = forger_data::load(&dest, &config).unwrap().splits;
     // Files sort by name within a class: NORMAL holds rows 0 and 3.
-    assert_eq!(exact.train.dataset.labels(), &[0, 0, 1, 1, 1]);
-    assert_eq!(exact.train.dataset.image(1), pixels[3].as_slice());
-    assert_eq!(exact.test.dataset.image(0), pixels[6].as_slice());
+    assert_eq!(exact.train.labels(), &[0, 0, 1, 1, 1]);
+    assert_eq!(exact.train.image(1), pixels[3].as_slice());
+    assert_eq!(exact.test.image(0), pixels[6].as_slice());
 
     let pets_dest = fetch(&pets, &opts).unwrap();
     let mut names: Vec<String> = files_named(&pets_dest, "")
@@ -509,7 +519,7 @@ fn parquet_shards_become_image_folders_that_forger_loads() {
             "/dog/000004.png"
         ]
     );
-    let splits = forger_data::load_spec(&pets_dest).unwrap();
+    let splits = load_splits(&pets_dest);
     assert_eq!(splits.train.classes(), &["cat", "dog"]);
     assert_eq!(splits.train.len() + splits.test.len(), 5);
 

@@ -12,7 +12,8 @@
 //!
 //! ```no_run
 //! use forger_teach::{build_site, SiteInputs, SiteOptions};
-//! let splits = forger_data::load_spec("datasets/pneumoniamnist.npz".as_ref())?;
+//! let path = "datasets/pneumoniamnist.npz".as_ref();
+//! let splits = forger_data::load(path, &forger_data::LoadConfig::default())?.splits;
 //! let inputs = SiteInputs {
 //!     synthetic_dir: "runs/gan-auc/synthetic".as_ref(),
 //!     real: &splits.test,

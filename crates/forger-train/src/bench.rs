@@ -11,8 +11,9 @@ use rand::Rng;
 
 use crate::gan::{self, GanStep, GanTrainConfig};
 use crate::learner::RunRecord;
+use crate::train_batches::train_loader;
 use crate::optim::{named_vars, OptimizerConfig};
-use crate::{ClassifierStep, Learner, LossKind, Result, Schedule, TrainBatches};
+use crate::{ClassifierStep, Learner, LossKind, Result, Schedule};
 
 /// A workload's result: images per second over the timed steps.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
@@ -77,7 +78,7 @@ fn classifier(
         early_stopping: None,
         label: "bench",
     };
-    let batches = TrainBatches::new(&data, batch, 0, None)?;
+    let batches = train_loader(&data, batch, 0, None)?;
     let trained = learner.fit(step, &batches, &mut [], RunRecord::in_memory(), device)?;
     let seconds: Vec<(u64, f64)> = trained.history.iter().map(|r| (r.step, r.seconds)).collect();
     Ok(throughput(&seconds, warmup, steps, batch))

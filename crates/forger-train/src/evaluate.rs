@@ -1,7 +1,7 @@
 //! Evaluation of a classifier on a data set.
 
 use candle_core::{DType, Device, Tensor, D};
-use forger_data::{BatchConfig, Batcher, Dataset};
+use forger_data::{BatchConfig, Dataset, Loader};
 use forger_models::{ImageClassifier, Mode};
 use serde::{Deserialize, Serialize};
 
@@ -33,7 +33,7 @@ pub fn predict_probabilities(
     data: &Dataset,
     device: &Device,
 ) -> Result<(Vec<Vec<f32>>, f64)> {
-    let batcher = Batcher::new(data, BatchConfig::sequential(EVAL_BATCH));
+    let batcher = Loader::new(data, BatchConfig::sequential(EVAL_BATCH))?;
     let mut probs = Vec::with_capacity(data.len());
     let mut loss_sum = 0.0;
     for batch in batcher.epoch(0, device) {

@@ -18,7 +18,7 @@ use crate::history::HistoryRow;
 use crate::learner::{EarlyStopping, Learner, RunRecord, Schedule, Select};
 use crate::optim::{named_vars, OptimizerConfig};
 use crate::plot::{self, Panel, Series};
-use crate::train_batches::TrainBatches;
+use crate::train_batches::train_loader;
 use crate::{save_weights, LossKind, Result, RunDir, TrainError, TrainedClassifier};
 
 /// The validation metric that picks the best model and drives early stopping.
@@ -233,7 +233,7 @@ pub fn fit<M: ModelConfig>(
     ))?;
     check_data(model.as_ref(), config, data)?;
     let optimizer = config.optimizer.build(named_vars(&varmap))?;
-    let batches = TrainBatches::new(
+    let batches = train_loader(
         data.train,
         config.batch_size,
         config.seed,

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarMap;
-use forger_data::Batch;
+use forger_data::{Batch, Loader};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -18,7 +18,6 @@ use crate::atomic::write_json;
 use crate::checkpoint::{Checkpoint, CheckpointWriter};
 use crate::history::{write_csv, Record};
 use crate::optim::named_vars;
-use crate::train_batches::TrainBatches;
 use crate::{Progress, Result, RunDir, TrainError};
 
 /// How long to train.
@@ -207,7 +206,7 @@ impl<R: Record + Clone + Serialize + DeserializeOwned> Learner<R> {
     pub fn fit<S: TrainStep<Row = R>>(
         &self,
         mut step: S,
-        batches: &TrainBatches,
+        batches: &Loader,
         hooks: &mut [&mut dyn Hook<S>],
         record: RunRecord,
         device: &Device,

@@ -35,7 +35,6 @@ pub use fit::{
     fit, plot_curves, FitConfig, FitData, FitMetrics, FitReport, RunConfig, Selection, TestScores,
 };
 pub use learner::{EarlyStopping, Hook, Learner, Schedule, TrainStep};
-pub use train_batches::TrainBatches;
 pub use trained::{load_weights, save_weights, Prediction, TrainedClassifier};
 pub use forger_data::atomic;
 pub use loss::LossKind;

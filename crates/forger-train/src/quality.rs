@@ -11,7 +11,7 @@
 //! sets. Always read it beside the real-vs-real baseline.
 
 use candle_core::{DType, Device};
-use forger_data::{rng, BatchConfig, Batcher, Dataset};
+use forger_data::{rng, BatchConfig, Dataset, Loader};
 use forger_models::{ClassifierConfig, ImageClassifier, MnistCnnConfig};
 use nalgebra::{DMatrix, DVector};
 
@@ -91,7 +91,7 @@ pub fn feature_matrix(
     data: &Dataset,
     device: &Device,
 ) -> Result<DMatrix<f64>> {
-    let batcher = Batcher::new(data, BatchConfig::sequential(512));
+    let batcher = Loader::new(data, BatchConfig::sequential(512))?;
     let mut rows: Vec<f64> = Vec::new();
     let mut width = 0;
     for batch in batcher.epoch(0, device) {

@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use crate::evaluate::evaluate;
 use crate::learner::{At, Learner, RunRecord, Values};
 use crate::optim::{named_vars, OptimizerConfig};
-use crate::{ClassifierStep, Hook, LossKind, Result, Schedule, TrainBatches, TrainError};
+use crate::train_batches::train_loader;
+use crate::{ClassifierStep, Hook, LossKind, Result, Schedule, TrainError};
 
 /// How many examples each update sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,7 +126,7 @@ pub fn train_mode(
     ))?;
     let optimizer = config.optimizer.build(named_vars(&varmap))?;
     let batch_size = mode.batch_size(train.len());
-    let batches = TrainBatches::new(train, batch_size, config.seed, None)?;
+    let batches = train_loader(train, batch_size, config.seed, None)?;
     let total = config.epochs * batches.batches_per_epoch() as u64;
     let mut curve = Curve {
         every: (total / config.points.max(1)).max(1),

@@ -10,7 +10,7 @@ mod step;
 use candle_core::{Device, Tensor};
 use candle_nn::VarMap;
 use forger_data::png::encode_grid;
-use forger_data::{rng, Dataset, PixelScale};
+use forger_data::{rng, BatchConfig, Dataset, Loader, PixelScale};
 use forger_models::{GanConfig, Generator};
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
@@ -24,7 +24,6 @@ use crate::history::Record;
 use crate::learner::{Hook, Learner, RunRecord, Schedule};
 use crate::optim::OptimizerConfig;
 use crate::plot::{self, Panel, Series};
-use crate::train_batches::TrainBatches;
 use crate::{Result, RunDir, TrainError};
 
 /// Images per class in the sample grids.
@@ -221,8 +220,12 @@ pub fn learner(config: &GanTrainConfig) -> Learner<GanHistoryRow> {
 
 /// The GAN's batches of real images: whole batches only, pixels in
 /// `[-1, 1]` as G's `tanh` makes them, shuffled by the run's seed.
-pub fn gan_batches<'a>(config: &GanTrainConfig, data: &'a Dataset) -> Result<TrainBatches<'a>> {
-    TrainBatches::symmetric(data, config.batch_size, config.seed)
+pub fn gan_batches(config: &GanTrainConfig, data: &Dataset) -> Result<Loader> {
+    let batches = BatchConfig::new(config.batch_size)
+        .seed(config.seed)
+        .drop_last(true)
+        .scale(PixelScale::Symmetric);
+    Ok(Loader::new(data, batches)?)
 }
 
 fn check(config: &GanTrainConfig, data: &Dataset) -> Result<()> {

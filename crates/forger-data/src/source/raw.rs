@@ -1,7 +1,6 @@
-//! Image sources read one image at a time, for data sets larger than memory:
-//! raw IDX files and uncompressed NPZ members read by offset, and image
-//! folders decoded on demand. Only the header (and, for NPZ, one pass over
-//! the labels to count classes) is read when a source is opened.
+//! Raw IDX files and uncompressed NPZ members read by offset. Only the
+//! header (and, for NPZ, one pass over the labels to count classes) is read
+//! when a source is opened.
 //!
 //! Reads are positioned reads (`pread`) rather than memory maps: pages of a
 //! mapped file count toward the process's resident set once touched, so an
@@ -11,46 +10,11 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use super::Source;
 use crate::npz::parse_npy_header;
-use crate::{load_image, DataError, Dataset, Result};
+use crate::{DataError, Dataset, Result};
 
-/// Labelled images that can be read one by one, from any thread.
-pub trait ImageSource: Send + Sync {
-    /// Number of images.
-    fn len(&self) -> usize;
-    /// Whether there are no images.
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-    /// `[channels, height, width]` of every image.
-    fn image_shape(&self) -> [usize; 3];
-    /// Class names, indexed by label.
-    fn classes(&self) -> &[String];
-    /// Writes image `i`'s channel-first pixels into `out` (of length
-    /// `C * H * W`) and returns its label.
-    fn read(&self, i: usize, out: &mut [u8]) -> Result<u32>;
-}
-
-impl ImageSource for Dataset {
-    fn len(&self) -> usize {
-        Dataset::len(self)
-    }
-    fn image_shape(&self) -> [usize; 3] {
-        Dataset::image_shape(self)
-    }
-    fn classes(&self) -> &[String] {
-        Dataset::classes(self)
-    }
-    fn read(&self, i: usize, out: &mut [u8]) -> Result<u32> {
-        if i >= Dataset::len(self) {
-            return Err(out_of_range(i, Dataset::len(self)));
-        }
-        out.copy_from_slice(self.image(i));
-        Ok(self.labels()[i])
-    }
-}
-
-fn out_of_range(i: usize, len: usize) -> DataError {
+pub(super) fn out_of_range(i: usize, len: usize) -> DataError {
     DataError::Invalid(format!(
         "index {i} is out of range for a data set of {len} images"
     ))
@@ -195,7 +159,7 @@ fn open_idx(path: &Path, magic: u32, ndims: usize) -> Result<RawArray> {
     })
 }
 
-impl ImageSource for IdxSource {
+impl Source for IdxSource {
     fn len(&self) -> usize {
         self.images.count()
     }
@@ -205,8 +169,8 @@ impl ImageSource for IdxSource {
     fn classes(&self) -> &[String] {
         &self.classes
     }
-    fn read(&self, i: usize, out: &mut [u8]) -> Result<u32> {
-        read_labelled(&self.images, &self.labels, self.classes.len(), i, out)
+    fn read(&self, i: usize, out: &mut [u8]) -> Result<Option<u32>> {
+        read_labelled(&self.images, &self.labels, self.classes.len(), i, out).map(Some)
     }
 }
 
@@ -336,7 +300,7 @@ fn npz_member(path: &Path, name: &str) -> Result<RawArray> {
     })
 }
 
-impl ImageSource for NpzSource {
+impl Source for NpzSource {
     fn len(&self) -> usize {
         self.images.count()
     }
@@ -347,9 +311,9 @@ impl ImageSource for NpzSource {
     fn classes(&self) -> &[String] {
         &self.classes
     }
-    fn read(&self, i: usize, out: &mut [u8]) -> Result<u32> {
+    fn read(&self, i: usize, out: &mut [u8]) -> Result<Option<u32>> {
         if !self.rgb {
-            return read_labelled(&self.images, &self.labels, self.classes.len(), i, out);
+            return read_labelled(&self.images, &self.labels, self.classes.len(), i, out).map(Some);
         }
         let mut hwc = vec![0u8; self.scratch_len];
         let label = read_labelled(&self.images, &self.labels, self.classes.len(), i, &mut hwc)?;
@@ -359,109 +323,7 @@ impl ImageSource for NpzSource {
                 out[c * plane + p] = v;
             }
         }
-        Ok(label)
-    }
-}
-
-/// An image folder, `root/<class>/<image>`, decoded on demand. Classes are
-/// the sub-folders in name order; files within a class are in name order.
-/// The file list is kept compact (the names in one string, about 12 bytes
-/// per image besides the name), since it is what grows with the data set.
-#[derive(Debug)]
-pub struct FolderSource {
-    root: PathBuf,
-    classes: Vec<String>,
-    /// Every file name, one after another.
-    names: String,
-    /// Where each image's name ends in `names`.
-    ends: Vec<usize>,
-    labels: Vec<u32>,
-    shape: [usize; 3],
-}
-
-impl FolderSource {
-    /// Lists `root`; every image is decoded, converted and resized to
-    /// `shape` (`[channels, height, width]`) when it is read.
-    pub fn open(root: &Path, shape: [usize; 3]) -> Result<Self> {
-        let mut source = Self {
-            root: root.to_path_buf(),
-            classes: Vec::new(),
-            names: String::new(),
-            ends: Vec::new(),
-            labels: Vec::new(),
-            shape,
-        };
-        for class in sorted_names(root, |t| t.is_dir())? {
-            let label = source.classes.len() as u32;
-            for name in sorted_names(&root.join(&class), |t| t.is_file())? {
-                source.names.push_str(&name);
-                source.ends.push(source.names.len());
-                source.labels.push(label);
-            }
-            source.classes.push(class);
-        }
-        if source.ends.is_empty() {
-            return Err(DataError::format(
-                root,
-                "no images: an image folder holds one sub-folder of images per class",
-            ));
-        }
-        source.names.shrink_to_fit();
-        Ok(source)
-    }
-
-    /// The path of image `i`.
-    pub fn path(&self, i: usize) -> Option<PathBuf> {
-        let end = *self.ends.get(i)?;
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        let class = &self.classes[self.labels[i] as usize];
-        Some(self.root.join(class).join(&self.names[start..end]))
-    }
-}
-
-/// The names in `dir` of the entries whose type passes `keep`, sorted.
-fn sorted_names(dir: &Path, keep: impl Fn(&std::fs::FileType) -> bool) -> Result<Vec<String>> {
-    let mut names = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| DataError::io(dir, e))? {
-        let entry = entry.map_err(|e| DataError::io(dir, e))?;
-        let kind = entry.file_type().map_err(|e| DataError::io(dir, e))?;
-        // Follow links: a folder of links to images is an image folder too.
-        let kind = if kind.is_symlink() {
-            std::fs::metadata(entry.path())
-                .map_err(|e| DataError::io(&entry.path(), e))?
-                .file_type()
-        } else {
-            kind
-        };
-        if !keep(&kind) {
-            continue;
-        }
-        let name = entry.file_name().into_string().map_err(|name| {
-            DataError::format(
-                &dir.join(&name),
-                "the name is not UTF-8: rename the file to use it in an image folder",
-            )
-        })?;
-        names.push(name);
-    }
-    names.sort();
-    Ok(names)
-}
-
-impl ImageSource for FolderSource {
-    fn len(&self) -> usize {
-        self.ends.len()
-    }
-    fn image_shape(&self) -> [usize; 3] {
-        self.shape
-    }
-    fn classes(&self) -> &[String] {
-        &self.classes
-    }
-    fn read(&self, i: usize, out: &mut [u8]) -> Result<u32> {
-        let path = self.path(i).ok_or_else(|| out_of_range(i, self.len()))?;
-        out.copy_from_slice(&load_image(&path, self.shape)?);
-        Ok(self.labels[i])
+        Ok(Some(label))
     }
 }
 
@@ -508,11 +370,11 @@ mod tests {
         zip.finish().unwrap();
     }
 
-    fn all(source: &dyn ImageSource) -> (Vec<u8>, Vec<u32>) {
+    fn all(source: &dyn Source) -> (Vec<u8>, Vec<u32>) {
         let mut out = vec![0u8; source.image_shape().iter().product()];
         let (mut pixels, mut labels) = (Vec::new(), Vec::new());
         for i in 0..source.len() {
-            labels.push(source.read(i, &mut out).unwrap());
+            labels.push(source.read(i, &mut out).unwrap().unwrap());
             pixels.extend_from_slice(&out);
         }
         (pixels, labels)
@@ -572,29 +434,5 @@ mod tests {
         );
         let err = NpzSource::open(&path, "extra").unwrap_err().to_string();
         assert!(err.contains("missing array `extra_images`"), "{err}");
-    }
-
-    #[test]
-    fn folder_source_decodes_on_demand_with_classes_from_folders() {
-        let dir = tempfile::tempdir().unwrap();
-        for (class, shade) in [("cat", 10u8), ("dog", 200)] {
-            std::fs::create_dir(dir.path().join(class)).unwrap();
-            for k in 0..2 {
-                image::GrayImage::from_pixel(3, 3, image::Luma([shade + k]))
-                    .save(dir.path().join(class).join(format!("{k}.png")))
-                    .unwrap();
-            }
-        }
-        let source = FolderSource::open(dir.path(), [1, 2, 2]).unwrap();
-        assert_eq!(source.classes(), ["cat", "dog"]);
-        let (pixels, labels) = all(&source);
-        assert_eq!(labels, vec![0, 0, 1, 1]);
-        assert_eq!(&pixels[12..], &[201; 4]);
-        std::fs::write(dir.path().join("dog/bad.png"), b"nope").unwrap();
-        let source = FolderSource::open(dir.path(), [1, 2, 2]).unwrap();
-        let err = source.read(4, &mut [0; 4]).unwrap_err().to_string();
-        assert!(err.contains("bad.png"), "{err}");
-        let empty = tempfile::tempdir().unwrap();
-        assert!(FolderSource::open(empty.path(), [1, 2, 2]).is_err());
     }
 }
