@@ -24,6 +24,17 @@ impl PixelScale {
         }
     }
 
+    /// Maps one pixel of an augmented image as Keras' `ImageDataGenerator`
+    /// rescales: multiplying by `1/255` (`Unit`), which the augmented
+    /// tutorials follow. It differs from [`PixelScale::apply`] by at most
+    /// one unit in the last place.
+    pub fn apply_augmented(self, p: u8) -> f32 {
+        match self {
+            Self::Unit => f32::from(p) * (1.0 / 255.0),
+            Self::Symmetric => self.apply(p),
+        }
+    }
+
     /// Maps a scaled value back to a pixel, clamping to `0..=255`.
     pub fn invert(self, v: f32) -> u8 {
         let p = match self {

@@ -243,7 +243,7 @@ impl Job {
                     let augmented = augment.augment(&image, shape, &mut rng);
                     prepared
                         .pixels
-                        .extend(augmented.iter().map(|&v| scale.apply(v)));
+                        .extend(augmented.iter().map(|&v| scale.apply_augmented(v)));
                 }
                 None => prepared
                     .pixels
