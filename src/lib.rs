@@ -4,5 +4,7 @@
 //! on one name; each crate can also be imported on its own.
 
 pub use forger_data as data;
+pub use forger_kernels as kernels;
+pub use forger_lab as lab;
 pub use forger_models as models;
 pub use forger_train as train;

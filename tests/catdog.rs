@@ -8,8 +8,8 @@ use candle_core::Device;
 use forger::data::image_folder::ImageFolderConfig;
 use forger::data::LoadConfig;
 use forger::data::Splits;
+use forger::lab::augmentation_study::{run_augmentation_study, AugmentationStudyConfig};
 use forger::models::{CatDogCnnConfig, ClassifierConfig};
-use forger::train::augmentation_study::{run_augmentation_study, AugmentationStudyConfig};
 use forger::train::{fit, FitConfig, FitData, RunDir, Schedule};
 
 mod common;

@@ -110,29 +110,40 @@ fn resume_continues_exactly_and_same_seed_reproduces() {
     let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
     let runs: Vec<RunDir> = dirs.iter().map(|d| RunDir::new(d.path())).collect();
     let cpu = Device::Cpu;
-    // 14 steps cross an epoch boundary (10 batches per epoch).
-    let unbroken = fit(&two_class_config(14, 2), &data, &runs[0], &cpu, false).unwrap();
-    let twin = fit(&two_class_config(14, 2), &data, &runs[1], &cpu, false).unwrap();
+    // 14 steps cross an epoch boundary (10 batches per epoch); rows every
+    // 4 steps, the best validation AUC kept.
+    let config = |steps| FitConfig {
+        selection: Some(Selection::Auc),
+        ..two_class_config(steps, 4)
+    };
+    let unbroken = fit(&config(14), &data, &runs[0], &cpu, false).unwrap();
+    let twin = fit(&config(14), &data, &runs[1], &cpu, false).unwrap();
     assert_eq!(without_time(&unbroken.history), without_time(&twin.history));
 
-    fit(&two_class_config(6, 2), &data, &runs[2], &cpu, false).unwrap();
-    let err = fit(&two_class_config(14, 2), &data, &runs[2], &cpu, false)
+    // Cut twice between rows (after steps 7 and 11, mid-interval and
+    // mid-epoch), then resumed to the end: the run is the unbroken one.
+    fit(&config(7), &data, &runs[2], &cpu, false).unwrap();
+    let err = fit(&config(14), &data, &runs[2], &cpu, false)
         .err()
         .unwrap();
     assert!(err.to_string().contains("--resume"), "{err}");
-    let resumed = fit(&two_class_config(14, 2), &data, &runs[2], &cpu, true).unwrap();
+    let cut = fit(&config(11), &data, &runs[2], &cpu, true).unwrap();
+    assert_eq!(cut.history.last().unwrap().step, 11);
+    let resumed = fit(&config(14), &data, &runs[2], &cpu, true).unwrap();
     assert_eq!(
         without_time(&resumed.history),
         without_time(&unbroken.history)
     );
+    assert_eq!(resumed.metrics.kept_step, unbroken.metrics.kept_step);
     assert_eq!(
         resumed.metrics.test_accuracy,
         unbroken.metrics.test_accuracy
     );
+    assert_eq!(resumed.test.positive_scores, unbroken.test.positive_scores);
 
     let other_seed = FitConfig {
         seed: 1,
-        ..two_class_config(14, 2)
+        ..config(14)
     };
     let err = fit(&other_seed, &data, &runs[2], &cpu, true).err().unwrap();
     assert!(err.to_string().contains("other settings"), "{err}");

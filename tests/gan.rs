@@ -107,14 +107,58 @@ fn resumed_gan_run_equals_an_unbroken_one() {
     let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
     let (a, b) = (RunDir::new(dirs[0].path()), RunDir::new(dirs[1].path()));
     // 3 batches per epoch: 8 steps cross epochs, and the break is mid-epoch.
-    let unbroken = train_gan(&small_gan(true, 8), &data, "d", &a, &Device::Cpu, false, None).unwrap();
-    train_gan(&small_gan(true, 4), &data, "d", &b, &Device::Cpu, false, None).unwrap();
-    let resumed = train_gan(&small_gan(true, 8), &data, "d", &b, &Device::Cpu, true, None).unwrap();
+    let unbroken = train_gan(
+        &small_gan(true, 8),
+        &data,
+        "d",
+        &a,
+        &Device::Cpu,
+        false,
+        None,
+    )
+    .unwrap();
+    // Cut between rows (every 2 steps) after step 5, resumed to 7, then 8.
+    train_gan(
+        &small_gan(true, 5),
+        &data,
+        "d",
+        &b,
+        &Device::Cpu,
+        false,
+        None,
+    )
+    .unwrap();
+    let cut = train_gan(
+        &small_gan(true, 7),
+        &data,
+        "d",
+        &b,
+        &Device::Cpu,
+        true,
+        None,
+    )
+    .unwrap();
+    assert_eq!(cut.history.last().unwrap().step, 7);
+    let resumed = train_gan(
+        &small_gan(true, 8),
+        &data,
+        "d",
+        &b,
+        &Device::Cpu,
+        true,
+        None,
+    )
+    .unwrap();
     assert_eq!(
         without_time(&resumed.history),
         without_time(&unbroken.history)
     );
     assert_eq!(unbroken.history.len(), 4);
+    let sample = |r: &forger::train::gan::GanReport| {
+        let d = r.generator.sample(&[0, 1], 3).unwrap();
+        [d.image(0).to_vec(), d.image(1).to_vec()]
+    };
+    assert_eq!(sample(&resumed), sample(&unbroken));
 }
 
 #[test]
@@ -144,15 +188,31 @@ fn bad_settings_are_clear_errors() {
     let data = dark_and_bright(16);
     let dir = tempfile::tempdir().unwrap();
     let run = RunDir::new(dir.path());
-    let err = train_gan(&small_gan(true, 2), &data, "d", &run, &Device::Cpu, false, None)
-        .err()
-        .unwrap();
+    let err = train_gan(
+        &small_gan(true, 2),
+        &data,
+        "d",
+        &run,
+        &Device::Cpu,
+        false,
+        None,
+    )
+    .err()
+    .unwrap();
     assert!(err.to_string().contains("at least that many"), "{err}");
     let mut three = small_gan(true, 2);
     three.gan.classes = Some(3);
-    let err = train_gan(&three, &dark_and_bright(64), "d", &run, &Device::Cpu, false, None)
-        .err()
-        .unwrap();
+    let err = train_gan(
+        &three,
+        &dark_and_bright(64),
+        "d",
+        &run,
+        &Device::Cpu,
+        false,
+        None,
+    )
+    .err()
+    .unwrap();
     assert!(err.to_string().contains("3 classes"), "{err}");
     let err = TrainedGan::load(&RunDir::new(dir.path().join("none")), &Device::Cpu)
         .err()

@@ -3,9 +3,9 @@
 
 use candle_core::Device;
 use forger::data::{Dataset, Splits};
+use forger::lab::study::{budget_indices, run_study, Arm, ArmResult, StudyConfig};
 use forger::models::{ClassifierConfig, GanConfig, MnistCnnConfig};
 use forger::train::gan::GanTrainConfig;
-use forger::train::study::{budget_indices, run_study, Arm, ArmResult, StudyConfig};
 use forger::train::{FitConfig, RunDir, Schedule, Selection};
 
 /// Dark images are class 0, bright ones class 1, with a little texture.

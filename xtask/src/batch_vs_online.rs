@@ -1,6 +1,6 @@
 //! `cargo xtask experiment batch-vs-online`: the tutorial CNN trained on the
 //! same subset with full-batch gradient descent, mini-batches and online
-//! updates ([`forger_train::train_mode`]); each mode runs in its own child
+//! updates ([`forger_lab::batch_vs_online::train_mode`]); each mode runs in its own child
 //! process so that its peak memory is its own. Writes `report.md`,
 //! `batch_vs_online.png` and `results.json` to the run directory.
 
@@ -10,9 +10,10 @@ use std::process::Command;
 use anyhow::{bail, Context};
 use clap::Args;
 use forger_data::{load, rng, Dataset, LoadConfig};
+use forger_lab::batch_vs_online::{train_mode, ModeConfig, ModeRun, UpdateMode};
 use forger_models::{ClassifierConfig, MnistCnnConfig};
 use forger_train::plot::{draw, Panel, Series};
-use forger_train::{train_mode, LossKind, ModeConfig, ModeRun, OptimizerConfig, UpdateMode};
+use forger_train::{LossKind, OptimizerConfig};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
@@ -152,7 +153,7 @@ fn seeded_subset(data: &Dataset, n: usize, seed: u64, stream: &str) -> anyhow::R
 }
 
 fn plot(path: &Path, measured: &[Measured]) -> anyhow::Result<()> {
-    let series = |x: fn(&forger_train::CurvePoint) -> f64| -> Vec<Series> {
+    let series = |x: fn(&forger_lab::batch_vs_online::CurvePoint) -> f64| -> Vec<Series> {
         measured
             .iter()
             .map(|m| {

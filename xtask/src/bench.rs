@@ -7,7 +7,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use forger_train::bench;
+use forger_lab::bench;
 use serde_json::json;
 
 use crate::workspace_root;

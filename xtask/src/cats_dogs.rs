@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::Args;
 use forger_data::image_folder::ImageFolderConfig;
 use forger_data::{load, LoadConfig};
+use forger_lab::augmentation_study::{run_augmentation_study, AugmentationStudyConfig};
 use forger_models::{CatDogCnnConfig, ClassifierConfig};
-use forger_train::augmentation_study::{run_augmentation_study, AugmentationStudyConfig};
 use forger_train::{FitConfig, FitData, Schedule};
 
 use crate::new_run_dir;

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 use forger_data::augment::AugmentConfig;
 use forger_data::{load, LoadConfig, Splits};
+use forger_lab::study::{run_study, Arm, StudyConfig};
 use forger_models::{ClassifierConfig, GanConfig, MnistCnnConfig};
 use forger_teach::{build_site, SiteInputs, SiteOptions};
 use forger_train::gan::GanTrainConfig;
-use forger_train::study::{run_study, Arm, StudyConfig};
 use forger_train::{FitConfig, RunDir, Schedule, Selection};
 
 use crate::{new_run_dir, workspace_root};

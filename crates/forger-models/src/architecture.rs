@@ -24,7 +24,6 @@ impl ModelConfig for ClassifierConfig {
 }
 
 impl ClassifierConfig {
-
     /// `[channels, height, width]` of the images the model takes.
     pub fn input_shape(&self) -> [usize; 3] {
         match self {

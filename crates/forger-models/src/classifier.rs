@@ -36,9 +36,7 @@ pub trait ImageClassifier {
 /// and builds the model from (at the start, on resume, and when a trained
 /// run is loaded). forger's own models are [`crate::ClassifierConfig`]; a
 /// model of your own needs only a config type implementing this.
-pub trait ModelConfig:
-    Clone + PartialEq + std::fmt::Debug + Serialize + DeserializeOwned
-{
+pub trait ModelConfig: Clone + PartialEq + std::fmt::Debug + Serialize + DeserializeOwned {
     /// Builds the model with its weights in `vb`.
     fn init(&self, vb: VarBuilder) -> crate::Result<Box<dyn ImageClassifier>>;
 }

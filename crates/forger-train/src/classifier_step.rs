@@ -11,7 +11,7 @@ use crate::checkpoint::{Checkpoint, CheckpointWriter};
 use crate::evaluate::{correct, evaluate};
 use crate::history::HistoryRow;
 use crate::learner::{value, At, Hook, StepOutput, TrainStep, Values};
-use crate::optim::Optimizer;
+use crate::optim::{Optimizer, PlateauMode};
 use crate::{LossKind, Result};
 
 /// A classifier, its weights and optimizer, and its loss.
@@ -21,6 +21,7 @@ pub struct ClassifierStep {
     optimizer: Optimizer,
     loss: LossKind,
     seed: u64,
+    plateau: Option<PlateauMode>,
 }
 
 impl ClassifierStep {
@@ -39,7 +40,15 @@ impl ClassifierStep {
             optimizer,
             loss,
             seed,
+            plateau: None,
         }
+    }
+
+    /// Feeds the optimizer's plateau schedule after each evaluation: the
+    /// validation loss (`Min`) or the AUC, else accuracy (`Max`).
+    pub fn watching(mut self, mode: PlateauMode) -> Self {
+        self.plateau = Some(mode);
+        self
     }
 
     /// The model.
@@ -68,7 +77,9 @@ impl TrainStep for ClassifierStep {
 
     fn step(&mut self, batch: &Batch, step: u64) -> Result<StepOutput> {
         let mut dropout = rng::derive(self.seed, "dropout", step);
-        let logits = self.model.logits(&batch.images, Mode::Train(&mut dropout))?;
+        let logits = self
+            .model
+            .logits(&batch.images, Mode::Train(&mut dropout))?;
         let loss = self.loss.loss(&logits, &batch.labels)?;
         let loss_value = f64::from(loss.to_scalar::<f32>()?);
         if loss_value.is_finite() {
@@ -110,6 +121,16 @@ impl TrainStep for ClassifierStep {
 
     fn weights(&self) -> Vec<(&'static str, &VarMap)> {
         vec![("model", &self.varmap)]
+    }
+
+    fn observe(&mut self, row: &HistoryRow) {
+        match self.plateau {
+            Some(PlateauMode::Min) => self.optimizer.observe(row.val_loss),
+            Some(PlateauMode::Max) => self
+                .optimizer
+                .observe(row.val_auc.unwrap_or(row.val_accuracy)),
+            None => {}
+        }
     }
 
     fn save_optimizers(&self, writer: CheckpointWriter) -> CheckpointWriter {

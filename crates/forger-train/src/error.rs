@@ -31,14 +31,16 @@ pub enum TrainError {
 pub type Result<T> = std::result::Result<T, TrainError>;
 
 impl TrainError {
-    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+    /// An I/O error on `path`.
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
         Self::Io {
             path: path.to_path_buf(),
             source,
         }
     }
 
-    pub(crate) fn file(path: &Path, what: impl Into<String>) -> Self {
+    /// A file forger wrote that is not what it should be.
+    pub fn file(path: &Path, what: impl Into<String>) -> Self {
         Self::File {
             path: path.to_path_buf(),
             what: what.into(),

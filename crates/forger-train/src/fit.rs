@@ -16,7 +16,7 @@ use crate::classifier_step::{ClassifierStep, Validation};
 use crate::evaluate::{evaluate, Evaluation};
 use crate::history::HistoryRow;
 use crate::learner::{EarlyStopping, Learner, RunRecord, Schedule, Select};
-use crate::optim::{named_vars, OptimizerConfig};
+use crate::optim::{named_vars, LrSchedule, OptimizerConfig};
 use crate::plot::{self, Panel, Series};
 use crate::train_batches::train_loader;
 use crate::{save_weights, LossKind, Result, RunDir, TrainError, TrainedClassifier};
@@ -67,6 +67,13 @@ pub struct FitConfig<M = ClassifierConfig> {
     /// `1/255`, the scale evaluation uses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub augment: Option<AugmentConfig>,
+    /// A learning-rate schedule; a plateau schedule watches the validation
+    /// loss (`min`) or the selection's AUC, else accuracy (`max`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr_schedule: Option<LrSchedule>,
+    /// Clip the gradients' total L2 norm to this before each update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip_grad_norm: Option<f64>,
 }
 
 impl<M: ModelConfig> FitConfig<M> {
@@ -83,6 +90,8 @@ impl<M: ModelConfig> FitConfig<M> {
             early_stopping: None,
             seed: 0,
             augment: None,
+            lr_schedule: None,
+            clip_grad_norm: None,
         }
     }
 
@@ -101,6 +110,8 @@ impl<M: ModelConfig> FitConfig<M> {
             early_stopping: None,
             seed: 0,
             augment: Some(AugmentConfig::tutorial()),
+            lr_schedule: None,
+            clip_grad_norm: None,
         }
     }
 }
@@ -232,7 +243,13 @@ pub fn fit<M: ModelConfig>(
         device,
     ))?;
     check_data(model.as_ref(), config, data)?;
-    let optimizer = config.optimizer.build(named_vars(&varmap))?;
+    let mut optimizer = config.optimizer.build(named_vars(&varmap))?;
+    if let Some(schedule) = config.lr_schedule {
+        optimizer = optimizer.with_schedule(schedule)?;
+    }
+    if let Some(max_norm) = config.clip_grad_norm {
+        optimizer = optimizer.with_clip_grad_norm(max_norm)?;
+    }
     let batches = train_loader(
         data.train,
         config.batch_size,
@@ -268,7 +285,10 @@ pub fn fit<M: ModelConfig>(
         early_stopping: config.early_stopping,
         label: "train",
     };
-    let step = ClassifierStep::new(model, varmap, optimizer, config.loss, config.seed);
+    let mut step = ClassifierStep::new(model, varmap, optimizer, config.loss, config.seed);
+    if let Some(LrSchedule::Plateau { mode, .. }) = config.lr_schedule {
+        step = step.watching(mode);
+    }
     let mut validation = Validation {
         data: data.eval,
         device,

@@ -108,7 +108,9 @@ impl ser::Error for NotFlat {
 }
 
 fn not_flat<T>(what: &str) -> std::result::Result<T, NotFlat> {
-    Err(NotFlat(format!("a history row holds only numbers and text, not {what}")))
+    Err(NotFlat(format!(
+        "a history row holds only numbers and text, not {what}"
+    )))
 }
 
 /// Methods refusing a bare value where a row (a struct) is expected.
@@ -415,7 +417,10 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("history row 0") && err.contains("a list"), "{err}");
+        assert!(
+            err.contains("history row 0") && err.contains("a list"),
+            "{err}"
+        );
         assert!(!path.exists());
     }
 }

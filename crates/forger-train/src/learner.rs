@@ -43,7 +43,10 @@ pub type Values = Vec<(&'static str, Option<f64>)>;
 
 /// The value named `name` in `values`, if it was reported.
 pub fn value(values: &[(&'static str, Option<f64>)], name: &str) -> Option<f64> {
-    values.iter().find(|(n, _)| *n == name).and_then(|(_, v)| *v)
+    values
+        .iter()
+        .find(|(n, _)| *n == name)
+        .and_then(|(_, v)| *v)
 }
 
 /// What one update reports: totals over its batch, averaged into the next
@@ -102,6 +105,9 @@ pub trait TrainStep {
     fn save_optimizers(&self, writer: CheckpointWriter) -> CheckpointWriter;
     /// Restores the optimizers' state from a checkpoint.
     fn restore_optimizers(&mut self, checkpoint: &Checkpoint) -> Result<()>;
+    /// Sees each history row of the run's cadence (a plateau schedule
+    /// watches its metric here).
+    fn observe(&mut self, _row: &Self::Row) {}
 }
 
 /// Work done between updates: an evaluation, a sample grid, a measurement.
@@ -168,6 +174,23 @@ struct State<R> {
     history: Vec<R>,
     best: Option<(u64, f64)>,
     evals_since_best: u32,
+    /// Set when the run stopped between two rows of its cadence: its last
+    /// row is then only the cut's, and this is what came before it, so a
+    /// resumed run drops that row and goes on as an unbroken run would.
+    #[serde(default)]
+    cut: Option<Cut>,
+}
+
+/// The running means and selection state from before a cut's last row.
+#[derive(Clone, Serialize, Deserialize)]
+struct Cut {
+    sums: Vec<(String, f64)>,
+    weight: f64,
+    best: Option<(u64, f64)>,
+    evals_since_best: u32,
+    /// Whether the cut's row became the best (the earlier best weights are
+    /// then in the checkpoint's `before_cut` group).
+    best_changed: bool,
 }
 
 /// The outcome of [`Learner::fit`].
@@ -229,8 +252,13 @@ impl<R: Record + Clone + Serialize + DeserializeOwned> Learner<R> {
             history: Vec::new(),
             best: None,
             evals_since_best: 0,
+            cut: None,
         };
         let mut best = None;
+        let mut sums: Vec<(&'static str, f64)> = Vec::new();
+        let mut weight = 0.0;
+        // Running sums a resumed cut carries over, added in at the first update.
+        let mut carried: Vec<(String, f64)> = Vec::new();
         if let Some(dir) = record.dir {
             if record.resume && dir.checkpoint().exists() {
                 let ck = Checkpoint::read(&dir.checkpoint(), device)?;
@@ -245,8 +273,19 @@ impl<R: Record + Clone + Serialize + DeserializeOwned> Learner<R> {
                     ck.restore_vars(group, vars)?;
                 }
                 step.restore_optimizers(&ck)?;
-                let kept = ck.group("best");
-                best = state.best.filter(|_| !kept.is_empty()).map(|(s, _)| (s, kept));
+                let mut kept = ck.group("best");
+                if let Some(cut) = state.cut.take().filter(|_| total > state.step) {
+                    state.history.pop();
+                    (state.best, state.evals_since_best) = (cut.best, cut.evals_since_best);
+                    if cut.best_changed {
+                        kept = ck.group("before_cut");
+                    }
+                    (carried, weight) = (cut.sums, cut.weight);
+                }
+                best = state
+                    .best
+                    .filter(|_| !kept.is_empty())
+                    .map(|(s, _)| (s, kept));
                 tracing::info!("resuming {} at step {}", dir.root().display(), state.step);
             } else if dir.checkpoint().exists() {
                 return Err(TrainError::Invalid(format!(
@@ -258,8 +297,6 @@ impl<R: Record + Clone + Serialize + DeserializeOwned> Learner<R> {
         }
 
         let progress = Progress::new(total, self.label);
-        let mut sums: Vec<(&'static str, f64)> = Vec::new();
-        let mut weight = 0.0;
         let mut examples = 0;
         let mut stopped_early = false;
         'training: while state.step < total {
@@ -273,9 +310,18 @@ impl<R: Record + Clone + Serialize + DeserializeOwned> Learner<R> {
                 state.step += 1;
                 examples += batch.indices.len() as u64;
                 if let Some((name, v)) = out.totals.iter().find(|(_, v)| !v.is_finite()) {
-                    return Err(diverged(state.step, &format!("the {name} is {v}"), record.dir));
+                    return Err(diverged(
+                        state.step,
+                        &format!("the {name} is {v}"),
+                        record.dir,
+                    ));
                 }
                 accumulate(&mut sums, &out.totals);
+                for (name, v) in carried.drain(..) {
+                    if let Some((_, s)) = sums.iter_mut().find(|(n, _)| *n == name) {
+                        *s += v;
+                    }
+                }
                 weight += out.weight;
                 progress.set(state.step);
 
@@ -287,13 +333,23 @@ impl<R: Record + Clone + Serialize + DeserializeOwned> Learner<R> {
                     seconds: state.seconds,
                     row_due: state.step.is_multiple_of(every) || state.step == total,
                 };
+                // What an unbroken, longer run would do at this step.
+                let unbroken = At {
+                    total: u64::MAX,
+                    row_due: state.step.is_multiple_of(every),
+                    ..at
+                };
                 let mut measured = Values::new();
+                let mut regular = unbroken.row_due;
                 for hook in hooks.iter_mut() {
                     if hook.due(&at) {
-                        measured.extend(hook.run(&step, &at)?);
+                        let values = hook.run(&step, &at)?;
+                        regular |= hook.due(&unbroken) && !values.is_empty();
+                        measured.extend(values);
                     }
                 }
                 if at.row_due || !measured.is_empty() {
+                    let before = (sums.clone(), weight, state.best, state.evals_since_best);
                     let train: Values = sums
                         .iter()
                         .map(|&(name, s)| (name, Some(s / weight.max(1.0))))
@@ -301,6 +357,10 @@ impl<R: Record + Clone + Serialize + DeserializeOwned> Learner<R> {
                     let row = step.row(&at, &train, &measured);
                     (sums, weight) = (Vec::new(), 0.0);
                     progress.report(&step.describe(&row));
+                    let prior_best = best.clone();
+                    if regular {
+                        step.observe(&row);
+                    }
                     if let Some(selection) = &self.selection {
                         let score = (selection.score)(&row);
                         let min_delta = self.early_stopping.map_or(0.0, |e| e.min_delta);
@@ -315,8 +375,27 @@ impl<R: Record + Clone + Serialize + DeserializeOwned> Learner<R> {
                         }
                     }
                     state.history.push(row);
+                    let best_changed =
+                        best.as_ref().map(|b| b.0) != prior_best.as_ref().map(|b| b.0);
+                    state.cut = (!regular).then(|| Cut {
+                        sums: before.0.iter().map(|(n, v)| (n.to_string(), *v)).collect(),
+                        weight: before.1,
+                        best: before.2,
+                        evals_since_best: before.3,
+                        best_changed,
+                    });
                     if let Some(dir) = record.dir {
-                        save(dir, &step, best.as_ref().map(|(_, w)| w), &state)?;
+                        let before_cut = prior_best
+                            .as_ref()
+                            .filter(|_| !regular && best_changed)
+                            .map(|(_, w)| w);
+                        save(
+                            dir,
+                            &step,
+                            best.as_ref().map(|(_, w)| w),
+                            before_cut,
+                            &state,
+                        )?;
                         write_csv(&dir.history(), &state.history)?;
                     }
                     if let Some(es) = self.early_stopping {
@@ -365,7 +444,9 @@ fn diverged(step: u64, what: &str, dir: Option<&RunDir>) -> TrainError {
     });
     TrainError::Diverged {
         step,
-        what: format!("{what}; the last good checkpoint is {last_good} (try a lower learning rate)"),
+        what: format!(
+            "{what}; the last good checkpoint is {last_good} (try a lower learning rate)"
+        ),
     }
 }
 
@@ -375,6 +456,7 @@ fn save<S: TrainStep>(
     dir: &RunDir,
     step: &S,
     best: Option<&HashMap<String, Tensor>>,
+    before_cut: Option<&HashMap<String, Tensor>>,
     state: &State<S::Row>,
 ) -> Result<()> {
     let mut writer = CheckpointWriter::new();
@@ -398,6 +480,9 @@ fn save<S: TrainStep>(
     writer = step.save_optimizers(writer);
     if let Some(best) = best {
         writer = writer.tensors("best", best);
+    }
+    if let Some(before_cut) = before_cut {
+        writer = writer.tensors("before_cut", before_cut);
     }
     writer.write(&dir.checkpoint(), state)
 }

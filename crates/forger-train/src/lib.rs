@@ -5,8 +5,6 @@
 //! Every run writes the same directory layout ([`RunDir`]); checkpoints are
 //! one safetensors file ([`checkpoint`]); all files are written atomically.
 
-pub mod augmentation_study;
-pub mod bench;
 pub mod checkpoint;
 mod classifier_step;
 mod error;
@@ -23,25 +21,23 @@ pub mod plot;
 mod progress;
 pub mod quality;
 mod run_dir;
-pub mod study;
 mod train_batches;
 mod trained;
-mod update_modes;
 
+pub use classifier_step::{ClassifierStep, Validation};
 pub use error::{Result, TrainError};
 pub use evaluate::{argmax, evaluate, positive_score, predict_probabilities, Evaluation};
-pub use classifier_step::{ClassifierStep, Validation};
 pub use fit::{
     fit, plot_curves, FitConfig, FitData, FitMetrics, FitReport, RunConfig, Selection, TestScores,
 };
-pub use learner::{EarlyStopping, Hook, Learner, Schedule, TrainStep};
-pub use trained::{load_weights, save_weights, Prediction, TrainedClassifier};
 pub use forger_data::atomic;
+pub use learner::{EarlyStopping, Hook, Learner, Schedule, TrainStep};
 pub use loss::LossKind;
 pub use optim::{LrSchedule, Optimizer, OptimizerConfig, PlateauMode};
 pub use progress::Progress;
 pub use run_dir::RunDir;
-pub use update_modes::{train_mode, CurvePoint, ModeConfig, ModeRun, UpdateMode};
+pub use train_batches::train_loader;
+pub use trained::{load_weights, save_weights, Prediction, TrainedClassifier};
 
 /// The device to train on: the first CUDA GPU when `cuda` is set (an error
 /// if forger was built without the `cuda` feature or none is present),

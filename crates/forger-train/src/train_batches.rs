@@ -11,7 +11,7 @@ use crate::Result;
 
 /// Batches of `batch_size` from `train`, shuffled by `seed`, augmented
 /// (on one worker per core) when `augment` is given.
-pub(crate) fn train_loader(
+pub fn train_loader(
     train: &Dataset,
     batch_size: usize,
     seed: u64,

@@ -32,7 +32,13 @@ impl Hook<GanStep> for SampleGrids<'_> {
 
     fn run(&mut self, step: &GanStep, at: &At) -> Result<Values> {
         let path = self.dir.join(format!("samples/step_{:06}.png", at.step));
-        write_grid(step.generator(), self.seed, self.classes, &path, self.device)?;
+        write_grid(
+            step.generator(),
+            self.seed,
+            self.classes,
+            &path,
+            self.device,
+        )?;
         Ok(Values::new())
     }
 }

@@ -318,14 +318,7 @@ fn write_grid(
 ) -> Result<()> {
     let gan = g.config();
     let (z, labels) = if gan.classes.is_some() {
-        let z = noise(
-            GRID_COLUMNS,
-            gan.latent,
-            seed,
-            "fixed-noise",
-            0,
-            device,
-        )?;
+        let z = noise(GRID_COLUMNS, gan.latent, seed, "fixed-noise", 0, device)?;
         let labels: Vec<u32> = (0..classes as u32)
             .flat_map(|r| [r; GRID_COLUMNS])
             .collect();

@@ -9,11 +9,11 @@ use forger_data::{rng, Dataset};
 use forger_models::{seeded_vars, ClassifierConfig, ModelConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::evaluate::evaluate;
-use crate::learner::{At, Learner, RunRecord, Values};
-use crate::optim::{named_vars, OptimizerConfig};
-use crate::train_batches::train_loader;
-use crate::{ClassifierStep, Hook, LossKind, Result, Schedule, TrainError};
+use forger_train::evaluate;
+use forger_train::learner::{At, Learner, RunRecord, Values};
+use forger_train::optim::{named_vars, OptimizerConfig};
+use forger_train::train_loader;
+use forger_train::{ClassifierStep, Hook, LossKind, Result, Schedule, TrainError};
 
 /// How many examples each update sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,7 +146,13 @@ pub fn train_mode(
         early_stopping: None,
         label: "train",
     };
-    let trained = learner.fit(step, &batches, &mut [&mut curve], RunRecord::in_memory(), device)?;
+    let trained = learner.fit(
+        step,
+        &batches,
+        &mut [&mut curve],
+        RunRecord::in_memory(),
+        device,
+    )?;
     Ok(ModeRun {
         mode,
         batch_size,
@@ -169,7 +175,13 @@ struct Curve<'a> {
 }
 
 impl Curve<'_> {
-    fn measure(&mut self, step: &ClassifierStep, examples: u64, updates: u64, seconds: f64) -> Result<()> {
+    fn measure(
+        &mut self,
+        step: &ClassifierStep,
+        examples: u64,
+        updates: u64,
+        seconds: f64,
+    ) -> Result<()> {
         let t = evaluate(step.model(), self.loss, self.train, self.device)?;
         let v = evaluate(step.model(), self.loss, self.val, self.device)?;
         if !t.loss.is_finite() {

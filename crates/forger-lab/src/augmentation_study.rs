@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use candle_core::Device;
 use serde::Serialize;
 
-use crate::atomic::{write_atomic, write_json};
-use crate::history::HistoryRow;
-use crate::plot::{self, Panel, Series};
-use crate::{fit, FitConfig, FitData, FitMetrics, Result, RunDir, TrainError};
+use forger_train::atomic::{write_atomic, write_json};
+use forger_train::history::HistoryRow;
+use forger_train::plot::{self, Panel, Series};
+use forger_train::{fit, FitConfig, FitData, FitMetrics, Result, RunDir, TrainError};
 
 /// What to compare: `fit` (whose `augment` must be set) against the same
 /// run with `augment: None`, once per seed.

@@ -6,14 +6,16 @@
 use candle_core::Device;
 use candle_nn::VarMap;
 use forger_data::{rng, Dataset};
-use forger_models::{seeded_vars, CatDogCnnConfig, ClassifierConfig, GanConfig, MnistCnnConfig, ModelConfig};
+use forger_models::{
+    seeded_vars, CatDogCnnConfig, ClassifierConfig, GanConfig, MnistCnnConfig, ModelConfig,
+};
 use rand::Rng;
 
-use crate::gan::{self, GanStep, GanTrainConfig};
-use crate::learner::RunRecord;
-use crate::train_batches::train_loader;
-use crate::optim::{named_vars, OptimizerConfig};
-use crate::{ClassifierStep, Learner, LossKind, Result, Schedule};
+use forger_train::gan::{self, GanStep, GanTrainConfig};
+use forger_train::learner::RunRecord;
+use forger_train::optim::{named_vars, OptimizerConfig};
+use forger_train::train_loader;
+use forger_train::{ClassifierStep, Learner, LossKind, Result, Schedule};
 
 /// A workload's result: images per second over the timed steps.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
@@ -80,7 +82,11 @@ fn classifier(
     };
     let batches = train_loader(&data, batch, 0, None)?;
     let trained = learner.fit(step, &batches, &mut [], RunRecord::in_memory(), device)?;
-    let seconds: Vec<(u64, f64)> = trained.history.iter().map(|r| (r.step, r.seconds)).collect();
+    let seconds: Vec<(u64, f64)> = trained
+        .history
+        .iter()
+        .map(|r| (r.step, r.seconds))
+        .collect();
     Ok(throughput(&seconds, warmup, steps, batch))
 }
 
@@ -127,6 +133,10 @@ pub fn dcgan28(steps: usize, device: &Device) -> Result<Throughput> {
         RunRecord::in_memory(),
         device,
     )?;
-    let seconds: Vec<(u64, f64)> = trained.history.iter().map(|r| (r.step, r.seconds)).collect();
+    let seconds: Vec<(u64, f64)> = trained
+        .history
+        .iter()
+        .map(|r| (r.step, r.seconds))
+        .collect();
     Ok(throughput(&seconds, 0, steps, config.batch_size))
 }

@@ -20,12 +20,12 @@ use forger_data::{png::write_image_folder, rng, Dataset, Splits};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
-use crate::atomic::{write_atomic, write_json};
-use crate::gan::{train_gan, GanTrainConfig};
-use crate::metrics::{roc_auc_delong, roc_curve};
-use crate::plot::{self, Panel, Series};
-use crate::quality::{accuracy_on, feature_matrix, frechet_distance, sample_subset};
-use crate::{fit, FitConfig, FitData, Result, RunDir, TrainError, TrainedClassifier};
+use forger_train::atomic::{write_atomic, write_json};
+use forger_train::gan::{train_gan, GanTrainConfig};
+use forger_train::metrics::{roc_auc_delong, roc_curve};
+use forger_train::plot::{self, Panel, Series};
+use forger_train::quality::{accuracy_on, feature_matrix, frechet_distance, sample_subset};
+use forger_train::{fit, FitConfig, FitData, Result, RunDir, TrainError, TrainedClassifier};
 
 /// The three training sets compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -493,8 +493,8 @@ fn render_report(config: &StudyConfig, splits: &Splits, report: &StudyReport) ->
          validation split ({} images), weights of the best validation AUC kept.",
         config.classifier.model,
         match config.classifier.schedule {
-            crate::Schedule::Steps(n) => format!("{n} steps"),
-            crate::Schedule::Epochs(n) => format!("{n} epochs"),
+            forger_train::Schedule::Steps(n) => format!("{n} steps"),
+            forger_train::Schedule::Epochs(n) => format!("{n} epochs"),
         },
         config.classifier.batch_size,
         config.classifier.optimizer.lr(),
