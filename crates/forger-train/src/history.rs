@@ -131,7 +131,7 @@ macro_rules! cells {
     };
 }
 
-impl<'a> ser::Serializer for &'a mut Cells {
+impl ser::Serializer for &mut Cells {
     type Ok = ();
     type Error = NotFlat;
     type SerializeSeq = Impossible<(), NotFlat>;
