@@ -4,16 +4,15 @@
 //! update), recording the loss against examples seen and wall time.
 
 use candle_core::Device;
-use candle_nn::VarMap;
-use forger_data::{rng, Dataset};
-use forger_models::{seeded_vars, ClassifierConfig, ModelConfig};
+use forger_data::Dataset;
+use forger_models::ClassifierConfig;
 use serde::{Deserialize, Serialize};
 
 use forger_train::evaluate;
 use forger_train::learner::{At, Learner, RunRecord, Values};
 use forger_train::optim::{named_vars, OptimizerConfig};
 use forger_train::train_loader;
-use forger_train::{ClassifierStep, Hook, LossKind, Result, Schedule, TrainError};
+use forger_train::{init_classifier, ClassifierStep, Hook, LossKind, Result, Schedule, TrainError};
 
 /// How many examples each update sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,12 +117,7 @@ pub fn train_mode(
             )));
         }
     }
-    let varmap = VarMap::new();
-    let model = config.model.init(seeded_vars(
-        &varmap,
-        rng::derive(config.seed, "init", 0),
-        device,
-    ))?;
+    let (model, varmap) = init_classifier(&config.model, config.seed, device)?;
     let optimizer = config.optimizer.build(named_vars(&varmap))?;
     let batch_size = mode.batch_size(train.len());
     let batches = train_loader(train, batch_size, config.seed, None)?;

@@ -4,18 +4,15 @@
 //! bench` runs them beside the PyTorch reference.
 
 use candle_core::Device;
-use candle_nn::VarMap;
 use forger_data::{rng, Dataset};
-use forger_models::{
-    seeded_vars, CatDogCnnConfig, ClassifierConfig, GanConfig, MnistCnnConfig, ModelConfig,
-};
+use forger_models::{CatDogCnnConfig, ClassifierConfig, GanConfig, MnistCnnConfig};
 use rand::Rng;
 
 use forger_train::gan::{self, GanStep, GanTrainConfig};
 use forger_train::learner::RunRecord;
 use forger_train::optim::{named_vars, OptimizerConfig};
 use forger_train::train_loader;
-use forger_train::{ClassifierStep, Learner, LossKind, Result, Schedule};
+use forger_train::{init_classifier, ClassifierStep, Learner, LossKind, Result, Schedule};
 
 /// A workload's result: images per second over the timed steps.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
@@ -69,8 +66,7 @@ fn classifier(
     device: &Device,
 ) -> Result<Throughput> {
     let data = random_images(batch * 4, model.input_shape(), model.classes() as u32)?;
-    let varmap = VarMap::new();
-    let net = model.init(seeded_vars(&varmap, rng::derive(0, "init", 0), device))?;
+    let (net, varmap) = init_classifier(&model, 0, device)?;
     let optimizer = OptimizerConfig::adam(lr).build(named_vars(&varmap))?;
     let step = ClassifierStep::new(net, varmap, optimizer, loss, 0);
     let learner = Learner {

@@ -5,7 +5,7 @@
 use candle_core::Device;
 use candle_nn::VarMap;
 use forger_data::{rng, Batch, Dataset};
-use forger_models::{ImageClassifier, Mode};
+use forger_models::{seeded_vars, ImageClassifier, Mode, ModelConfig};
 
 use crate::checkpoint::{Checkpoint, CheckpointWriter};
 use crate::evaluate::{correct, evaluate};
@@ -13,6 +13,18 @@ use crate::history::HistoryRow;
 use crate::learner::{value, At, Hook, StepOutput, TrainStep, Values};
 use crate::optim::{Optimizer, PlateauMode};
 use crate::{LossKind, Result};
+
+/// A fresh model of `config` with seeded weights (drawn from
+/// `rng::derive(seed, "init", 0)`), and its variables.
+pub fn init_classifier<M: ModelConfig>(
+    config: &M,
+    seed: u64,
+    device: &Device,
+) -> Result<(Box<dyn ImageClassifier>, VarMap)> {
+    let varmap = VarMap::new();
+    let model = config.init(seeded_vars(&varmap, rng::derive(seed, "init", 0), device))?;
+    Ok((model, varmap))
+}
 
 /// A classifier, its weights and optimizer, and its loss.
 pub struct ClassifierStep {

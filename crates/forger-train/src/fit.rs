@@ -5,14 +5,13 @@
 //! with its config, as `fit` returns it or as loaded from a run directory.
 
 use candle_core::Device;
-use candle_nn::VarMap;
 use forger_data::augment::AugmentConfig;
-use forger_data::{rng, Dataset};
-use forger_models::{seeded_vars, ClassifierConfig, ImageClassifier, ModelConfig};
+use forger_data::Dataset;
+use forger_models::{ClassifierConfig, ImageClassifier, ModelConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::atomic::write_json;
-use crate::classifier_step::{ClassifierStep, Validation};
+use crate::classifier_step::{init_classifier, ClassifierStep, Validation};
 use crate::evaluate::{evaluate, Evaluation};
 use crate::history::HistoryRow;
 use crate::learner::{EarlyStopping, Learner, RunRecord, Schedule, Select};
@@ -236,12 +235,7 @@ pub fn fit<M: ModelConfig>(
         classes: data.train.classes().to_vec(),
         data: data.source.clone(),
     };
-    let varmap = VarMap::new();
-    let model = config.model.init(seeded_vars(
-        &varmap,
-        rng::derive(config.seed, "init", 0),
-        device,
-    ))?;
+    let (model, varmap) = init_classifier(&config.model, config.seed, device)?;
     check_data(model.as_ref(), config, data)?;
     let mut optimizer = config.optimizer.build(named_vars(&varmap))?;
     if let Some(schedule) = config.lr_schedule {

@@ -24,7 +24,7 @@ mod run_dir;
 mod train_batches;
 mod trained;
 
-pub use classifier_step::{ClassifierStep, Validation};
+pub use classifier_step::{init_classifier, ClassifierStep, Validation};
 pub use error::{Result, TrainError};
 pub use evaluate::{argmax, evaluate, positive_score, predict_probabilities, Evaluation};
 pub use fit::{
