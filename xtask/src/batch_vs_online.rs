@@ -10,12 +10,12 @@ use std::process::Command;
 use anyhow::{bail, Context};
 use clap::Args;
 use forger_data::{load, rng, Dataset, LoadConfig};
-use forger_lab::batch_vs_online::{train_mode, ModeConfig, ModeRun, UpdateMode};
+use forger_lab::batch_vs_online::{
+    plot_runs, render_report, train_mode, Measured, ModeConfig, Setup, UpdateMode,
+};
 use forger_models::{ClassifierConfig, MnistCnnConfig};
-use forger_train::plot::{draw, Panel, Series};
 use forger_train::{LossKind, OptimizerConfig};
 use rand::seq::SliceRandom;
-use serde::{Deserialize, Serialize};
 
 use crate::{new_run_dir, workspace_root};
 
@@ -43,13 +43,6 @@ pub struct BatchVsOnlineArgs {
     only_mode: Option<String>,
     #[arg(long, hide = true)]
     mode_result: Option<PathBuf>,
-}
-
-/// One mode's result with its process's peak memory.
-#[derive(Serialize, Deserialize)]
-struct Measured {
-    run: ModeRun,
-    peak_rss_bytes: Option<u64>,
 }
 
 const MODES: [&str; 3] = ["full-batch", "mini-batch", "online"];
@@ -93,8 +86,17 @@ pub fn run(
         measured.push(serde_json::from_str::<Measured>(&text)?);
     }
     forger_train::atomic::write_json(&out.join("results.json"), &measured)?;
-    plot(&out.join("batch_vs_online.png"), &measured)?;
-    let report = report(args, &data_path, seed, &measured);
+    plot_runs(&out.join("batch_vs_online.png"), &measured)?;
+    let setup = Setup {
+        seed,
+        subset: args.subset,
+        val_subset: args.val_subset,
+        data: data_path.clone(),
+        epochs: args.epochs,
+        lr: args.lr,
+        mini_batch: args.mini_batch,
+    };
+    let report = render_report(&setup, &measured);
     forger_train::atomic::write_atomic(&out.join("report.md"), report.as_bytes())?;
     print!("{report}");
     println!("\nrun directory {}", out.display());
@@ -150,78 +152,4 @@ fn seeded_subset(data: &Dataset, n: usize, seed: u64, stream: &str) -> anyhow::R
     order.shuffle(&mut rng::derive(seed, stream, 0));
     order.truncate(n);
     Ok(data.subset(&order)?)
-}
-
-fn plot(path: &Path, measured: &[Measured]) -> anyhow::Result<()> {
-    let series = |x: fn(&forger_lab::batch_vs_online::CurvePoint) -> f64| -> Vec<Series> {
-        measured
-            .iter()
-            .map(|m| {
-                Series::new(
-                    m.run.mode.label(),
-                    m.run.curve.iter().map(|p| (x(p), p.train_loss)),
-                )
-            })
-            .collect()
-    };
-    let panels = [
-        Panel::new(
-            "Training loss against examples seen",
-            "examples seen",
-            "training loss",
-            series(|p| p.examples as f64),
-        ),
-        Panel::new(
-            "Training loss against wall time",
-            "training seconds",
-            "training loss",
-            series(|p| p.seconds),
-        ),
-    ];
-    Ok(draw(path, &panels)?)
-}
-
-fn report(args: &BatchVsOnlineArgs, data: &Path, seed: u64, measured: &[Measured]) -> String {
-    let mut md = format!(
-        "# Batch vs online learning\n\n\
-         The tutorial CNN, trained from the same seeded weights (seed {seed}) on the same \
-         {} images of {} for {} passes with Adam (learning rate {}), in three modes: full-batch \
-         gradient descent (one update per pass), mini-batches of {}, and online updates (one \
-         image per update). Every mode sees the same number of examples. Training loss is the \
-         mean loss on the whole training subset; validation on {} images; wall time counts \
-         training only (measurements excluded). Each mode ran in its own process; peak RSS \
-         is that process's `VmHWM`, data loading included.\n\n\
-         ![loss curves](batch_vs_online.png)\n\n\
-         | mode | batch | updates | train s | final train loss | val loss | val accuracy | peak RSS MB |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|\n",
-        args.subset,
-        data.display(),
-        args.epochs,
-        args.lr,
-        args.mini_batch,
-        args.val_subset
-    );
-    for m in measured {
-        let Some(last) = m.run.last() else { continue };
-        md.push_str(&format!(
-            "| {} | {} | {} | {:.2} | {:.4} | {:.4} | {:.4} | {} |\n",
-            m.run.mode.label(),
-            m.run.batch_size,
-            m.run.updates,
-            m.run.seconds,
-            last.train_loss,
-            last.val_loss,
-            last.val_accuracy,
-            m.peak_rss_bytes
-                .map_or("n/a".into(), |b| format!("{:.1}", b as f64 / 1e6))
-        ));
-    }
-    md.push_str(&format!(
-        "\nStarting training loss (all modes): {:.4}.\n",
-        measured
-            .first()
-            .and_then(|m| m.run.curve.first())
-            .map_or(f64::NAN, |p| p.train_loss)
-    ));
-    md
 }

@@ -3,6 +3,8 @@
 //! over the data), mini-batches, and online updates (one example per
 //! update), recording the loss against examples seen and wall time.
 
+use std::path::{Path, PathBuf};
+
 use candle_core::Device;
 use forger_data::Dataset;
 use forger_models::ClassifierConfig;
@@ -11,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use forger_train::evaluate;
 use forger_train::learner::{At, Learner, RunRecord, Values};
 use forger_train::optim::{named_vars, OptimizerConfig};
+use forger_train::plot::{draw, Panel, Series};
 use forger_train::train_loader;
 use forger_train::{init_classifier, ClassifierStep, Hook, LossKind, Result, Schedule, TrainError};
 
@@ -209,6 +212,102 @@ impl Hook<ClassifierStep> for Curve<'_> {
         self.measure(step, at.examples, at.step, at.seconds)?;
         Ok(Values::new())
     }
+}
+
+/// One mode's result with the peak memory of the process that ran it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Measured {
+    pub run: ModeRun,
+    pub peak_rss_bytes: Option<u64>,
+}
+
+/// What the report says of the experiment's design.
+pub struct Setup {
+    pub seed: u64,
+    /// Training and validation images.
+    pub subset: usize,
+    pub val_subset: usize,
+    pub data: PathBuf,
+    pub epochs: u64,
+    pub lr: f64,
+    pub mini_batch: usize,
+}
+
+/// Training loss against examples seen and against wall time, one line per mode.
+pub fn plot_runs(path: &Path, measured: &[Measured]) -> Result<()> {
+    let series = |x: fn(&CurvePoint) -> f64| -> Vec<Series> {
+        measured
+            .iter()
+            .map(|m| {
+                Series::new(
+                    m.run.mode.label(),
+                    m.run.curve.iter().map(|p| (x(p), p.train_loss)),
+                )
+            })
+            .collect()
+    };
+    let panels = [
+        Panel::new(
+            "Training loss against examples seen",
+            "examples seen",
+            "training loss",
+            series(|p| p.examples as f64),
+        ),
+        Panel::new(
+            "Training loss against wall time",
+            "training seconds",
+            "training loss",
+            series(|p| p.seconds),
+        ),
+    ];
+    draw(path, &panels)
+}
+
+/// The report (`report.md`) of the modes of `setup`.
+pub fn render_report(setup: &Setup, measured: &[Measured]) -> String {
+    let mut md = format!(
+        "# Batch vs online learning\n\n\
+         The tutorial CNN, trained from the same seeded weights (seed {}) on the same \
+         {} images of {} for {} passes with Adam (learning rate {}), in three modes: full-batch \
+         gradient descent (one update per pass), mini-batches of {}, and online updates (one \
+         image per update). Every mode sees the same number of examples. Training loss is the \
+         mean loss on the whole training subset; validation on {} images; wall time counts \
+         training only (measurements excluded). Each mode ran in its own process; peak RSS \
+         is that process's `VmHWM`, data loading included.\n\n\
+         ![loss curves](batch_vs_online.png)\n\n\
+         | mode | batch | updates | train s | final train loss | val loss | val accuracy | peak RSS MB |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|\n",
+        setup.seed,
+        setup.subset,
+        setup.data.display(),
+        setup.epochs,
+        setup.lr,
+        setup.mini_batch,
+        setup.val_subset
+    );
+    for m in measured {
+        let Some(last) = m.run.last() else { continue };
+        md.push_str(&format!(
+            "| {} | {} | {} | {:.2} | {:.4} | {:.4} | {:.4} | {} |\n",
+            m.run.mode.label(),
+            m.run.batch_size,
+            m.run.updates,
+            m.run.seconds,
+            last.train_loss,
+            last.val_loss,
+            last.val_accuracy,
+            m.peak_rss_bytes
+                .map_or("n/a".into(), |b| format!("{:.1}", b as f64 / 1e6))
+        ));
+    }
+    md.push_str(&format!(
+        "\nStarting training loss (all modes): {:.4}.\n",
+        measured
+            .first()
+            .and_then(|m| m.run.curve.first())
+            .map_or(f64::NAN, |p| p.train_loss)
+    ));
+    md
 }
 
 #[cfg(test)]

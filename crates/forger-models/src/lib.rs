@@ -7,11 +7,12 @@
 //! layers, on forger's CPU kernels from `forger-kernels`), `init`
 //! (PyTorch or Keras initialisation from a seeded generator), `mnist_cnn`
 //! and `catdog_cnn` (the tutorial CNNs), `architecture` (a serde choice
-//! between them), `classifier` (the [`ImageClassifier`] trait), `gan` (the
+//! between them), `classifier` (the [`ImageClassifier`] and [`ModelConfig`] traits, which a
+//! model of your own implements), `gan` (the
 //! DCGAN and conditional DCGAN) and `error`.
 //!
-//! Every model here implements [`ImageClassifier`]; the training loops in
-//! `forger-train` take any of them, so adding a model touches no loop.
+//! Every model here implements [`ImageClassifier`]; forger-train's
+//! `Learner` takes any of them, so adding a model touches no loop.
 
 mod architecture;
 mod catdog_cnn;

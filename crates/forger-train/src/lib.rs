@@ -1,9 +1,22 @@
-//! Training for forger: optimizers with saveable state, the classifier fit
-//! loop, evaluation and metrics (including ROC AUC), checkpoints, training
-//! history and plots.
+//! Training for forger. [`learner`] is the one training loop: a
+//! [`TrainStep`] (one update, its history row, its weights and optimizers)
+//! driven by the [`Learner`] with [`Hook`]s between updates. Two steps:
+//! `classifier_step` ([`ClassifierStep`] and the [`Validation`] hook),
+//! which `fit` drives for any [`forger_models::ModelConfig`] ([`fit()`]),
+//! and [`gan`] (the GAN's step, its sample-grid and Fréchet hooks,
+//! [`gan::train_gan`]). `trained` is a trained classifier as `fit` returns
+//! it or a run folder holds it ([`TrainedClassifier`]); `train_batches`
+//! the loader `fit` trains from. Around them: [`optim`] (Adam, AdamW, SGD,
+//! learning-rate schedules, gradient clipping, all state saveable),
+//! [`checkpoint`] (forger's one checkpoint format), [`history`] (one CSV
+//! writer for every kind of row), `evaluate` and [`metrics`] (accuracy,
+//! confusion matrix, ROC AUC with DeLong intervals), [`quality`] (Fréchet
+//! distance, GAN-train/GAN-test), [`loss`], [`plot`], [`memory`] (peak
+//! RSS), `progress` (bars on a terminal, log lines elsewhere), `run_dir`
+//! and `error`.
 //!
-//! Every run writes the same directory layout ([`RunDir`]); checkpoints are
-//! one safetensors file ([`checkpoint`]); all files are written atomically.
+//! Every run writes the same directory layout ([`RunDir`]); all files are
+//! written atomically.
 
 pub mod checkpoint;
 mod classifier_step;
