@@ -10,6 +10,12 @@
 //! - `report.html`, the study's `report.md` rendered with its images, when a
 //!   study folder is given.
 //!
+//! Modules: `site` (the entry point, [`build_site`]), `cases` (reading the
+//! synthetic and real cases), `selection` (which cases the library and the
+//! quiz show, seeded), `quiz` (the reader test and its [`AnswerKey`]),
+//! `pages` and `html` (the pages and their escaping), `report` (the study
+//! report as HTML) and `error`.
+//!
 //! ```no_run
 //! use forger_teach::{build_site, SiteInputs, SiteOptions};
 //! let path = "datasets/pneumoniamnist.npz".as_ref();
