@@ -429,16 +429,28 @@ mod tests {
         let expected: Vec<f32> = AugmentConfig::tutorial()
             .augment(d.image(order[p]), [3, 4, 5], &mut rng)
             .into_iter()
-            .map(|v| PixelScale::Unit.apply(v))
+            .map(|v| PixelScale::Unit.apply_augmented(v))
             .collect();
         assert_eq!(&x[60..120], &expected[..]);
         assert_eq!((indices[1], labels[1]), (order[p], d.labels()[order[p]]));
-        // The identity augmentation changes nothing but the draws.
+        // The identity augmentation changes no pixel (augmented images are
+        // scaled by `apply_augmented`, within an ulp of `apply`).
         let none = Loader::new(&d, BatchConfig::new(8).seed(3)).unwrap();
         let identity = none.clone().augment(AugmentConfig::none()).unwrap();
+        let pixels = |v: Vec<Values>| -> Vec<(Vec<u8>, Vec<u32>, Vec<usize>)> {
+            v.into_iter()
+                .map(|(x, l, i)| {
+                    (
+                        x.iter().map(|&p| PixelScale::Unit.invert(p)).collect(),
+                        l,
+                        i,
+                    )
+                })
+                .collect()
+        };
         assert_eq!(
-            values(identity.epoch(0, &Device::Cpu)),
-            values(none.epoch(0, &Device::Cpu))
+            pixels(values(identity.epoch(0, &Device::Cpu))),
+            pixels(values(none.epoch(0, &Device::Cpu)))
         );
         let bad = AugmentConfig {
             zoom_range: [2.0, 1.0],

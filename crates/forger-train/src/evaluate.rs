@@ -110,5 +110,9 @@ pub(crate) fn correct(logits: &Tensor, labels: &Tensor) -> Result<u64> {
     // comparing, converting and summing as tensors.
     let predicted = logits.argmax(D::Minus1)?.to_vec1::<u32>()?;
     let labels = labels.to_vec1::<u32>()?;
-    Ok(predicted.iter().zip(&labels).filter(|(p, l)| p == l).count() as u64)
+    Ok(predicted
+        .iter()
+        .zip(&labels)
+        .filter(|(p, l)| p == l)
+        .count() as u64)
 }
