@@ -5,8 +5,6 @@
 
 use std::path::PathBuf;
 
-use crate::parquet_images::IMAGE_COLUMN;
-
 /// What went wrong fetching or converting a data set.
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {
@@ -173,10 +171,11 @@ pub enum ParquetImageError {
         problem: String,
     },
     /// An image's bytes do not decode.
-    #[error("{}: row {row}, column `{image}`: cannot decode the image: {source}", file.display(), image = IMAGE_COLUMN)]
+    #[error("{}: row {row}, column `{column}`: cannot decode the image: {source}", file.display())]
     Image {
         file: PathBuf,
         row: usize,
+        column: &'static str,
         source: image::ImageError,
     },
     /// Nothing names the classes, so no class folders can be named.

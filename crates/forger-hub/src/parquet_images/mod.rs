@@ -206,6 +206,7 @@ impl ImageTable {
         image::load_from_memory(&record.bytes).map_err(|source| ParquetImageError::Image {
             file: self.path.clone(),
             row: record.row,
+            column: IMAGE_COLUMN,
             source,
         })
     }
