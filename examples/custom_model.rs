@@ -2,6 +2,7 @@
 //! PneumoniaMNIST, with checkpoints, exact resume, selection and metrics:
 //! `cargo run --release --example custom_model [-- --steps N --out DIR]`.
 
+use anyhow::Context;
 use forger::data::{load, LoadConfig};
 use forger::models::layers::{conv2d_same, linear, Conv2d, Linear};
 use forger::models::{ImageClassifier, Mode, ModelConfig, ModelError};
@@ -43,13 +44,21 @@ impl ImageClassifier for TinyCnn {
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let flag = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .map(|i| args[i + 1].clone())
+    let flag = |name: &str| match args.iter().position(|a| a == name) {
+        None => Ok(None),
+        Some(i) => args
+            .get(i + 1)
+            .cloned()
+            .map(Some)
+            .context(format!("{name} needs a value")),
     };
-    let steps = flag("--steps").map_or(Ok(600), |s| s.parse())?;
-    let out = flag("--out").unwrap_or_else(|| "runs/custom-model".into());
+    let steps = match flag("--steps")? {
+        Some(s) => s
+            .parse()
+            .context(format!("--steps: expected a number of steps, not `{s}`"))?,
+        None => 600,
+    };
+    let out = flag("--out")?.unwrap_or_else(|| "runs/custom-model".into());
     let data = concat!(env!("CARGO_MANIFEST_DIR"), "/datasets/pneumoniamnist.npz");
     let splits = load(data.as_ref(), &LoadConfig::default())?.splits;
     let config = FitConfig {

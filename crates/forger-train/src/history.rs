@@ -49,15 +49,17 @@ impl Record for HistoryRow {
 pub fn write_csv<R: Record>(path: &Path, rows: &[R]) -> Result<()> {
     let mut out = String::new();
     for (i, row) in rows.iter().enumerate() {
-        let mut cells = Cells::default();
-        row.serialize(&mut cells)
-            .map_err(|e| TrainError::file(path, format!("history row {i}: {e}")))?;
+        let cells = match row.serialize(CellValue) {
+            Ok(Cell::Row(cells)) => Ok(cells),
+            Ok(_) => not_flat("a bare value"),
+            Err(e) => Err(e),
+        }
+        .map_err(|e| TrainError::file(path, format!("history row {i}: {e}")))?;
         if i == 0 {
-            let names: Vec<&str> = cells.0.iter().map(|(name, _)| *name).collect();
+            let names: Vec<&str> = cells.iter().map(|(name, _)| *name).collect();
             let _ = writeln!(out, "{}", names.join(","));
         }
         let values: Vec<String> = cells
-            .0
             .iter()
             .map(|(name, cell)| cell.format(R::decimals(name)))
             .collect();
@@ -66,12 +68,13 @@ pub fn write_csv<R: Record>(path: &Path, rows: &[R]) -> Result<()> {
     Ok(write_atomic(path, out.as_bytes())?)
 }
 
-/// One cell of a row.
+/// One cell of a row, or (`Row`) a whole row.
 enum Cell {
     Int(i128),
     Float(f64),
     Text(String),
     Empty,
+    Row(Vec<(&'static str, Cell)>),
 }
 
 impl Cell {
@@ -80,14 +83,10 @@ impl Cell {
             Self::Int(v) => v.to_string(),
             Self::Float(v) => format!("{v:.decimals$}"),
             Self::Text(s) => s.clone(),
-            Self::Empty => String::new(),
+            Self::Empty | Self::Row(_) => String::new(),
         }
     }
 }
-
-/// A serializer that takes a flat struct apart into named cells.
-#[derive(Default)]
-struct Cells(Vec<(&'static str, Cell)>);
 
 /// Why a row could not be written: it is not a flat struct.
 #[derive(Debug)]
@@ -113,15 +112,6 @@ fn not_flat<T>(what: &str) -> std::result::Result<T, NotFlat> {
     )))
 }
 
-/// Methods refusing a bare value where a row (a struct) is expected.
-macro_rules! bare {
-    ($($name:ident: $t:ty),*) => {
-        $(fn $name(self, _: $t) -> std::result::Result<(), NotFlat> {
-            not_flat("a bare value")
-        })*
-    };
-}
-
 /// Methods turning a number into a cell of kind `$kind`.
 macro_rules! cells {
     ($kind:ident: $($name:ident: $t:ty),*) => {
@@ -131,116 +121,11 @@ macro_rules! cells {
     };
 }
 
-impl ser::Serializer for &mut Cells {
-    type Ok = ();
-    type Error = NotFlat;
-    type SerializeSeq = Impossible<(), NotFlat>;
-    type SerializeTuple = Impossible<(), NotFlat>;
-    type SerializeTupleStruct = Impossible<(), NotFlat>;
-    type SerializeTupleVariant = Impossible<(), NotFlat>;
-    type SerializeMap = Impossible<(), NotFlat>;
-    type SerializeStruct = Self;
-    type SerializeStructVariant = Impossible<(), NotFlat>;
+/// A struct's fields as they are serialized, in order.
+struct Fields(Vec<(&'static str, Cell)>);
 
-    fn serialize_struct(self, _: &'static str, _: usize) -> std::result::Result<Self, NotFlat> {
-        Ok(self)
-    }
-    bare!(
-        serialize_bool: bool,
-        serialize_i8: i8,
-        serialize_i16: i16,
-        serialize_i32: i32,
-        serialize_i64: i64,
-        serialize_u8: u8,
-        serialize_u16: u16,
-        serialize_u32: u32,
-        serialize_u64: u64,
-        serialize_f32: f32,
-        serialize_f64: f64
-    );
-    fn serialize_char(self, _: char) -> std::result::Result<(), NotFlat> {
-        not_flat("a bare value")
-    }
-    fn serialize_str(self, _: &str) -> std::result::Result<(), NotFlat> {
-        not_flat("a bare value")
-    }
-    fn serialize_bytes(self, _: &[u8]) -> std::result::Result<(), NotFlat> {
-        not_flat("bytes")
-    }
-    fn serialize_none(self) -> std::result::Result<(), NotFlat> {
-        not_flat("a bare value")
-    }
-    fn serialize_some<T: ?Sized + Serialize>(self, _: &T) -> std::result::Result<(), NotFlat> {
-        not_flat("a bare value")
-    }
-    fn serialize_unit(self) -> std::result::Result<(), NotFlat> {
-        not_flat("a unit")
-    }
-    fn serialize_unit_struct(self, _: &'static str) -> std::result::Result<(), NotFlat> {
-        not_flat("a unit struct")
-    }
-    fn serialize_unit_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-    ) -> std::result::Result<(), NotFlat> {
-        not_flat("an enum")
-    }
-    fn serialize_newtype_struct<T: ?Sized + Serialize>(
-        self,
-        _: &'static str,
-        _: &T,
-    ) -> std::result::Result<(), NotFlat> {
-        not_flat("a newtype")
-    }
-    fn serialize_newtype_variant<T: ?Sized + Serialize>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: &T,
-    ) -> std::result::Result<(), NotFlat> {
-        not_flat("an enum")
-    }
-    fn serialize_seq(self, _: Option<usize>) -> std::result::Result<Self::SerializeSeq, NotFlat> {
-        not_flat("a list")
-    }
-    fn serialize_tuple(self, _: usize) -> std::result::Result<Self::SerializeTuple, NotFlat> {
-        not_flat("a tuple")
-    }
-    fn serialize_tuple_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> std::result::Result<Self::SerializeTupleStruct, NotFlat> {
-        not_flat("a tuple")
-    }
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> std::result::Result<Self::SerializeTupleVariant, NotFlat> {
-        not_flat("an enum")
-    }
-    fn serialize_map(self, _: Option<usize>) -> std::result::Result<Self::SerializeMap, NotFlat> {
-        not_flat("a map")
-    }
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> std::result::Result<Self::SerializeStructVariant, NotFlat> {
-        not_flat("an enum")
-    }
-}
-
-impl ser::SerializeStruct for &mut Cells {
-    type Ok = ();
+impl ser::SerializeStruct for Fields {
+    type Ok = Cell;
     type Error = NotFlat;
 
     fn serialize_field<T: ?Sized + Serialize>(
@@ -248,17 +133,21 @@ impl ser::SerializeStruct for &mut Cells {
         key: &'static str,
         value: &T,
     ) -> std::result::Result<(), NotFlat> {
-        let cell = value.serialize(CellValue)?;
-        self.0.push((key, cell));
-        Ok(())
+        match value.serialize(CellValue)? {
+            Cell::Row(_) => not_flat("a nested struct"),
+            cell => {
+                self.0.push((key, cell));
+                Ok(())
+            }
+        }
     }
 
-    fn end(self) -> std::result::Result<(), NotFlat> {
-        Ok(())
+    fn end(self) -> std::result::Result<Cell, NotFlat> {
+        Ok(Cell::Row(self.0))
     }
 }
 
-/// Serializes one field's value into a [`Cell`].
+/// Serializes a row into [`Cell::Row`], and each of its fields into a cell.
 struct CellValue;
 
 impl ser::Serializer for CellValue {
@@ -269,7 +158,7 @@ impl ser::Serializer for CellValue {
     type SerializeTupleStruct = Impossible<Cell, NotFlat>;
     type SerializeTupleVariant = Impossible<Cell, NotFlat>;
     type SerializeMap = Impossible<Cell, NotFlat>;
-    type SerializeStruct = Impossible<Cell, NotFlat>;
+    type SerializeStruct = Fields;
     type SerializeStructVariant = Impossible<Cell, NotFlat>;
 
     fn serialize_bool(self, v: bool) -> std::result::Result<Cell, NotFlat> {
@@ -351,9 +240,9 @@ impl ser::Serializer for CellValue {
     fn serialize_struct(
         self,
         _: &'static str,
-        _: usize,
-    ) -> std::result::Result<Self::SerializeStruct, NotFlat> {
-        not_flat("a nested struct")
+        fields: usize,
+    ) -> std::result::Result<Fields, NotFlat> {
+        Ok(Fields(Vec::with_capacity(fields)))
     }
     fn serialize_struct_variant(
         self,
