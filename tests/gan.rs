@@ -107,48 +107,23 @@ fn resumed_gan_run_equals_an_unbroken_one() {
     let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
     let (a, b) = (RunDir::new(dirs[0].path()), RunDir::new(dirs[1].path()));
     // 3 batches per epoch: 8 steps cross epochs, and the break is mid-epoch.
-    let unbroken = train_gan(
-        &small_gan(true, 8),
-        &data,
-        "d",
-        &a,
-        &Device::Cpu,
-        false,
-        None,
-    )
-    .unwrap();
+    let gan = |steps, run: &RunDir, resume| {
+        train_gan(
+            &small_gan(true, steps),
+            &data,
+            "d",
+            run,
+            &Device::Cpu,
+            resume,
+            None,
+        )
+        .unwrap()
+    };
+    let unbroken = gan(8, &a, false);
     // Cut between rows (every 2 steps) after step 5, resumed to 7, then 8.
-    train_gan(
-        &small_gan(true, 5),
-        &data,
-        "d",
-        &b,
-        &Device::Cpu,
-        false,
-        None,
-    )
-    .unwrap();
-    let cut = train_gan(
-        &small_gan(true, 7),
-        &data,
-        "d",
-        &b,
-        &Device::Cpu,
-        true,
-        None,
-    )
-    .unwrap();
-    assert_eq!(cut.history.last().unwrap().step, 7);
-    let resumed = train_gan(
-        &small_gan(true, 8),
-        &data,
-        "d",
-        &b,
-        &Device::Cpu,
-        true,
-        None,
-    )
-    .unwrap();
+    gan(5, &b, false);
+    assert_eq!(gan(7, &b, true).history.last().unwrap().step, 7);
+    let resumed = gan(8, &b, true);
     assert_eq!(
         without_time(&resumed.history),
         without_time(&unbroken.history)
