@@ -245,56 +245,14 @@ impl<R: Record + Clone + Serialize + DeserializeOwned> Learner<R> {
             Schedule::Epochs(e) => e * per_epoch,
         };
         let every = self.log_every.unwrap_or(per_epoch).max(1);
-        let mut state = State {
-            identity: record.identity.clone(),
-            step: 0,
-            seconds: 0.0,
-            history: Vec::new(),
-            best: None,
-            evals_since_best: 0,
-            cut: None,
-        };
-        let mut best = None;
         let mut sums: Vec<(&'static str, f64)> = Vec::new();
-        let mut weight = 0.0;
-        // Running sums a resumed cut carries over, added in at the first update.
-        let mut carried: Vec<(String, f64)> = Vec::new();
-        if let Some(dir) = record.dir {
-            if record.resume && dir.checkpoint().exists() {
-                let ck = Checkpoint::read(&dir.checkpoint(), device)?;
-                state = ck.meta()?;
-                if state.identity != record.identity {
-                    return Err(TrainError::file(
-                        &dir.checkpoint(),
-                        "the run was started with other settings or data; start a new run directory instead of --resume",
-                    ));
-                }
-                for (group, vars) in step.weights() {
-                    ck.restore_vars(group, vars)?;
-                }
-                step.restore_optimizers(&ck)?;
-                let mut kept = ck.group("best");
-                if let Some(cut) = state.cut.take().filter(|_| total > state.step) {
-                    state.history.pop();
-                    (state.best, state.evals_since_best) = (cut.best, cut.evals_since_best);
-                    if cut.best_changed {
-                        kept = ck.group("before_cut");
-                    }
-                    (carried, weight) = (cut.sums, cut.weight);
-                }
-                best = state
-                    .best
-                    .filter(|_| !kept.is_empty())
-                    .map(|(s, _)| (s, kept));
-                tracing::info!("resuming {} at step {}", dir.root().display(), state.step);
-            } else if dir.checkpoint().exists() {
-                return Err(TrainError::Invalid(format!(
-                    "{} already holds a run: pass --resume to continue it, or choose another output folder",
-                    dir.root().display()
-                )));
-            }
-            write_json(&dir.config(), &record.config)?;
-        }
+        let Start {
+            mut state,
+            mut best,
+            mut weight,
+            // Running sums a resumed cut carries over, added in at the first update.
+            mut carried,
+        } = start(&mut step, &record, total, device)?;
 
         let progress = Progress::new(total, self.label);
         let mut examples = 0;
@@ -426,6 +384,78 @@ impl<R: Record + Clone + Serialize + DeserializeOwned> Learner<R> {
             stopped_early,
         })
     }
+}
+
+/// Where a run starts: fresh, or from its checkpoint.
+struct Start<R> {
+    state: State<R>,
+    best: Option<(u64, HashMap<String, Tensor>)>,
+    /// The running sums and weight of a resumed cut.
+    carried: Vec<(String, f64)>,
+    weight: f64,
+}
+
+/// Checks the run directory, restores a run to resume (undoing a cut's
+/// last row when the run goes on past it) and writes `config.json`.
+fn start<S: TrainStep>(
+    step: &mut S,
+    record: &RunRecord,
+    total: u64,
+    device: &Device,
+) -> Result<Start<S::Row>> {
+    let mut start = Start {
+        state: State {
+            identity: record.identity.clone(),
+            step: 0,
+            seconds: 0.0,
+            history: Vec::new(),
+            best: None,
+            evals_since_best: 0,
+            cut: None,
+        },
+        best: None,
+        carried: Vec::new(),
+        weight: 0.0,
+    };
+    let Some(dir) = record.dir else {
+        return Ok(start);
+    };
+    if record.resume && dir.checkpoint().exists() {
+        let ck = Checkpoint::read(&dir.checkpoint(), device)?;
+        let mut state: State<S::Row> = ck.meta()?;
+        if state.identity != record.identity {
+            return Err(TrainError::file(
+                &dir.checkpoint(),
+                "the run was started with other settings or data; start a new run directory instead of --resume",
+            ));
+        }
+        for (group, vars) in step.weights() {
+            ck.restore_vars(group, vars)?;
+        }
+        step.restore_optimizers(&ck)?;
+        let mut kept = ck.group("best");
+        if let Some(cut) = state.cut.take().filter(|_| total > state.step) {
+            state.history.pop();
+            (state.best, state.evals_since_best) = (cut.best, cut.evals_since_best);
+            if cut.best_changed {
+                kept = ck.group("before_cut");
+            }
+            (start.carried, start.weight) = (cut.sums, cut.weight);
+        }
+        start.best = state
+            .best
+            .filter(|_| !kept.is_empty())
+            .map(|(s, _)| (s, kept));
+        tracing::info!("resuming {} at step {}", dir.root().display(), state.step);
+        start.state = state;
+    } else if dir.checkpoint().exists() {
+        return Err(TrainError::Invalid(format!(
+            "{} already holds a run: pass --resume to continue it, or choose another output folder",
+            dir.root().display()
+        )));
+    }
+    write_json(&dir.config(), &record.config)?;
+    Ok(start)
 }
 
 /// Adds `totals` into the running sums, by name.
