@@ -1,13 +1,30 @@
 //! Classification metrics: accuracy, confusion matrix, per-class precision
-//! and recall, and for two classes the ROC curve and its area.
+//! and recall, and for two classes the ROC curve and its area. Around the
+//! area: operating points (Youden's J, `operating_point`), DeLong intervals
+//! and paired tests for classifiers trained several times (`paired`, with
+//! Holm's adjustment), and the pigeonhole bootstrap over test images and
+//! replicates (`bootstrap`).
 
 use serde::{Deserialize, Serialize};
 
 use crate::{Result, TrainError};
 
+mod bootstrap;
+mod normal;
+mod operating_point;
+mod paired;
+
+pub use bootstrap::{bootstrap_auc_difference, bootstrap_mean_auc, BootstrapInterval};
+pub use operating_point::{operating_point, youden_point, OperatingPoint};
+pub use paired::{delong_mean, holm, paired_delong, roc_auc_delong, AucInterval, PairedComparison};
+
+/// The standard normal's 97.5% quantile: the half-width of a 95% interval in standard errors.
+const Z_975: f64 = 1.959_963_984_540_054;
+
 /// Counts of (true class, predicted class): `matrix[truth][predicted]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfusionMatrix {
+    /// `matrix[truth][predicted]`: images of class `truth` predicted `predicted`.
     pub matrix: Vec<Vec<u64>>,
 }
 
@@ -76,21 +93,46 @@ pub fn roc_auc(labels: &[u32], scores: &[f64]) -> Result<f64> {
 /// are called positive.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RocPoint {
+    /// Scores at or above it are called positive.
     pub threshold: f64,
+    /// False positives / negatives.
     pub false_positive_rate: f64,
+    /// True positives / positives.
     pub true_positive_rate: f64,
 }
 
 /// The ROC curve from (0, 0) to (1, 1), one point per distinct score.
 pub fn roc_curve(labels: &[u32], scores: &[f64]) -> Result<Vec<RocPoint>> {
-    let (positives, negatives) = count_classes(labels, scores)?;
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    let mut points = vec![RocPoint {
+    let (positives, negatives, steps) = roc_steps(labels, scores)?;
+    let start = RocPoint {
         threshold: f64::INFINITY,
         false_positive_rate: 0.0,
         true_positive_rate: 0.0,
-    }];
+    };
+    Ok(std::iter::once(start)
+        .chain(steps.iter().map(|s| RocPoint {
+            threshold: s.threshold,
+            false_positive_rate: ratio(s.false_positives, negatives),
+            true_positive_rate: ratio(s.true_positives, positives),
+        }))
+        .collect())
+}
+
+/// One distinct score of a ROC walk and the positives and negatives scoring
+/// at or above it.
+struct RocStep {
+    threshold: f64,
+    true_positives: u64,
+    false_positives: u64,
+}
+
+/// The class counts `(positives, negatives)` and the ROC walk, one step per
+/// distinct score from the highest down.
+fn roc_steps(labels: &[u32], scores: &[f64]) -> Result<(u64, u64, Vec<RocStep>)> {
+    let (positives, negatives) = count_classes(labels, scores)?;
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let mut steps = Vec::new();
     let (mut tp, mut fp) = (0u64, 0u64);
     for (k, &i) in order.iter().enumerate() {
         if labels[i] == 1 {
@@ -100,14 +142,47 @@ pub fn roc_curve(labels: &[u32], scores: &[f64]) -> Result<Vec<RocPoint>> {
         }
         let last_of_tie = order.get(k + 1).is_none_or(|&j| scores[j] != scores[i]);
         if last_of_tie {
-            points.push(RocPoint {
+            steps.push(RocStep {
                 threshold: scores[i],
-                false_positive_rate: ratio(fp, negatives),
-                true_positive_rate: ratio(tp, positives),
+                true_positives: tp,
+                false_positives: fp,
             });
         }
     }
-    Ok(points)
+    Ok((positives, negatives, steps))
+}
+
+/// Validates the scores of classifiers trained several times (replicates)
+/// on one set of test `labels`: at least one replicate, and each one a
+/// finite score per label with both classes present. Returns the class
+/// counts `(positives, negatives)`; `arm` names the replicates in errors.
+fn check_replicates<S: AsRef<[f64]>>(
+    labels: &[u32],
+    replicates: &[S],
+    arm: &str,
+) -> Result<(u64, u64)> {
+    let mut counts = Err(TrainError::Invalid(format!(
+        "{arm}: no replicates; need at least one score vector"
+    )));
+    for (r, scores) in replicates.iter().enumerate() {
+        counts = Ok(count_classes(labels, scores.as_ref())
+            .map_err(|e| TrainError::Invalid(format!("{arm}, replicate {r}: {e}")))?);
+    }
+    counts
+}
+
+/// The mean of `v` (NaN when empty).
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+/// The sample variance of `v` (denominator `len - 1`; 0 for fewer than two values).
+fn sample_variance(v: &[f64]) -> f64 {
+    if v.len() < 2 {
+        return 0.0;
+    }
+    let mu = mean(v);
+    v.iter().map(|x| (x - mu).powi(2)).sum::<f64>() / (v.len() - 1) as f64
 }
 
 fn count_classes(labels: &[u32], scores: &[f64]) -> Result<(u64, u64)> {
@@ -215,107 +290,5 @@ mod tests {
         assert_eq!(cm.accuracy(), 0.6);
         assert_eq!(cm.precision(), vec![0.5, 2.0 / 3.0, 0.0]);
         assert_eq!(cm.recall(), vec![0.5, 1.0, 0.0]);
-    }
-}
-
-/// ROC AUC with its DeLong (1988) standard error and a 95% confidence
-/// interval `auc +- 1.96 se`, clipped to `[0, 1]`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct AucInterval {
-    pub auc: f64,
-    pub std_error: f64,
-    pub low: f64,
-    pub high: f64,
-}
-
-/// ROC AUC with a DeLong confidence interval. Ties count one half, as in
-/// [`roc_auc`]; a single-class input is an error.
-pub fn roc_auc_delong(labels: &[u32], scores: &[f64]) -> Result<AucInterval> {
-    count_classes(labels, scores)?;
-    let pos: Vec<f64> = labels
-        .iter()
-        .zip(scores)
-        .filter(|(&l, _)| l == 1)
-        .map(|(_, &s)| s)
-        .collect();
-    let neg: Vec<f64> = labels
-        .iter()
-        .zip(scores)
-        .filter(|(&l, _)| l == 0)
-        .map(|(_, &s)| s)
-        .collect();
-    let psi = |x: f64, y: f64| {
-        if x > y {
-            1.0
-        } else if x == y {
-            0.5
-        } else {
-            0.0
-        }
-    };
-    // Structural components: each positive's share of negatives it beats, and vice versa.
-    let v10: Vec<f64> = pos
-        .iter()
-        .map(|&x| neg.iter().map(|&y| psi(x, y)).sum::<f64>() / neg.len() as f64)
-        .collect();
-    let v01: Vec<f64> = neg
-        .iter()
-        .map(|&y| pos.iter().map(|&x| psi(x, y)).sum::<f64>() / pos.len() as f64)
-        .collect();
-    let auc = v10.iter().sum::<f64>() / pos.len() as f64;
-    let variance = |v: &[f64]| {
-        if v.len() < 2 {
-            return 0.0;
-        }
-        v.iter().map(|x| (x - auc).powi(2)).sum::<f64>() / (v.len() - 1) as f64
-    };
-    let se = (variance(&v10) / pos.len() as f64 + variance(&v01) / neg.len() as f64).sqrt();
-    Ok(AucInterval {
-        auc,
-        std_error: se,
-        low: (auc - 1.96 * se).max(0.0),
-        high: (auc + 1.96 * se).min(1.0),
-    })
-}
-
-#[cfg(test)]
-mod delong_tests {
-    use super::*;
-
-    #[test]
-    fn delong_matches_a_hand_computation_with_ties() {
-        // positives {2, 3}, negatives {1, 2}: V10 = (0.75, 1), V01 = (1, 0.75)
-        let ci = roc_auc_delong(&[0, 0, 1, 1], &[1.0, 2.0, 2.0, 3.0]).unwrap();
-        assert_eq!(ci.auc, 0.875);
-        // var(V10) = var(V01) = 0.03125; se = sqrt(0.03125/2 + 0.03125/2)
-        assert!(
-            (ci.std_error - 0.03125f64.sqrt()).abs() < 1e-12,
-            "{}",
-            ci.std_error
-        );
-        assert!((ci.low - (0.875 - 1.96 * 0.03125f64.sqrt())).abs() < 1e-12);
-        assert_eq!(ci.high, 1.0);
-        assert_eq!(
-            roc_auc_delong(&[0, 1, 0], &[1.0, 2.0, 2.0]).unwrap().auc,
-            0.75
-        );
-        assert!(roc_auc_delong(&[0, 0], &[1.0, 2.0]).is_err());
-    }
-
-    #[test]
-    fn delong_interval_narrows_with_more_data() {
-        let make = |n: usize| -> (Vec<u32>, Vec<f64>) {
-            let labels: Vec<u32> = (0..n).map(|i| (i % 2) as u32).collect();
-            let scores = (0..n)
-                .map(|i| (i % 2) as f64 * 0.3 + ((i * 7919) % 101) as f64 / 101.0)
-                .collect();
-            (labels, scores)
-        };
-        let (l1, s1) = make(40);
-        let (l2, s2) = make(400);
-        let small = roc_auc_delong(&l1, &s1).unwrap();
-        let large = roc_auc_delong(&l2, &s2).unwrap();
-        assert!(large.high - large.low < small.high - small.low);
-        assert!((roc_auc(&l2, &s2).unwrap() - large.auc).abs() < 1e-12);
     }
 }
