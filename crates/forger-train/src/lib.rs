@@ -10,8 +10,10 @@
 //! learning-rate schedules, gradient clipping, all state saveable),
 //! [`checkpoint`] (forger's one checkpoint format), [`history`] (one CSV
 //! writer for every kind of row), `evaluate` and [`metrics`] (accuracy,
-//! confusion matrix, ROC AUC with DeLong intervals), [`quality`] (Fréchet
-//! distance, GAN-train/GAN-test), [`loss`], [`plot`], [`memory`] (peak
+//! confusion matrix, ROC AUC with DeLong intervals, operating points,
+//! paired DeLong tests and the pigeonhole bootstrap for replicated
+//! classifiers), [`quality`] (Fréchet distance, KID, density/coverage,
+//! GAN-train/GAN-test), [`loss`], [`plot`], [`memory`] (peak
 //! RSS), `progress` (bars on a terminal, log lines elsewhere), `run_dir`
 //! and `error`.
 //!
