@@ -1,11 +1,20 @@
-//! End-to-end test of the study on tiny generated data: every file of the
-//! report is written, and no arm trains on real images outside its budget.
+//! End-to-end tests of the study on tiny generated data: every file of the
+//! report is written; no arm trains or selects on real images outside its
+//! budget (asserted on the indices and on the digest of the images each
+//! classifier selected on); a study killed mid-GAN and resumed, and one run
+//! in two shards, give the same results as an unbroken run.
+
+use std::path::Path;
+use std::sync::OnceLock;
 
 use candle_core::Device;
 use forger::data::{Dataset, Splits};
-use forger::lab::study::{budget_indices, run_study, Arm, ArmResult, StudyConfig};
+use forger::lab::study::job::{gan_config, JobDir};
+use forger::lab::study::{
+    assemble, budget_indices, plan, run_study, Arm, RunOptions, Shard, StudyConfig, StudyReport,
+};
 use forger::models::{ClassifierConfig, GanConfig, MnistCnnConfig};
-use forger::train::gan::GanTrainConfig;
+use forger::train::gan::{train_gan, GanTrainConfig};
 use forger::train::{FitConfig, RunDir, Schedule, Selection};
 
 /// Dark images are class 0, bright ones class 1, with a little texture.
@@ -29,13 +38,15 @@ fn dark_and_bright(n: usize, offset: usize) -> Dataset {
     .unwrap()
 }
 
-#[test]
-fn tiny_study_writes_every_file_and_respects_budgets() {
-    let splits = Splits {
+fn splits() -> Splits {
+    Splits {
         train: dark_and_bright(240, 0),
         val: dark_and_bright(60, 1000),
         test: dark_and_bright(60, 2000),
-    };
+    }
+}
+
+fn config() -> StudyConfig {
     let gan = GanConfig {
         latent: 8,
         generator_widths: [16, 8, 4],
@@ -47,14 +58,16 @@ fn tiny_study_writes_every_file_and_respects_budgets() {
         classes: 2,
         ..Default::default()
     });
-    let config = StudyConfig {
-        budgets: vec![1.0, 0.5],
-        seeds: vec![0, 1],
+    StudyConfig {
+        budgets: vec![1.0, 0.25],
+        replicates: 2,
+        seed: 3,
+        validation_floor: 10,
         gan: GanTrainConfig {
             batch_size: 16,
             log_every: 2,
             sample_every: 4,
-            ..GanTrainConfig::new(gan, 4)
+            ..GanTrainConfig::new(gan, 6)
         },
         classifier: FitConfig {
             schedule: Schedule::Steps(4),
@@ -65,48 +78,80 @@ fn tiny_study_writes_every_file_and_respects_budgets() {
         },
         synthetic_size: Some(90),
         synthetic_class_shares: None,
-        command: "cargo test".into(),
+        bootstrap_resamples: 200,
         data_description: "generated dark and bright squares".into(),
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let run = RunDir::new(dir.path());
-    let report = run_study(&config, &splits, &run, &Device::Cpu).unwrap();
+    }
+}
 
+/// One unbroken study, shared by the tests.
+fn unbroken() -> &'static (tempfile::TempDir, StudyReport) {
+    static RUN: OnceLock<(tempfile::TempDir, StudyReport)> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path());
+        let report = run_study(
+            &config(),
+            &splits(),
+            &run,
+            &Device::Cpu,
+            RunOptions::default(),
+            "cargo test",
+        )
+        .unwrap()
+        .expect("a whole-plan run assembles its report");
+        (dir, report)
+    })
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn a_study_writes_every_file_and_reports_its_tests() {
+    let (dir, report) = unbroken();
+    let run = RunDir::new(dir.path());
     for f in [
         "report.md",
         "results.json",
         "roc.png",
         "indices.json",
+        "timings.json",
+        "study.json",
         "samples_100pct.png",
-        "samples_50pct.png",
+        "samples_25pct.png",
     ] {
         assert!(run.file(f).is_file(), "{f} missing");
     }
-    let synthetic_pngs = walk(&run.file("synthetic"));
-    assert_eq!(synthetic_pngs, 90);
+    assert_eq!(walk(&run.file("synthetic")), 90);
     assert!(run.file("synthetic/normal").is_dir() && run.file("synthetic/finding").is_dir());
 
-    let results: Vec<ArmResult> =
-        serde_json::from_str(&std::fs::read_to_string(run.file("results.json")).unwrap()).unwrap();
-    assert_eq!(results.len(), 2 * 3 * 2);
-    assert_eq!(results, report.results);
-    let raw: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run.file("results.json")).unwrap()).unwrap();
-    for key in [
-        "arm",
-        "real_fraction",
-        "seed",
-        "auc",
-        "auc_ci_low",
-        "auc_ci_high",
-        "accuracy",
-        "sensitivity",
-        "specificity",
-    ] {
-        assert!(raw[0].get(key).is_some(), "results.json lacks {key}");
+    let results: StudyReport = serde_json::from_str(&read(&run.file("results.json"))).unwrap();
+    assert_eq!(&results, report);
+    assert_eq!(results.classifiers.len(), 2 * 3 * 2);
+    assert_eq!(results.arms.len(), 2 * 3);
+    assert_eq!(results.comparisons.len(), 2 * 2);
+    assert_eq!(results.gans.len(), 2 * 2);
+    for a in &results.arms {
+        assert_eq!(a.replicates, 2);
+        assert!(
+            a.interval.low <= a.mean_auc && a.mean_auc <= a.interval.high,
+            "{a:?}"
+        );
     }
-    let md = std::fs::read_to_string(run.file("report.md")).unwrap();
+    // Holm's adjustment never lowers a p-value.
+    for c in &results.comparisons {
+        assert!(c.p_holm >= c.paired.p_value && c.p_holm <= 1.0, "{c:?}");
+    }
+    let md = read(&run.file("report.md"));
     for needle in [
+        "## What the study shows",
+        "## Labelled real images per budget",
+        "pigeonhole bootstrap",
+        "paired DeLong",
+        "Holm",
+        "Youden",
+        "KID",
         "| real |",
         "| synthetic |",
         "| mixed |",
@@ -116,42 +161,251 @@ fn tiny_study_writes_every_file_and_respects_budgets() {
     ] {
         assert!(md.contains(needle), "report.md lacks {needle}");
     }
-
-    // No leakage: each budget used exactly its own stratified share of the
-    // training split; the GAN of a budget saw exactly those images; the
-    // synthetic arm saw no real image.
-    let indices: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run.file("indices.json")).unwrap()).unwrap();
-    for (record, &fraction) in indices.as_array().unwrap().iter().zip(&config.budgets) {
-        let used: Vec<usize> = serde_json::from_value(record["train_indices"].clone()).unwrap();
-        assert_eq!(
-            used,
-            budget_indices(&splits.train, fraction, config.gan.seed)
-        );
-        assert!(used.iter().all(|&i| i < splits.train.len()));
-        for r in results.iter().filter(|r| r.real_fraction == fraction) {
-            let expected = if r.arm == Arm::Synthetic {
-                0
-            } else {
-                used.len()
-            };
-            assert_eq!(r.real_images, expected, "{:?} at {fraction}", r.arm);
-        }
-        let tag = if fraction == 1.0 { "100pct" } else { "50pct" };
-        let gan_config: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(run.file(&format!("gan-{tag}/config.json"))).unwrap(),
-        )
-        .unwrap();
-        assert!(gan_config["data"]
-            .as_str()
-            .unwrap()
-            .starts_with(&format!("{} real training images", used.len())));
-    }
-    let half: Vec<usize> = serde_json::from_value(indices[1]["train_indices"].clone()).unwrap();
-    assert_eq!(half.len(), 120);
 }
 
-fn walk(dir: &std::path::Path) -> usize {
+#[test]
+fn no_arm_trains_or_selects_outside_its_budget() {
+    let (dir, report) = unbroken();
+    let (splits, config) = (splits(), config());
+    let indices: serde_json::Value =
+        serde_json::from_str(&read(&dir.path().join("indices.json"))).unwrap();
+    let jobs = plan(&config, &splits).unwrap();
+    assert_eq!(indices.as_array().unwrap().len(), jobs.len());
+    for (record, job) in indices.as_array().unwrap().iter().zip(&jobs) {
+        let train: Vec<usize> = serde_json::from_value(record["train_indices"].clone()).unwrap();
+        let val: Vec<usize> = serde_json::from_value(record["val_indices"].clone()).unwrap();
+        let seed = config.seed + job.replicate as u64;
+        assert_eq!(record["seed"], seed);
+        assert_eq!(
+            train,
+            budget_indices(&splits.train, job.real_fraction, 0, seed, "budget")
+        );
+        // Stratified shares of each class, with the floor of 10 per class.
+        let count = |idx: &[usize], d: &Dataset, c: u32| {
+            idx.iter().filter(|&&i| d.labels()[i] == c).count()
+        };
+        let (t1, t0) = (
+            count(&train, &splits.train, 1),
+            count(&train, &splits.train, 0),
+        );
+        let (v1, v0) = (count(&val, &splits.val, 1), count(&val, &splits.val, 0));
+        if job.real_fraction == 1.0 {
+            assert_eq!((t0, t1, v0, v1), (160, 80, 40, 20));
+        } else {
+            // 25%: 40 and 20 training images; validation round(10) = 10 and round(5) -> the floor, 10.
+            assert_eq!((t0, t1, v0, v1), (40, 20, 10, 10));
+            // Nested in the full budget's draw of the same replicate.
+            let full = budget_indices(&splits.val, 1.0, 10, seed, "validation");
+            assert!(val.iter().all(|i| full.contains(i)));
+            let half = budget_indices(&splits.val, 0.5, 10, seed, "validation");
+            assert!(val.iter().all(|i| half.contains(i)));
+        }
+        // Every classifier selected on exactly these validation images: its
+        // run records the digest of the set it was handed.
+        let digest = format!("{:016x}", splits.val.subset(&val).unwrap().digest());
+        let job_dir = JobDir::new(dir.path(), job);
+        for arm in Arm::ALL {
+            let cfg: serde_json::Value =
+                serde_json::from_str(&read(&job_dir.classifier_run(arm).config())).unwrap();
+            let data = cfg["data"].as_str().unwrap();
+            assert!(
+                data.contains(&format!(
+                    "selection on {} real validation images",
+                    val.len()
+                )),
+                "{data}"
+            );
+            assert!(
+                data.contains(&digest),
+                "{arm:?} of {}: {data} lacks {digest}",
+                job.name()
+            );
+        }
+        let gan: serde_json::Value =
+            serde_json::from_str(&read(&job_dir.gan_run().config())).unwrap();
+        assert!(gan["data"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{} real training images", train.len())));
+        for r in report
+            .classifiers
+            .iter()
+            .filter(|r| r.real_fraction == job.real_fraction && r.replicate == job.replicate)
+        {
+            assert_eq!(r.selection_images, val.len());
+            assert_eq!(
+                r.real_images,
+                if r.arm == Arm::Synthetic {
+                    0
+                } else {
+                    train.len()
+                }
+            );
+            assert_eq!(r.synthetic_images, if r.arm == Arm::Real { 0 } else { 90 });
+        }
+    }
+    // The replicates drew different budgets.
+    let quarter: Vec<_> = indices
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["real_fraction"] == 0.25)
+        .collect();
+    assert_ne!(quarter[0]["train_indices"], quarter[1]["train_indices"]);
+}
+
+#[test]
+fn a_study_killed_mid_gan_resumes_to_the_same_results() {
+    let (reference, _) = unbroken();
+    let (splits, config) = (splits(), config());
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunDir::new(dir.path());
+    // What a kill during job 1's GAN leaves: the first job finished, the
+    // second job's GAN checkpointed half-way.
+    let jobs = plan(&config, &splits).unwrap();
+    let first = RunOptions {
+        shard: Shard { index: 0, count: 4 },
+        resume: false,
+    };
+    run_study(&config, &splits, &run, &Device::Cpu, first, "x").unwrap();
+    std::fs::remove_file(dir.path().join("study.json")).unwrap();
+    let job = &jobs[1];
+    let (real, _) = job.data(&splits).unwrap();
+    let half = GanTrainConfig {
+        steps: config.gan.steps / 2,
+        ..gan_config(&config, job)
+    };
+    let source = format!("{} real training images ({})", real.len(), job.name());
+    let gan_run = JobDir::new(dir.path(), job).gan_run();
+    train_gan(&half, &real, &source, &gan_run, &Device::Cpu, false, None).unwrap();
+    // What only a resume keeps: the first GAN row's wall time, job 0's records.
+    let first_row = |path: &Path| read(path).lines().nth(1).unwrap().to_string();
+    let before_kill = first_row(&gan_run.history());
+    let job0 = JobDir::new(dir.path(), &jobs[0]);
+    let job0_record = serde_json::to_string(&job0.read_classifier(Arm::Mixed).unwrap()).unwrap();
+
+    let resumed = RunOptions {
+        resume: true,
+        ..RunOptions::default()
+    };
+    run_study(&config, &splits, &run, &Device::Cpu, resumed, "cargo test").unwrap();
+    assert_eq!(
+        read(&dir.path().join("results.json")),
+        read(&reference.path().join("results.json"))
+    );
+    assert_eq!(first_row(&gan_run.history()), before_kill, "the GAN was trained again, not resumed");
+    let after = serde_json::to_string(&job0.read_classifier(Arm::Mixed).unwrap()).unwrap();
+    assert_eq!(after, job0_record, "a finished classifier was trained again");
+
+    let again = run_study(
+        &config,
+        &splits,
+        &run,
+        &Device::Cpu,
+        RunOptions::default(),
+        "x",
+    );
+    let message = again
+        .err()
+        .expect("a second run without --resume is refused")
+        .to_string();
+    assert!(message.contains("--resume"), "{message}");
+    let mut other = config.clone();
+    other.replicates = 3;
+    let message = run_study(&other, &splits, &run, &Device::Cpu, resumed, "x")
+        .err()
+        .expect("other settings are refused")
+        .to_string();
+    assert!(message.contains("replicates"), "{message}");
+}
+
+#[test]
+fn two_shards_assemble_to_the_report_of_one_run() {
+    let (reference, _) = unbroken();
+    let (splits, config) = (splits(), config());
+    let shards: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    for (i, dir) in shards.iter().enumerate() {
+        let options = RunOptions {
+            shard: Shard { index: i, count: 2 },
+            resume: false,
+        };
+        let report = run_study(
+            &config,
+            &splits,
+            &RunDir::new(dir.path()),
+            &Device::Cpu,
+            options,
+            "x",
+        )
+        .unwrap();
+        assert!(
+            report.is_none(),
+            "a shard leaves the report to the assembly"
+        );
+    }
+    let out = tempfile::tempdir().unwrap();
+    let sources: Vec<&Path> = shards.iter().map(|d| d.path()).collect();
+    let missing = assemble(
+        &config,
+        &splits,
+        &sources[..1],
+        &RunDir::new(out.path()),
+        &Device::Cpu,
+        "x",
+    )
+    .err()
+    .expect("one shard alone is not the plan")
+    .to_string();
+    assert!(
+        missing.contains("not finished") && missing.contains("25pct-r1"),
+        "{missing}"
+    );
+    assemble(
+        &config,
+        &splits,
+        &sources,
+        &RunDir::new(out.path()),
+        &Device::Cpu,
+        "cargo test",
+    )
+    .unwrap();
+    for file in ["results.json", "report.md", "indices.json"] {
+        assert_eq!(
+            read(&out.path().join(file)),
+            read(&reference.path().join(file)),
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn budgets_too_small_are_refused_before_any_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config();
+    config.budgets = vec![1.0, 0.05];
+    let err = run_study(
+        &config,
+        &splits(),
+        &RunDir::new(dir.path()),
+        &Device::Cpu,
+        RunOptions::default(),
+        "x",
+    )
+    .err()
+    .expect("5% of 80 images is 4, below the floor of 5")
+    .to_string();
+    assert!(
+        err.contains("budget 0.05") && err.contains("`finding`") && err.contains("at least 5"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing was written"
+    );
+}
+
+fn walk(dir: &Path) -> usize {
     std::fs::read_dir(dir)
         .unwrap()
         .map(|e| {

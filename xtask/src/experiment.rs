@@ -17,6 +17,9 @@ pub enum Experiment {
     /// The main job (the default): a conditional GAN and classifiers trained
     /// on real, synthetic and mixed images, compared by ROC AUC.
     GanAuc(crate::study::StudyArgs),
+    /// The report of a study run in shards (`gan-auc --shard i/N`), from
+    /// the shards' folders: the same report as one run.
+    GanAucReport(crate::study::ReportArgs),
     /// The tutorial CNN on the vendored PneumoniaMNIST, reporting test
     /// accuracy and ROC AUC.
     Pneumonia(ClassifierArgs),
@@ -143,6 +146,7 @@ pub fn run(args: ExperimentArgs) -> anyhow::Result<()> {
     match args.experiment {
         None => crate::study::run(crate::study::StudyArgs::defaults()),
         Some(Experiment::GanAuc(study)) => crate::study::run(study),
+        Some(Experiment::GanAucReport(args)) => crate::study::report(args),
         Some(Experiment::Gan(args)) => gan(args),
         Some(Experiment::CatsDogs(args)) => crate::cats_dogs::run(args),
         Some(Experiment::BatchVsOnline(c)) => {

@@ -3,11 +3,14 @@
 //! its teaching site.
 
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use clap::{Args, ValueEnum};
 use forger_data::augment::AugmentConfig;
 use forger_data::{load, LoadConfig, Splits};
-use forger_lab::study::{run_study, Arm, StudyConfig};
+use forger_lab::study::{
+    assemble, read_config, run_study, Arm, RunOptions, Shard, StudyConfig, StudyReport,
+};
 use forger_models::{ClassifierConfig, GanConfig, MnistCnnConfig};
 use forger_teach::{build_site, SiteInputs, SiteOptions};
 use forger_train::gan::GanTrainConfig;
@@ -17,7 +20,7 @@ use crate::{new_run_dir, workspace_root};
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Preset {
-    /// Small models and short schedules: under 10 minutes on 2 cores (421 s measured).
+    /// Small models and short schedules: under 10 minutes on 2 cores.
     Quick,
     /// The benchmark DCGAN and longer schedules, for better numbers.
     Full,
@@ -33,10 +36,17 @@ pub struct StudyArgs {
     /// Real-data budgets as fractions of the training set.
     #[arg(long, value_delimiter = ',', default_value = "1,0.25,0.05")]
     budgets: Vec<f64>,
-    /// Classifier seeds per arm and budget.
-    #[arg(long, value_delimiter = ',', default_value = "0,1,2")]
-    seeds: Vec<u64>,
-    /// Synthetic images per budget (default: as many as the real training set).
+    /// Replicates per budget; each re-draws the budget's images, the GAN,
+    /// its sample and the classifiers.
+    #[arg(long, default_value_t = 3)]
+    replicates: usize,
+    /// Seed of replicate 0 (replicate k uses seed + k).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// The fewest real validation images per class that select a model at any budget.
+    #[arg(long, default_value_t = 10)]
+    validation_floor: usize,
+    /// Synthetic images per job (default: as many as the real training set).
     #[arg(long)]
     synthetic_size: Option<usize>,
     /// GAN steps (overrides the preset).
@@ -45,9 +55,36 @@ pub struct StudyArgs {
     /// Classifier steps (overrides the preset).
     #[arg(long)]
     classifier_steps: Option<u64>,
+    /// Run only shard `i` of `N` of the plan (0-based, e.g. `--shard
+    /// $SLURM_ARRAY_TASK_ID/4`); assemble the shards with `gan-auc-report`.
+    #[arg(long, default_value = "0/1")]
+    shard: Shard,
+    /// Continue the study in `--out` (finished GANs and classifiers are
+    /// kept, an interrupted one continues from its checkpoint).
+    #[arg(long)]
+    resume: bool,
     /// Run directory (default: a new `runs/gan-auc/NNN`).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Train on the GPU (CUDA builds).
+    #[arg(long)]
+    cuda: bool,
+}
+
+/// `cargo xtask experiment gan-auc-report`: one report from the folders of
+/// a study's shards.
+#[derive(Args)]
+pub struct ReportArgs {
+    /// A shard's study folder (repeat for each shard).
+    #[arg(long = "from", required = true)]
+    from: Vec<PathBuf>,
+    /// The data the shards ran on (default: the vendored PneumoniaMNIST).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Where to write the report (default: a new `runs/gan-auc/NNN`).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Compute the quality measures on the GPU (CUDA builds).
     #[arg(long)]
     cuda: bool,
 }
@@ -129,10 +166,10 @@ fn preset(preset: Preset, image: [usize; 3]) -> (GanTrainConfig, FitConfig) {
     (gan, fit)
 }
 
-pub fn run(args: StudyArgs) -> anyhow::Result<()> {
-    let path = args
-        .data
-        .clone()
+/// The data of a study with its class names and description.
+fn study_data(data: Option<&Path>) -> anyhow::Result<(PathBuf, Splits, String)> {
+    let path = data
+        .map(Path::to_path_buf)
         .unwrap_or_else(|| workspace_root().join("datasets/pneumoniamnist.npz"));
     let (names, description) = describe(&path);
     let mut splits: Splits = load(&path, &LoadConfig::default())?.splits;
@@ -143,6 +180,11 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
             test: splits.test.with_class_names(&names)?,
         };
     }
+    Ok((path, splits, description))
+}
+
+pub fn run(args: StudyArgs) -> anyhow::Result<()> {
+    let (path, splits, description) = study_data(args.data.as_deref())?;
     let (mut gan, mut classifier) = preset(args.preset, splits.train.image_shape());
     if let Some(steps) = args.gan_steps {
         gan.steps = steps;
@@ -152,20 +194,79 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
     }
     let config = StudyConfig {
         budgets: args.budgets.clone(),
-        seeds: args.seeds.clone(),
+        replicates: args.replicates,
+        seed: args.seed,
+        validation_floor: args.validation_floor,
         gan,
         classifier,
         synthetic_size: args.synthetic_size,
         synthetic_class_shares: None,
-        command: crate::invocation(),
+        bootstrap_resamples: 2000,
         data_description: description,
     };
-    let out = args.out.clone().unwrap_or_else(|| new_run_dir("gan-auc"));
+    let out = match (&args.out, args.resume) {
+        (Some(out), _) => out.clone(),
+        (None, false) => new_run_dir("gan-auc"),
+        (None, true) => anyhow::bail!("--resume continues the study in --out DIR: name the folder"),
+    };
     let run = RunDir::new(&out);
     let device = forger_train::device(args.cuda)?;
     tracing::info!("gan-auc: {} -> {}", path.display(), out.display());
-    let report = run_study(&config, &splits, &run, &device)?;
+    let started = Instant::now();
+    let options = RunOptions {
+        shard: args.shard,
+        resume: args.resume,
+    };
+    let report = run_study(
+        &config,
+        &splits,
+        &run,
+        &device,
+        options,
+        &crate::invocation(),
+    )?;
+    match report {
+        Some(report) => finish(&config, &splits, &report, &run, started),
+        None => {
+            println!(
+                "shard {} done in {:.0} s: {}; when every shard is done, run `cargo xtask experiment gan-auc-report --from DIR ...`",
+                args.shard,
+                started.elapsed().as_secs_f64(),
+                out.display()
+            );
+            Ok(())
+        }
+    }
+}
 
+/// Assembles the report of a sharded study.
+pub fn report(args: ReportArgs) -> anyhow::Result<()> {
+    let (_, splits, _) = study_data(args.data.as_deref())?;
+    let config = read_config(&args.from[0])?;
+    let out = args.out.clone().unwrap_or_else(|| new_run_dir("gan-auc"));
+    let run = RunDir::new(&out);
+    let device = forger_train::device(args.cuda)?;
+    let started = Instant::now();
+    let sources: Vec<&Path> = args.from.iter().map(PathBuf::as_path).collect();
+    let report = assemble(
+        &config,
+        &splits,
+        &sources,
+        &run,
+        &device,
+        &crate::invocation(),
+    )?;
+    finish(&config, &splits, &report, &run, started)
+}
+
+/// The teaching site and the summary table of an assembled study.
+fn finish(
+    config: &StudyConfig,
+    splits: &Splits,
+    report: &StudyReport,
+    run: &RunDir,
+    started: Instant,
+) -> anyhow::Result<()> {
     let site = build_site(
         &SiteInputs {
             synthetic_dir: &run.file("synthetic"),
@@ -182,32 +283,29 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
         }
         Err(e) => return Err(e.into()),
     }
-
     println!(
-        "ROC AUC on the real test set (mean over seeds {:?}):",
-        config.seeds
+        "ROC AUC on the real test set: mean over {} replicates [95% bootstrap interval]",
+        config.replicates
     );
     print!("{:<10}", "arm");
     for b in &config.budgets {
-        print!("{:>12}", format!("{:.0}% real", b * 100.0));
+        print!("{:>24}", format!("{:.0}% real", b * 100.0));
     }
     println!();
     for arm in Arm::ALL {
-        print!("{:<10}", format!("{arm:?}").to_lowercase());
-        for &b in &config.budgets {
-            let aucs: Vec<f64> = report
-                .results
-                .iter()
-                .filter(|r| r.arm == arm && r.real_fraction == b)
-                .map(|r| r.auc)
-                .collect();
-            print!("{:>12.4}", aucs.iter().sum::<f64>() / aucs.len() as f64);
+        print!("{:<10}", arm.name());
+        for s in report.arms.iter().filter(|s| s.arm == arm) {
+            let cell = format!(
+                "{:.4} [{:.3}, {:.3}]",
+                s.mean_auc, s.interval.low, s.interval.high
+            );
+            print!("{cell:>24}");
         }
         println!();
     }
     println!(
         "wall time {:.0} s; report {}",
-        report.seconds,
+        started.elapsed().as_secs_f64(),
         run.file("report.md").display()
     );
     Ok(())

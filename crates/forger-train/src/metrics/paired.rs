@@ -78,8 +78,9 @@ pub struct PairedComparison {
     pub difference: f64,
     /// DeLong standard error of the difference.
     pub std_error: f64,
-    /// `difference / std_error`.
-    pub z: f64,
+    /// `difference / std_error`; `None` when the standard error is 0 (every
+    /// structural component equal: the test is degenerate, see `p_value`).
+    pub z: Option<f64>,
     /// Two-sided p-value of `z` against the standard normal.
     pub p_value: f64,
     /// Lower end of the 95% interval of the difference, `difference - 1.959964 se`.
@@ -93,9 +94,9 @@ pub struct PairedComparison {
 /// arms may have different numbers of replicates. The difference's
 /// structural components are those of `a` less those of `b`; with one
 /// replicate per arm this is the classic paired test (pROC's
-/// `roc.test(method = "delong")`). When the standard error is 0, `z` is 0
-/// and `p_value` 1 if the AUCs are equal, else `z` is infinite and
-/// `p_value` 0. The interval is clipped to `[-1, 1]`.
+/// `roc.test(method = "delong")`). When the standard error is 0, `z` is
+/// `None` and `p_value` 1 if the AUCs are equal, else 0. The interval is
+/// clipped to `[-1, 1]`.
 pub fn paired_delong(labels: &[u32], a: &[Vec<f64>], b: &[Vec<f64>]) -> Result<PairedComparison> {
     check_replicates(labels, a, "arm a")?;
     check_replicates(labels, b, "arm b")?;
@@ -111,11 +112,9 @@ pub fn paired_delong(labels: &[u32], a: &[Vec<f64>], b: &[Vec<f64>]) -> Result<P
         .sqrt();
     let (z, p_value) = if std_error > 0.0 {
         let z = difference / std_error;
-        (z, two_sided_p(z))
-    } else if difference == 0.0 {
-        (0.0, 1.0)
+        (Some(z), two_sided_p(z))
     } else {
-        (difference.signum() * f64::INFINITY, 0.0)
+        (None, if difference == 0.0 { 1.0 } else { 0.0 })
     };
     Ok(PairedComparison {
         auc_a,
@@ -315,7 +314,7 @@ mod tests {
                 "{} {se}",
                 paired.std_error
             );
-            assert!((paired.z - (theta[0] - theta[1]) / se).abs() < 1e-9);
+            assert!((paired.z.unwrap() - (theta[0] - theta[1]) / se).abs() < 1e-9);
         }
     }
 
@@ -359,17 +358,18 @@ mod tests {
         assert_eq!(OUTCOME_POOR.iter().sum::<u32>(), 41);
         let (s100b, wfns) = (vec![S100B.to_vec()], vec![WFNS.to_vec()]);
         let test = paired_delong(&OUTCOME_POOR, &s100b, &wfns).unwrap();
+        let z = test.z.unwrap();
         // pROC's documented example (?roc.test): roc.test(roc(aSAH$outcome,
         // aSAH$s100b), roc(aSAH$outcome, aSAH$wfns)): "Z = -2.209, p-value =
         // 0.02718", "AUC of roc1 0.7313686, AUC of roc2 0.8236789".
         assert!((test.auc_a - 0.731_368_6).abs() < 5e-8, "{}", test.auc_a);
         assert!((test.auc_b - 0.823_678_9).abs() < 5e-8, "{}", test.auc_b);
-        assert!((test.z - -2.209).abs() < 5e-4, "{}", test.z);
+        assert!((z - -2.209).abs() < 5e-4, "{z}");
         assert!((test.p_value - 0.027_18).abs() < 5e-6, "{}", test.p_value);
         // The same suite's pROC 1.19.1 output at 17 digits: Z =
         // -2.2089835914409077, p = 0.02717578222918815, var(s100b) =
         // 0.0026686824571724378, var(wfns) = 0.0014699147088236264.
-        assert!((test.z / -2.208_983_591_440_907_7 - 1.0).abs() < 1e-10);
+        assert!((z / -2.208_983_591_440_907_7 - 1.0).abs() < 1e-10);
         assert!((test.p_value / 0.027_175_782_229_188_15 - 1.0).abs() < 1e-9);
         let var = |s: &[Vec<f64>]| delong_mean(&OUTCOME_POOR, s).unwrap().std_error.powi(2);
         assert!((var(&s100b) / 0.002_668_682_457_172_438 - 1.0).abs() < 1e-10);
@@ -383,7 +383,7 @@ mod tests {
         let test = paired_delong(&labels, &a, &a).unwrap();
         assert_eq!(
             (test.difference, test.std_error, test.z, test.p_value),
-            (0.0, 0.0, 0.0, 1.0)
+            (0.0, 0.0, None, 1.0)
         );
     }
 

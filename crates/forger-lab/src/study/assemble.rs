@@ -1,0 +1,419 @@
+//! Assembling a study: the job records of one run or of several shards
+//! become the statistics (`results.json`), the report, the ROC figure, the
+//! sample grids, the image-quality measures and the teaching set.
+
+use std::path::Path;
+use std::time::Instant;
+
+use candle_core::Device;
+use forger_data::png::write_image_folder;
+use forger_data::{Dataset, Splits};
+use serde::{Deserialize, Serialize};
+
+use forger_train::atomic::{read_json, write_atomic, write_json};
+use forger_train::gan::TrainedGan;
+use forger_train::metrics::{
+    bootstrap_auc_difference, bootstrap_mean_auc, delong_mean, holm, paired_delong, roc_curve,
+    AucInterval, BootstrapInterval, PairedComparison,
+};
+use forger_train::plot::{self, Panel, Series};
+use forger_train::quality::{
+    density_coverage, frechet_distance, kernel_distance, sample_subset, DensityCoverage,
+    FeatureSpace, Kid,
+};
+use forger_train::{Result, RunDir, TrainError, TrainedClassifier};
+
+use super::job::{synthetic_set, threshold_accuracy, ClassifierRecord, ClassifierResult, JobDir};
+use super::plan::{budget_tag, plan, Job};
+use super::{data_digests, report, Arm, Manifest, StudyConfig};
+
+/// Neighbours of density and coverage (Naeem et al. 2020's default).
+const NEIGHBOURS: usize = 5;
+/// Subsets of the kernel distance.
+const KID_SUBSETS: usize = 100;
+
+/// Everything a study measured (`results.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StudyReport {
+    /// Labelled real images per budget: for training and for selection.
+    pub budgets: Vec<BudgetImages>,
+    /// Every classifier.
+    pub classifiers: Vec<ClassifierResult>,
+    /// Per budget and arm, over replicates.
+    pub arms: Vec<ArmSummary>,
+    /// Synthetic and mixed against real, per budget, paired on the test images.
+    pub comparisons: Vec<Comparison>,
+    /// Image quality of every GAN.
+    pub gans: Vec<GanQuality>,
+    /// Width of the feature space the quality measures use.
+    pub feature_dimension: usize,
+}
+
+/// How many labelled real images a budget gives each replicate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BudgetImages {
+    pub real_fraction: f64,
+    /// Real training images (the real and mixed arms and the GAN train on them).
+    pub train: usize,
+    /// Real validation images that select every arm's weights and threshold.
+    pub selection: usize,
+}
+
+/// One arm at one budget, over its replicates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArmSummary {
+    pub arm: Arm,
+    pub real_fraction: f64,
+    pub replicates: usize,
+    /// Mean test AUC over replicates and its sd across them.
+    pub mean_auc: f64,
+    pub sd_auc: f64,
+    /// The 95% pigeonhole-bootstrap interval of the mean AUC: test images
+    /// and replicates resampled (Owen 2007).
+    pub interval: BootstrapInterval,
+    /// The DeLong interval of the mean AUC: test-image sampling only, the
+    /// trained replicates fixed.
+    pub test_sampling: AucInterval,
+    /// Means over replicates at each one's validation threshold.
+    pub sensitivity: f64,
+    pub specificity: f64,
+}
+
+/// An arm against the real arm at one budget (`difference` = arm - real).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub real_fraction: f64,
+    pub arm: Arm,
+    /// Paired DeLong test of the replicates' mean AUCs on the same test images.
+    pub paired: PairedComparison,
+    /// Holm-adjusted p-value over every comparison of the study.
+    pub p_holm: f64,
+    /// The paired pigeonhole-bootstrap interval of the difference (test
+    /// images and replicates resampled together).
+    pub interval: BootstrapInterval,
+}
+
+/// How close one GAN's images come to real ones, in the study's feature
+/// space: the synthetic set and, as the baseline, the budget's real
+/// training images, equally many of each, both against the real test set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GanQuality {
+    pub real_fraction: f64,
+    pub replicate: usize,
+    /// Images in each compared set (the budget's real images, as many synthetic).
+    pub images: usize,
+    pub frechet_synthetic: f64,
+    pub frechet_real: f64,
+    pub kid_synthetic: Kid,
+    pub kid_real: Kid,
+    /// Density and coverage against the real test set.
+    pub synthetic_manifold: DensityCoverage,
+    pub real_manifold: DensityCoverage,
+    /// GAN-train: test accuracy of the synthetic arm; GAN-test: accuracy of
+    /// the real arm on the synthetic set (Shmelkov et al. 2018), both at the
+    /// classifier's validation threshold.
+    pub gan_train_accuracy: f64,
+    pub gan_test_accuracy: f64,
+}
+
+/// A finished job and the folder it was found in.
+struct Found {
+    job: Job,
+    dir: JobDir,
+    records: Vec<ClassifierRecord>,
+}
+
+/// Builds the report of `config`'s study into `out` from the job folders
+/// under `sources` (one study folder, or the folders of its shards); every
+/// job of the plan must be finished in exactly one of them. `command` is
+/// quoted in the report.
+pub fn assemble(
+    config: &StudyConfig,
+    splits: &Splits,
+    sources: &[&Path],
+    out: &RunDir,
+    device: &Device,
+    command: &str,
+) -> Result<StudyReport> {
+    let started = Instant::now();
+    let found = find_jobs(config, splits, sources)?;
+    let labels = splits.test.labels();
+    let mut classifiers = Vec::new();
+    let mut arms = Vec::new();
+    let mut comparisons = Vec::new();
+    let mut budgets = Vec::new();
+    let mut roc_panels = Vec::new();
+    for (b, &fraction) in config.budgets.iter().enumerate() {
+        let jobs: Vec<&Found> = found
+            .iter()
+            .filter(|f| f.job.real_fraction == fraction)
+            .collect();
+        budgets.push(BudgetImages {
+            real_fraction: fraction,
+            train: jobs[0].job.train_indices.len(),
+            selection: jobs[0].job.val_indices.len(),
+        });
+        let scores = |a: usize| -> Vec<Vec<f64>> {
+            jobs.iter()
+                .map(|f| f.records[a].test_scores.clone())
+                .collect()
+        };
+        for (a, arm) in Arm::ALL.into_iter().enumerate() {
+            let results: Vec<&ClassifierResult> =
+                jobs.iter().map(|f| &f.records[a].result).collect();
+            classifiers.extend(results.iter().map(|&r| r.clone()));
+            let aucs: Vec<f64> = results.iter().map(|r| r.auc).collect();
+            let (mean_auc, sd_auc) = mean_sd(&aucs);
+            let seed = config.seed ^ ((b * 3 + a) as u64) << 32;
+            arms.push(ArmSummary {
+                arm,
+                real_fraction: fraction,
+                replicates: results.len(),
+                mean_auc,
+                sd_auc,
+                interval: bootstrap_mean_auc(labels, &scores(a), config.bootstrap_resamples, seed)?,
+                test_sampling: delong_mean(labels, &scores(a))?,
+                sensitivity: mean_sd(&results.iter().map(|r| r.sensitivity).collect::<Vec<_>>()).0,
+                specificity: mean_sd(&results.iter().map(|r| r.specificity).collect::<Vec<_>>()).0,
+            });
+            if arm != Arm::Real {
+                comparisons.push(Comparison {
+                    real_fraction: fraction,
+                    arm,
+                    paired: paired_delong(labels, &scores(a), &scores(0))?,
+                    p_holm: f64::NAN,
+                    interval: bootstrap_auc_difference(
+                        labels,
+                        &scores(a),
+                        &scores(0),
+                        config.bootstrap_resamples,
+                        seed ^ 1,
+                    )?,
+                });
+            }
+        }
+        roc_panels.push(roc_panel(fraction, labels, &jobs[0].records)?);
+        let tag = budget_tag(fraction);
+        copy(
+            &jobs[0].dir.gan_run().file("grid.png"),
+            &out.file(&format!("samples_{tag}.png")),
+        )?;
+    }
+    let adjusted = holm(
+        &comparisons
+            .iter()
+            .map(|c| c.paired.p_value)
+            .collect::<Vec<_>>(),
+    );
+    for (c, p) in comparisons.iter_mut().zip(adjusted) {
+        c.p_holm = p;
+    }
+    let (gans, feature_dimension) = gan_quality(config, splits, &found, out, device)?;
+    let report = StudyReport {
+        budgets,
+        classifiers,
+        arms,
+        comparisons,
+        gans,
+        feature_dimension,
+    };
+    plot::draw(&out.file("roc.png"), &roc_panels)?;
+    let indices: Vec<serde_json::Value> = found
+        .iter()
+        .map(|f| {
+            serde_json::json!({
+                "job": f.job.name(),
+                "real_fraction": f.job.real_fraction,
+                "replicate": f.job.replicate,
+                "seed": f.job.seed,
+                "train_indices": f.job.train_indices,
+                "val_indices": f.job.val_indices,
+            })
+        })
+        .collect();
+    write_json(&out.file("indices.json"), &indices)?;
+    write_json(&out.file("results.json"), &report)?;
+    write_timings(&found, out, started)?;
+    write_atomic(
+        &out.file("report.md"),
+        report::render(config, splits, &report, command).as_bytes(),
+    )?;
+    Ok(report)
+}
+
+/// Every job of the plan, finished, from exactly one source folder whose
+/// `study.json` matches `config` and the data.
+fn find_jobs(config: &StudyConfig, splits: &Splits, sources: &[&Path]) -> Result<Vec<Found>> {
+    let digests = data_digests(splits);
+    for source in sources {
+        let path = source.join("study.json");
+        if !path.is_file() {
+            return Err(TrainError::file(&path, "missing: not a study folder"));
+        }
+        let manifest: Manifest = read_json(&path)?;
+        if manifest.data != digests {
+            return Err(TrainError::file(
+                &path,
+                "was made on other data (the split digests differ)",
+            ));
+        }
+        if &manifest.config != config {
+            return Err(TrainError::file(
+                &path,
+                "was made with other settings than the other folders",
+            ));
+        }
+    }
+    let mut found = Vec::new();
+    let mut missing = Vec::new();
+    for job in plan(config, splits)? {
+        let mut done = sources
+            .iter()
+            .map(|&s| (s, JobDir::new(s, &job)))
+            .filter(|(_, d)| d.is_done());
+        match (done.next(), done.next()) {
+            (None, _) => missing.push(job.name()),
+            (Some((_, dir)), None) => {
+                let records = Arm::ALL
+                    .iter()
+                    .map(|&a| dir.read_classifier(a))
+                    .collect::<Result<Vec<_>>>()?;
+                found.push(Found { job, dir, records });
+            }
+            (Some((a, _)), Some((b, _))) => {
+                return Err(TrainError::Invalid(format!(
+                    "job {} is finished in both {} and {}: give each shard's folder once",
+                    job.name(),
+                    a.display(),
+                    b.display()
+                )))
+            }
+        }
+    }
+    if !missing.is_empty() {
+        return Err(TrainError::Invalid(format!(
+            "{} of the plan's jobs are not finished in {}: {} (run the missing shards, or --resume)",
+            missing.len(),
+            sources.iter().map(|s| s.display().to_string()).collect::<Vec<_>>().join(", "),
+            missing.join(", ")
+        )));
+    }
+    Ok(found)
+}
+
+/// The ROC curves of a budget's first replicate.
+fn roc_panel(fraction: f64, labels: &[u32], records: &[ClassifierRecord]) -> Result<Panel> {
+    let mut series = Vec::new();
+    for r in records {
+        let curve = roc_curve(labels, &r.test_scores)?;
+        series.push(Series::new(
+            format!("{} (AUC {:.3})", r.result.arm.name(), r.result.auc),
+            curve
+                .iter()
+                .map(|p| (p.false_positive_rate, p.true_positive_rate)),
+        ));
+    }
+    series.push(Series::new("chance", [(0.0, 0.0), (1.0, 1.0)]));
+    let mut panel = Panel::new(
+        &format!("ROC, real budget {:.0}%, replicate 0", fraction * 100.0),
+        "false positive rate",
+        "true positive rate",
+        series,
+    );
+    panel.y_range = Some((0.0, 1.0));
+    Ok(panel)
+}
+
+/// The quality of every GAN in one feature space, trained on the real
+/// validation split (`out/features`); writes the teaching set from the
+/// first full-budget GAN. Returns the measures and the feature width.
+fn gan_quality(
+    config: &StudyConfig,
+    splits: &Splits,
+    found: &[Found],
+    out: &RunDir,
+    device: &Device,
+) -> Result<(Vec<GanQuality>, usize)> {
+    let space = FeatureSpace::train(
+        &splits.val,
+        &splits.val,
+        &RunDir::new(out.file("features")),
+        config.seed,
+        device,
+    )?;
+    let test = space.features(&splits.test)?;
+    let mut quality = Vec::new();
+    for f in found {
+        let generator = TrainedGan::load(&f.dir.gan_run(), device)?;
+        let synthetic = synthetic_set(config, splits, &generator, &f.job)?;
+        if f.job.real_fraction == 1.0 && f.job.replicate == 0 {
+            write_image_folder(&synthetic, &out.file("synthetic"))?;
+        }
+        let (real, _) = f.job.data(splits)?;
+        let n = real.len().min(synthetic.len());
+        let fake = space.features(&sample_subset(&synthetic, n, f.job.seed)?)?;
+        let baseline = space.features(&sample_subset(&real, n, f.job.seed)?)?;
+        let subset = (n.min(test.nrows()) / 2).clamp(2, 1000);
+        let real_clf: TrainedClassifier =
+            TrainedClassifier::load(&f.dir.classifier_run(Arm::Real), device)?;
+        let threshold = f.records[0].result.threshold;
+        quality.push(GanQuality {
+            real_fraction: f.job.real_fraction,
+            replicate: f.job.replicate,
+            images: n,
+            frechet_synthetic: frechet_distance(&fake, &test)?,
+            frechet_real: frechet_distance(&baseline, &test)?,
+            kid_synthetic: kernel_distance(&fake, &test, KID_SUBSETS, subset, f.job.seed)?,
+            kid_real: kernel_distance(&baseline, &test, KID_SUBSETS, subset, f.job.seed)?,
+            synthetic_manifold: density_coverage(&test, &fake, NEIGHBOURS)?,
+            real_manifold: density_coverage(&test, &baseline, NEIGHBOURS)?,
+            gan_train_accuracy: f.records[1].result.accuracy,
+            gan_test_accuracy: accuracy_at(&real_clf, &synthetic, threshold, device)?,
+        });
+    }
+    Ok((quality, test.ncols()))
+}
+
+/// Accuracy of `classifier` on `data` at `threshold`.
+fn accuracy_at(
+    classifier: &TrainedClassifier,
+    data: &Dataset,
+    threshold: f64,
+    device: &Device,
+) -> Result<f64> {
+    let e = classifier.evaluate(data, device)?;
+    Ok(threshold_accuracy(&e.labels, &e.positive_scores, threshold))
+}
+
+/// `timings.json`: the seconds each unit took (not in `results.json`, so
+/// that a resumed or sharded study gives the same results as one run).
+fn write_timings(found: &[Found], out: &RunDir, started: Instant) -> Result<()> {
+    let mut jobs = Vec::new();
+    for f in found {
+        jobs.push(serde_json::json!({
+            "job": f.job.name(),
+            "gan_seconds": f.dir.read_gan()?.seconds,
+            "classifier_seconds": f.records.iter().map(|r| r.seconds).collect::<Vec<_>>(),
+        }));
+    }
+    let timings =
+        serde_json::json!({"jobs": jobs, "assemble_seconds": started.elapsed().as_secs_f64()});
+    Ok(write_json(&out.file("timings.json"), &timings)?)
+}
+
+fn copy(from: &Path, to: &Path) -> Result<()> {
+    let bytes = std::fs::read(from).map_err(|e| TrainError::io(from, e))?;
+    Ok(write_atomic(to, &bytes)?)
+}
+
+/// Mean and sample sd (0 for one value).
+fn mean_sd(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let sd = if values.len() > 1 {
+        (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    } else {
+        0.0
+    };
+    (mean, sd)
+}
