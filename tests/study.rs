@@ -293,9 +293,16 @@ fn a_study_killed_mid_gan_resumes_to_the_same_results() {
         read(&dir.path().join("results.json")),
         read(&reference.path().join("results.json"))
     );
-    assert_eq!(first_row(&gan_run.history()), before_kill, "the GAN was trained again, not resumed");
+    assert_eq!(
+        first_row(&gan_run.history()),
+        before_kill,
+        "the GAN was trained again, not resumed"
+    );
     let after = serde_json::to_string(&job0.read_classifier(Arm::Mixed).unwrap()).unwrap();
-    assert_eq!(after, job0_record, "a finished classifier was trained again");
+    assert_eq!(
+        after, job0_record,
+        "a finished classifier was trained again"
+    );
 
     let again = run_study(
         &config,
@@ -306,15 +313,13 @@ fn a_study_killed_mid_gan_resumes_to_the_same_results() {
         "x",
     );
     let message = again
-        .err()
-        .expect("a second run without --resume is refused")
+        .expect_err("a second run without --resume is refused")
         .to_string();
     assert!(message.contains("--resume"), "{message}");
     let mut other = config.clone();
     other.replicates = 3;
     let message = run_study(&other, &splits, &run, &Device::Cpu, resumed, "x")
-        .err()
-        .expect("other settings are refused")
+        .expect_err("other settings are refused")
         .to_string();
     assert!(message.contains("replicates"), "{message}");
 }
@@ -353,8 +358,7 @@ fn two_shards_assemble_to_the_report_of_one_run() {
         &Device::Cpu,
         "x",
     )
-    .err()
-    .expect("one shard alone is not the plan")
+    .expect_err("one shard alone is not the plan")
     .to_string();
     assert!(
         missing.contains("not finished") && missing.contains("25pct-r1"),
@@ -391,8 +395,7 @@ fn budgets_too_small_are_refused_before_any_training() {
         RunOptions::default(),
         "x",
     )
-    .err()
-    .expect("5% of 80 images is 4, below the floor of 5")
+    .expect_err("5% of 80 images is 4, below the floor of 5")
     .to_string();
     assert!(
         err.contains("budget 0.05") && err.contains("`finding`") && err.contains("at least 5"),

@@ -195,7 +195,7 @@ fn check_same(path: &Path, found: &Manifest, expected: &Manifest) -> Result<()> 
     let differ = |what: &str| {
         Err(TrainError::file(
             path,
-            &format!("was made with {what} than this study's; use a new output folder"),
+            format!("was made with {what} than this study's; use a new output folder"),
         ))
     };
     if found.data != expected.data {

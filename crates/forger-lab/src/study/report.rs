@@ -89,36 +89,23 @@ pub fn render(
          and the sd across replicates.\n",
         config.bootstrap_resamples
     );
-    table_header(&mut md, "arm", config);
-    for arm in Arm::ALL {
-        let _ = write!(md, "| {} |", arm.name());
-        for &b in &config.budgets {
-            let s = summary(report, arm, b);
-            let _ = write!(
-                md,
-                " {:.3} [{:.3}, {:.3}] (sd {}) |",
-                s.mean_auc,
-                s.interval.low,
-                s.interval.high,
-                sd(s)
-            );
-        }
-        let _ = writeln!(md);
-    }
+    arm_table(&mut md, config, report, |s| {
+        format!(
+            "{:.3} [{:.3}, {:.3}] (sd {})",
+            s.mean_auc,
+            s.interval.low,
+            s.interval.high,
+            sd(s)
+        )
+    });
     let _ = writeln!(
         md,
         "\nFor reference, the DeLong 95% interval of the same means from test-image sampling alone (the trained \
          replicates held fixed), which is narrower where replicates disagree:\n"
     );
-    table_header(&mut md, "arm", config);
-    for arm in Arm::ALL {
-        let _ = write!(md, "| {} |", arm.name());
-        for &b in &config.budgets {
-            let t = summary(report, arm, b).test_sampling;
-            let _ = write!(md, " [{:.3}, {:.3}] |", t.low, t.high);
-        }
-        let _ = writeln!(md);
-    }
+    arm_table(&mut md, config, report, |s| {
+        format!("[{:.3}, {:.3}]", s.test_sampling.low, s.test_sampling.high)
+    });
 
     let _ = writeln!(md, "\n## Paired comparisons\n");
     let _ = writeln!(
@@ -143,7 +130,9 @@ pub fn render(
             c.paired.difference,
             c.interval.low,
             c.interval.high,
-            c.paired.z.map_or("n/a (se 0)".into(), |z| format!("{z:.2}")),
+            c.paired
+                .z
+                .map_or("n/a (se 0)".into(), |z| format!("{z:.2}")),
             p_value(c.paired.p_value),
             p_value(c.p_holm)
         );
@@ -156,19 +145,9 @@ pub fn render(
          chosen by Youden's J on its budget's validation images; means over replicates.\n",
         classes[1], classes[0]
     );
-    table_header(&mut md, "arm", config);
-    for arm in Arm::ALL {
-        let _ = write!(md, "| {} |", arm.name());
-        for &b in &config.budgets {
-            let s = summary(report, arm, b);
-            let _ = write!(
-                md,
-                " sens. {:.3}, spec. {:.3} |",
-                s.sensitivity, s.specificity
-            );
-        }
-        let _ = writeln!(md);
-    }
+    arm_table(&mut md, config, report, |s| {
+        format!("sens. {:.3}, spec. {:.3}", s.sensitivity, s.specificity)
+    });
     let _ = writeln!(md, "\n![ROC curves of replicate 0](roc.png)\n");
 
     let _ = writeln!(md, "## Every classifier\n");
@@ -286,9 +265,9 @@ fn settings(md: &mut String, config: &StudyConfig, splits: &Splits) {
     let c = &config.classifier;
     let _ = writeln!(
         md,
-        "- Classifier (every arm): {}, {} at batch {}, Adam lr {}, {}, evaluated every {} on the budget's \
+        "- Classifier (every arm): {:?}, {} at batch {}, Adam lr {}, {}, evaluated every {} on the budget's \
          validation images, weights of the best validation AUC kept.",
-        format!("{:?}", c.model),
+        c.model,
         match c.schedule {
             forger_train::Schedule::Steps(n) => format!("{n} steps"),
             forger_train::Schedule::Epochs(n) => format!("{n} epochs"),
@@ -359,13 +338,26 @@ fn sentence(c: &Comparison, report: &StudyReport) -> String {
     }
 }
 
-fn table_header(md: &mut String, first: &str, config: &StudyConfig) {
-    let _ = write!(md, "| {first} |");
+/// A table of one cell per arm (rows) and budget (columns).
+fn arm_table(
+    md: &mut String,
+    config: &StudyConfig,
+    report: &StudyReport,
+    cell: impl Fn(&ArmSummary) -> String,
+) {
+    let _ = write!(md, "| arm |");
     for &b in &config.budgets {
         let _ = write!(md, " budget {} |", pct(b));
     }
     let _ = writeln!(md);
     let _ = writeln!(md, "|---|{}", "---|".repeat(config.budgets.len()));
+    for arm in Arm::ALL {
+        let _ = write!(md, "| {} |", arm.name());
+        for &b in &config.budgets {
+            let _ = write!(md, " {} |", cell(summary(report, arm, b)));
+        }
+        let _ = writeln!(md);
+    }
 }
 
 fn summary(report: &StudyReport, arm: Arm, fraction: f64) -> &ArmSummary {
