@@ -20,6 +20,7 @@
 //! Every run writes the same directory layout ([`RunDir`]); all files are
 //! written atomically.
 
+pub mod audit;
 pub mod checkpoint;
 mod classifier_step;
 mod error;
