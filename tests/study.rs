@@ -120,14 +120,29 @@ fn a_study_writes_every_file_and_reports_its_tests() {
         "study.json",
         "samples_100pct.png",
         "samples_25pct.png",
+        "audit_100pct.png",
+        "audit_gallery_25pct.png",
     ] {
         assert!(run.file(f).is_file(), "{f} missing");
     }
-    assert_eq!(walk(&run.file("synthetic")), 90);
+    // The teaching set: the full-budget replicate-0 synthetic set less its flagged images.
+    let teaching = report
+        .gans
+        .iter()
+        .find(|g| g.real_fraction == 1.0 && g.replicate == 0)
+        .unwrap();
+    assert_eq!(
+        walk(&run.file("synthetic")),
+        90 - teaching.audit.flagged.count
+    );
+    assert_eq!(teaching.audit.synthetic_images, 90);
+    assert_eq!(teaching.audit.held_out_images, 60);
     assert!(run.file("synthetic/normal").is_dir() && run.file("synthetic/finding").is_dir());
 
     let results: StudyReport = serde_json::from_str(&read(&run.file("results.json"))).unwrap();
-    assert_eq!(&results, report);
+    let as_written: serde_json::Value =
+        serde_json::from_str(&read(&run.file("results.json"))).unwrap();
+    assert_eq!(as_written, serde_json::to_value(report).unwrap());
     assert_eq!(results.classifiers.len(), 2 * 3 * 2);
     assert_eq!(results.arms.len(), 2 * 3);
     assert_eq!(results.comparisons.len(), 2 * 2);
@@ -151,6 +166,8 @@ fn a_study_writes_every_file_and_reports_its_tests() {
         "paired DeLong",
         "Holm",
         "Youden",
+        "memorisation audit",
+        "membership AUC",
         "KID",
         "| real |",
         "| synthetic |",

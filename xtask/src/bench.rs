@@ -12,12 +12,13 @@ use serde_json::json;
 
 use crate::workspace_root;
 
-const WORKLOADS: [&str; 5] = [
+const WORKLOADS: [&str; 6] = [
     "mnist_cnn",
     "catdog_cnn",
     "dcgan28",
     "folder_pipeline",
     "stream-memory",
+    "audit",
 ];
 
 #[derive(Args)]
@@ -25,7 +26,9 @@ pub struct BenchArgs {
     /// Comma-separated workloads: `mnist_cnn` (W1), `catdog_cnn` (W2) and
     /// `dcgan28` (W3) training throughput, `folder_pipeline` (W4: images/s
     /// the augmenting JPEG pipeline delivers from `--folder`), and
-    /// `stream-memory` (peak RSS of streaming N and 10N images).
+    /// `stream-memory` (peak RSS of streaming N and 10N images), and `audit`
+    /// (the memorisation audit's nearest-neighbour search, N x N images at
+    /// 28 and 128 px, and at half N to show how it grows).
     #[arg(long, default_value = "mnist_cnn,catdog_cnn,dcgan28,folder_pipeline")]
     workloads: String,
     /// Class-per-folder image tree for `folder_pipeline` (W4), e.g. the
@@ -74,6 +77,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     for workload in args.workloads.split(',') {
         if !WORKLOADS.contains(&workload) {
             bail!("unknown workload `{workload}`: expected one of {WORKLOADS:?}");
+        }
+        if workload == "audit" {
+            results.push(audit(args.runs)?);
+            continue;
         }
         if workload == "stream-memory" {
             results.push(crate::bench_memory::run(args.stream_images, args.threads)?);
@@ -137,6 +144,28 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         forger_train::atomic::write_json(path, &results)?;
     }
     Ok(())
+}
+
+/// Seconds of the audit's search at 5,000 x 5,000 (28 px) and 2,000 x
+/// 2,000 (128 px), and at half those counts: the cost grows as `n^2 d`.
+fn audit(runs: usize) -> anyhow::Result<serde_json::Value> {
+    let mut rows = Vec::new();
+    for (n, side) in [(2500, 28), (5000, 28), (1000, 128), (2000, 128)] {
+        let times = (0..runs)
+            .map(|_| Ok(bench::audit_search(n, side)?))
+            .collect::<anyhow::Result<Vec<f64>>>()?;
+        let gflop = 2.0 * (n * n * side * side) as f64 / 1e9;
+        let (low, high) = times
+            .iter()
+            .fold((f64::MAX, 0.0f64), |(a, b), &t| (a.min(t), b.max(t)));
+        println!(
+            "audit {n:>5} x {n:<5} at {side:>3} px: median {:.3} s ({low:.3}-{high:.3}), {:.0} GFLOP/s",
+            median(&times),
+            gflop / median(&times)
+        );
+        rows.push(json!({"n": n, "side": side, "seconds": times}));
+    }
+    Ok(json!({"workload": "audit", "runs": rows}))
 }
 
 fn forger_workload(workload: &str, device: &candle_core::Device) -> anyhow::Result<f64> {

@@ -17,6 +17,9 @@ pub enum GanCommand {
     Train(GanTrainArgs),
     /// Write generated images as an image folder (one subfolder per class) and a grid.
     Sample(GanSampleArgs),
+    /// Check generated images for near copies of the training images, and
+    /// the discriminator for memorised members.
+    Audit(crate::audit::GanAuditArgs),
 }
 
 #[derive(Args)]
@@ -55,10 +58,11 @@ pub struct GanTrainArgs {
     cuda: bool,
 }
 
-/// The training images of `path`: the train split of an IDX folder or NPZ,
-/// or every image of a class-per-folder tree (`training_set/` of a Kaggle
-/// layout) resized to `size`.
-fn training_images(path: &Path, size: usize, rgb: bool) -> anyhow::Result<Dataset> {
+/// The splits of `path` as a GAN reads them: the train split of an IDX
+/// folder or NPZ, or every image of a class-per-folder tree (`training_set/`
+/// of a Kaggle layout) resized to `size`, with any test split the source
+/// defines (none is cut from the training images).
+pub fn gan_data(path: &Path, size: usize, rgb: bool) -> anyhow::Result<forger_data::Splits> {
     let config = LoadConfig {
         folder: ImageFolderConfig {
             size: [size, size],
@@ -68,11 +72,11 @@ fn training_images(path: &Path, size: usize, rgb: bool) -> anyhow::Result<Datase
         test_split: 0.0,
         ..Default::default()
     };
-    Ok(load(path, &config)?.splits.train)
+    Ok(load(path, &config)?.splits)
 }
 
 pub fn train(args: GanTrainArgs) -> anyhow::Result<()> {
-    let data = training_images(&args.data, args.image_size, args.rgb)?;
+    let data = gan_data(&args.data, args.image_size, args.rgb)?.train;
     let gan = GanConfig {
         image: data.image_shape(),
         classes: args.conditional.then_some(data.classes().len()),
@@ -130,12 +134,24 @@ pub struct GanSampleArgs {
     /// The image folder to write (`OUT/<class>/NNNNN.png`); its grid goes to `OUT.grid.png`.
     #[arg(long)]
     out: PathBuf,
+    /// Leave out the images `forger gan audit` flags as near copies of the
+    /// training images of `--real` (and say how many).
+    #[arg(long, requires = "real")]
+    exclude_near_copies: bool,
+    /// The data the GAN trained on, for --exclude-near-copies.
+    #[arg(long)]
+    real: Option<PathBuf>,
     #[arg(long)]
     cuda: bool,
 }
 
 /// Generates `n` images from `gan`: all of `class`, or in equal shares.
-fn sample(gan: &TrainedGan, n: usize, class: Option<&str>, seed: u64) -> anyhow::Result<Dataset> {
+pub fn sample(
+    gan: &TrainedGan,
+    n: usize,
+    class: Option<&str>,
+    seed: u64,
+) -> anyhow::Result<Dataset> {
     let classes = gan.classes();
     let labels: Vec<u32> = match class {
         Some(name) => {
@@ -160,7 +176,25 @@ pub fn sample_command(args: GanSampleArgs) -> anyhow::Result<()> {
             args.out.display()
         );
     }
-    let images = sample(&gan, args.n, args.class.as_deref(), args.seed)?;
+    let mut images = sample(&gan, args.n, args.class.as_deref(), args.seed)?;
+    if let (true, Some(real)) = (args.exclude_near_copies, &args.real) {
+        let splits = crate::audit::real_data(&gan, real)?;
+        let scratch = tempfile::tempdir()?;
+        let audit = crate::audit::audit_images(
+            &RunDir::new(&args.run),
+            &images,
+            &splits,
+            scratch.path(),
+            &device,
+        )?;
+        println!(
+            "left out {} of {} images as near copies of training images (a fresh real image is flagged at {:.1}%)",
+            audit.flagged.count,
+            audit.flagged.total,
+            100.0 * audit.held_out_flagged.share
+        );
+        images = audit.without_flagged(&images)?;
+    }
     write_image_folder(&images, &args.out)?;
     let shown: Vec<&[u8]> = (0..images.len().min(64)).map(|i| images.image(i)).collect();
     let rows: Vec<Vec<&[u8]>> = shown.chunks(8).map(<[&[u8]]>::to_vec).collect();

@@ -5,6 +5,7 @@
 //! the cats-vs-dogs tutorial's, `gan` the GAN and teaching-site ones, and
 //! `summary` what both classifier trainings print at the end.
 
+mod audit;
 mod catdog;
 mod classify;
 mod gan;
@@ -72,6 +73,7 @@ fn main() -> anyhow::Result<()> {
         Command::AugmentPreview(args) => catdog::augment_preview(args),
         Command::Gan(gan::GanCommand::Train(args)) => gan::train(args),
         Command::Gan(gan::GanCommand::Sample(args)) => gan::sample_command(args),
+        Command::Gan(gan::GanCommand::Audit(args)) => audit::run(args),
         Command::Teach(args) => gan::teach(args),
         Command::Download(args) => {
             // Without a workspace, the default cache is `data/` here.

@@ -136,3 +136,17 @@ pub fn dcgan28(steps: usize, device: &Device) -> Result<Throughput> {
         .collect();
     Ok(throughput(&seconds, 0, steps, config.batch_size))
 }
+
+/// The memorisation audit's nearest-neighbour search: seconds to find,
+/// for each of `n` random `side x side` grey images, the most correlated of
+/// `n` others (normalisation included), by blocked matrix products.
+pub fn audit_search(n: usize, side: usize) -> Result<f64> {
+    use forger_train::audit::{most_correlated, Rows};
+    let shape = [1, side, side];
+    let (a, b) = (random_images(n, shape, 1)?, random_images(n, shape, 1)?);
+    let started = std::time::Instant::now();
+    let found = most_correlated(&Rows::normalised_pixels(&a)?, &Rows::normalised_pixels(&b)?)?;
+    let seconds = started.elapsed().as_secs_f64();
+    debug_assert_eq!(found.len(), n);
+    Ok(seconds)
+}

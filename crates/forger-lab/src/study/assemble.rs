@@ -11,7 +11,8 @@ use forger_data::{Dataset, Splits};
 use serde::{Deserialize, Serialize};
 
 use forger_train::atomic::{read_json, write_atomic, write_json};
-use forger_train::gan::TrainedGan;
+use forger_train::audit::{audit, write_figures, Audit, AuditInputs};
+use forger_train::gan::{discriminator_scores, TrainedGan};
 use forger_train::metrics::{
     bootstrap_auc_difference, bootstrap_mean_auc, delong_mean, holm, paired_delong, roc_curve,
     AucInterval, BootstrapInterval, PairedComparison,
@@ -27,6 +28,8 @@ use super::job::{synthetic_set, threshold_accuracy, ClassifierRecord, Classifier
 use super::plan::{budget_tag, plan, Job};
 use super::{data_digests, report, Arm, Manifest, StudyConfig};
 
+/// Closest pairs in an audit's gallery.
+const GALLERY_PAIRS: usize = 16;
 /// Neighbours of density and coverage (Naeem et al. 2020's default).
 const NEIGHBOURS: usize = 5;
 /// Subsets of the kernel distance.
@@ -114,6 +117,9 @@ pub struct GanQuality {
     /// classifier's validation threshold.
     pub gan_train_accuracy: f64,
     pub gan_test_accuracy: f64,
+    /// The memorisation audit of the synthetic set against the budget's
+    /// real images, the real test split held out.
+    pub audit: Audit,
 }
 
 /// A finished job and the folder it was found in.
@@ -346,10 +352,11 @@ fn gan_quality(
     for f in found {
         let generator = TrainedGan::load(&f.dir.gan_run(), device)?;
         let synthetic = synthetic_set(config, splits, &generator, &f.job)?;
-        if f.job.real_fraction == 1.0 && f.job.replicate == 0 {
-            write_image_folder(&synthetic, &out.file("synthetic"))?;
-        }
         let (real, _) = f.job.data(splits)?;
+        let audit = audit_job(f, &synthetic, &real, splits, &space, out, device)?;
+        if f.job.real_fraction == 1.0 && f.job.replicate == 0 {
+            write_image_folder(&audit.without_flagged(&synthetic)?, &out.file("synthetic"))?;
+        }
         let n = real.len().min(synthetic.len());
         let fake = space.features(&sample_subset(&synthetic, n, f.job.seed)?)?;
         let baseline = space.features(&sample_subset(&real, n, f.job.seed)?)?;
@@ -369,9 +376,53 @@ fn gan_quality(
             real_manifold: density_coverage(&test, &baseline, NEIGHBOURS)?,
             gan_train_accuracy: f.records[1].result.accuracy,
             gan_test_accuracy: accuracy_at(&real_clf, &synthetic, threshold, device)?,
+            audit,
         });
     }
     Ok((quality, test.ncols()))
+}
+
+/// The memorisation audit of a job's synthetic set against its budget's
+/// real images, with the real test split held out (pixels, the study's
+/// feature space, and the discriminator's scores of equally many budget
+/// and test images); replicate 0 also draws its figures
+/// (`audit_<budget>.png`, `audit_gallery_<budget>.png`).
+fn audit_job(
+    f: &Found,
+    synthetic: &Dataset,
+    real: &Dataset,
+    splits: &Splits,
+    space: &FeatureSpace,
+    out: &RunDir,
+    device: &Device,
+) -> Result<Audit> {
+    let m = real.len().min(splits.test.len());
+    let gan_run = f.dir.gan_run();
+    let members = discriminator_scores(&gan_run, &sample_subset(real, m, f.job.seed)?, device)?;
+    let others = discriminator_scores(
+        &gan_run,
+        &sample_subset(&splits.test, m, f.job.seed)?,
+        device,
+    )?;
+    let audit = audit(&AuditInputs {
+        synthetic,
+        train: real,
+        held_out: &splits.test,
+        features: Some(space),
+        membership: Some((&members, &others)),
+    })?;
+    if f.job.replicate == 0 {
+        let tag = budget_tag(f.job.real_fraction);
+        write_figures(
+            &audit,
+            synthetic,
+            real,
+            &out.file(&format!("audit_{tag}.png")),
+            &out.file(&format!("audit_gallery_{tag}.png")),
+            GALLERY_PAIRS,
+        )?;
+    }
+    Ok(audit)
 }
 
 /// Accuracy of `classifier` on `data` at `threshold`.

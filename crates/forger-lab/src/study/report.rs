@@ -175,6 +175,7 @@ pub fn render(
     }
 
     gan_section(&mut md, config, splits, report);
+    audit_section(&mut md, config, splits, report);
     settings(&mut md, config, splits);
     let _ = writeln!(md, "\n## Data\n\n{}\n", config.data_description);
     let _ = writeln!(md, "## Command\n\n```sh\n{command}\n```");
@@ -244,6 +245,107 @@ fn gan_section(md: &mut String, config: &StudyConfig, splits: &Splits, report: &
             "\nSamples of the replicate-0 GAN trained on {} of the real images (one row per class: {}):\n\n![samples {tag}](samples_{tag}.png)",
             pct(b),
             splits.train.classes().join(", ")
+        );
+    }
+}
+
+fn audit_section(md: &mut String, config: &StudyConfig, splits: &Splits, report: &StudyReport) {
+    let _ = writeln!(
+        md,
+        "\n## Can these cases be shared? The memorisation audit\n"
+    );
+    let _ = writeln!(
+        md,
+        "For every synthetic image, its nearest real training image of the budget: by normalised cross-correlation \
+         of pixels (r, as Akbar et al. 2025) and by distance in the feature space above. The baseline is the same \
+         statistic for the {} real test images, which no GAN saw: a synthetic image closer to a training image than \
+         the closest 1% of test images are to theirs is a **near copy** on that measure, and **flagged** when it is \
+         one on either. A fresh real image is flagged at the held-out rate (about 1% per measure, by construction). \
+         Shares with exact 95% (Clopper-Pearson) intervals. Membership AUC: the discriminator's score of the budget's \
+         training images against as many test images (0.5: the discriminator cannot tell them apart; DeLong 95% \
+         interval).\n",
+        splits.test.len()
+    );
+    let _ = writeln!(md, "| budget | replicate | near copies, pixels | near copies, features | flagged | held-out rate | membership AUC |");
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|");
+    let share = |p: &forger_train::audit::Proportion| {
+        format!(
+            "{} of {} = {:.1}% [{:.1}, {:.1}]",
+            p.count,
+            p.total,
+            100.0 * p.share,
+            100.0 * p.low,
+            100.0 * p.high
+        )
+    };
+    for g in &report.gans {
+        let a = &g.audit;
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {:.1}% | {} |",
+            pct(g.real_fraction),
+            g.replicate,
+            share(&a.pixels.near_copies),
+            a.features
+                .as_ref()
+                .map_or("n/a".into(), |f| share(&f.near_copies)),
+            share(&a.flagged),
+            100.0 * a.held_out_flagged.share,
+            a.membership_auc.map_or("n/a".into(), |m| format!(
+                "{:.3} [{:.3}, {:.3}]",
+                m.auc, m.low, m.high
+            ))
+        );
+    }
+    let above: Vec<String> = report
+        .gans
+        .iter()
+        .filter(|g| g.audit.flagged.low > g.audit.held_out_flagged.share)
+        .map(|g| format!("{} replicate {}", pct(g.real_fraction), g.replicate))
+        .collect();
+    let members: Vec<String> = report
+        .gans
+        .iter()
+        .filter(|g| g.audit.membership_auc.is_some_and(|m| m.low > 0.5))
+        .map(|g| format!("{} replicate {}", pct(g.real_fraction), g.replicate))
+        .collect();
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    let _ = writeln!(
+        md,
+        "\nSynthetic sets flagged more often than a fresh real image (the interval's lower end above the held-out \
+         rate): {}. Discriminators that tell their training images from unseen ones (AUC interval above 0.5): {}.",
+        list(&above),
+        list(&members)
+    );
+    if let Some(g) = report
+        .gans
+        .iter()
+        .find(|g| g.real_fraction == 1.0 && g.replicate == 0)
+    {
+        let _ = writeln!(
+            md,
+            "\nThe teaching set (`synthetic/`, from the full-budget replicate-0 GAN) leaves out its {} flagged images: \
+             {} of {} remain.",
+            g.audit.flagged.count,
+            g.audit.flagged.total - g.audit.flagged.count,
+            g.audit.flagged.total
+        );
+    }
+    for &b in &config.budgets {
+        let tag = budget_tag(b);
+        let _ = writeln!(
+            md,
+            "\nReplicate 0 at {}: closeness to the training images, synthetic and held-out, and the {} synthetic images \
+             closest to a training image (red: flagged), each beside it.\n\n![audit {tag}](audit_{tag}.png)\n\n![closest \
+             pairs {tag}](audit_gallery_{tag}.png)",
+            pct(b),
+            16
         );
     }
 }

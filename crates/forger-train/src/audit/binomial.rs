@@ -16,7 +16,11 @@ impl Proportion {
     /// `count` of `total` with the Clopper-Pearson interval: the `p` at
     /// which `P(X >= count) = 2.5%` and at which `P(X <= count) = 2.5%`.
     pub fn new(count: usize, total: usize) -> Self {
-        let share = if total == 0 { 0.0 } else { count as f64 / total as f64 };
+        let share = if total == 0 {
+            0.0
+        } else {
+            count as f64 / total as f64
+        };
         let low = if count == 0 {
             0.0
         } else {
@@ -86,7 +90,11 @@ mod tests {
         // k = 0: the upper bound solves (1 - p)^n = 0.025 (the "rule of three" family).
         let none = Proportion::new(0, 10);
         assert_eq!(none.low, 0.0);
-        assert!((none.high - (1.0 - 0.025f64.powf(0.1))).abs() < 1e-9, "{}", none.high);
+        assert!(
+            (none.high - (1.0 - 0.025f64.powf(0.1))).abs() < 1e-9,
+            "{}",
+            none.high
+        );
         // k = n: the lower bound solves p^n = 0.025.
         let all = Proportion::new(20, 20);
         assert!((all.low - 0.025f64.powf(1.0 / 20.0)).abs() < 1e-9);

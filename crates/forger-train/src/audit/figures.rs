@@ -41,12 +41,12 @@ pub fn write_figures(
         let nearest = audit.pixels.synthetic[i];
         tiles.push(Tile {
             pixels: synthetic.image(i).to_vec(),
-            caption: format!("synthetic {i}: r {:.3}", nearest.score),
+            caption: format!("r {:.3}", nearest.score),
             verdict: flags[i].then_some(false),
         });
         tiles.push(Tile {
             pixels: train.image(nearest.index).to_vec(),
-            caption: format!("training {}", nearest.index),
+            caption: format!("train {}", nearest.index),
             verdict: None,
         });
     }
@@ -78,7 +78,11 @@ fn histogram(c: &Closeness) -> Panel {
             })
             .collect()
     };
-    let top = steps(&s).iter().chain(&steps(&h)).map(|p| p.1).fold(0.0, f64::max);
+    let top = steps(&s)
+        .iter()
+        .chain(&steps(&h))
+        .map(|p| p.1)
+        .fold(0.0, f64::max);
     let what = if c.kind == "correlation" {
         "pixel correlation with the nearest training image"
     } else {
@@ -91,7 +95,10 @@ fn histogram(c: &Closeness) -> Panel {
         vec![
             Series::new(format!("synthetic ({})", s.len()), steps(&s)),
             Series::new(format!("held-out real ({})", h.len()), steps(&h)),
-            Series::new("near-copy threshold", [(c.threshold, 0.0), (c.threshold, top)]),
+            Series::new(
+                "near-copy threshold",
+                [(c.threshold, 0.0), (c.threshold, top)],
+            ),
         ],
     );
     panel.y_range = Some((0.0, top * 1.05));

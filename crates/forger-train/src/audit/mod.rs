@@ -83,12 +83,22 @@ impl Closeness {
     fn new(kind: &str, synthetic: Vec<Nearest>, held_out: Vec<Nearest>) -> Self {
         let higher = kind == "correlation";
         let held: Vec<f64> = held_out.iter().map(|n| n.score).collect();
-        let threshold = percentile(&held, if higher { 100.0 - NEAR_COPY_PERCENTILE } else { NEAR_COPY_PERCENTILE });
+        let threshold = percentile(
+            &held,
+            if higher {
+                100.0 - NEAR_COPY_PERCENTILE
+            } else {
+                NEAR_COPY_PERCENTILE
+            },
+        );
         let mut c = Self {
             kind: kind.into(),
             threshold,
             near_copies: Proportion::new(0, 0),
-            synthetic_median: percentile(&synthetic.iter().map(|n| n.score).collect::<Vec<_>>(), 50.0),
+            synthetic_median: percentile(
+                &synthetic.iter().map(|n| n.score).collect::<Vec<_>>(),
+                50.0,
+            ),
             held_out_median: percentile(&held, 50.0),
             synthetic,
             held_out,
@@ -123,7 +133,9 @@ impl Audit {
     }
 
     fn flags_of(&self, nearest: impl Fn(&Closeness) -> &Vec<Nearest>) -> Vec<bool> {
-        let measures: Vec<&Closeness> = std::iter::once(&self.pixels).chain(&self.features).collect();
+        let measures: Vec<&Closeness> = std::iter::once(&self.pixels)
+            .chain(&self.features)
+            .collect();
         (0..nearest(&self.pixels).len())
             .map(|i| measures.iter().any(|c| c.is_near(nearest(c)[i].score)))
             .collect()

@@ -54,7 +54,11 @@ impl Rows {
                 .sum::<f64>()
                 .sqrt();
             let scale = if norm > 0.0 { 1.0 / norm } else { 0.0 };
-            values.extend(pixels.iter().map(|&p| ((f64::from(p) - mean) * scale) as f32));
+            values.extend(
+                pixels
+                    .iter()
+                    .map(|&p| ((f64::from(p) - mean) * scale) as f32),
+            );
         }
         Self::new(values, width)
     }
@@ -172,7 +176,8 @@ mod tests {
     fn blocked_search_agrees_with_a_pair_loop() {
         use rand::Rng;
         let mut g = forger_data::rng::derive(1, "nearest", 0);
-        let mut rows = |n: usize| Rows::new((0..n * 7).map(|_| g.gen_range(-1.0..1.0)).collect(), 7).unwrap();
+        let mut rows =
+            |n: usize| Rows::new((0..n * 7).map(|_| g.gen_range(-1.0..1.0)).collect(), 7).unwrap();
         // More queries than a block, so the blocks' offsets are exercised.
         let (q, r) = (rows(BLOCK + 37), rows(90));
         let fast = nearest_euclidean(&q, &r).unwrap();
@@ -185,10 +190,17 @@ mod tests {
     #[test]
     fn correlation_finds_an_image_under_brightness_and_contrast_changes() {
         let pixels: Vec<u8> = (0..3 * 16).map(|i| ((i * 37) % 251) as u8).collect();
-        let train = Dataset::new(pixels.clone(), vec![0; 3], [1, 4, 4], Dataset::numbered_classes(1)).unwrap();
+        let train = Dataset::new(
+            pixels.clone(),
+            vec![0; 3],
+            [1, 4, 4],
+            Dataset::numbered_classes(1),
+        )
+        .unwrap();
         // Image 1, halved in contrast and brightened: correlation 1 with image 1.
         let changed: Vec<u8> = pixels[16..32].iter().map(|&p| p / 2 + 60).collect();
-        let query = Dataset::new(changed, vec![0], [1, 4, 4], Dataset::numbered_classes(1)).unwrap();
+        let query =
+            Dataset::new(changed, vec![0], [1, 4, 4], Dataset::numbered_classes(1)).unwrap();
         let found = most_correlated(
             &Rows::normalised_pixels(&query).unwrap(),
             &Rows::normalised_pixels(&train).unwrap(),
@@ -196,8 +208,21 @@ mod tests {
         .unwrap();
         assert_eq!(found[0].index, 1);
         assert!((found[0].score - 1.0).abs() < 1e-2, "{}", found[0].score);
-        let flat = Dataset::new(vec![9; 16], vec![0], [1, 4, 4], Dataset::numbered_classes(1)).unwrap();
-        assert_eq!(Rows::normalised_pixels(&flat).unwrap().values, vec![0.0; 16]);
-        assert!(most_correlated(&Rows::new(vec![0.0; 3], 3).unwrap(), &Rows::new(vec![], 3).unwrap()).is_err());
+        let flat = Dataset::new(
+            vec![9; 16],
+            vec![0],
+            [1, 4, 4],
+            Dataset::numbered_classes(1),
+        )
+        .unwrap();
+        assert_eq!(
+            Rows::normalised_pixels(&flat).unwrap().values,
+            vec![0.0; 16]
+        );
+        assert!(most_correlated(
+            &Rows::new(vec![0.0; 3], 3).unwrap(),
+            &Rows::new(vec![], 3).unwrap()
+        )
+        .is_err());
     }
 }

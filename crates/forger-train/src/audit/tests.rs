@@ -4,14 +4,16 @@ use super::*;
 
 /// The vendored PneumoniaMNIST's splits.
 fn pneumonia() -> forger_data::Splits {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/pneumoniamnist.npz");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/pneumoniamnist.npz");
     forger_data::load(&path, &forger_data::LoadConfig::default())
         .unwrap()
         .splits
 }
 
 fn first(data: &Dataset, n: usize) -> Dataset {
-    data.subset(&(0..n.min(data.len())).collect::<Vec<_>>()).unwrap()
+    data.subset(&(0..n.min(data.len())).collect::<Vec<_>>())
+        .unwrap()
 }
 
 /// `data` with each pixel moved by up to +-`amount`, seeded.
@@ -21,7 +23,13 @@ fn noisy(data: &Dataset, amount: i32) -> Dataset {
         .flat_map(|i| data.image(i).to_vec())
         .map(|p| (i32::from(p) + g.gen_range(-amount..=amount)).clamp(0, 255) as u8)
         .collect();
-    Dataset::new(pixels, data.labels().to_vec(), data.image_shape(), data.classes().to_vec()).unwrap()
+    Dataset::new(
+        pixels,
+        data.labels().to_vec(),
+        data.image_shape(),
+        data.classes().to_vec(),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -39,7 +47,13 @@ fn copies_with_light_noise_are_flagged_and_fresh_real_images_at_the_base_rate() 
     let copied = audit(&inputs).unwrap();
     assert!(copied.flagged.share > 0.95, "{:?}", copied.flagged);
     // Each copy's nearest training image is the one it was made from.
-    let right = copied.pixels.synthetic.iter().enumerate().filter(|(i, n)| n.index == *i).count();
+    let right = copied
+        .pixels
+        .synthetic
+        .iter()
+        .enumerate()
+        .filter(|(i, n)| n.index == *i)
+        .count();
     assert!(right as f64 / 400.0 > 0.95, "{right} of 400");
     // Validation images: real, never trained on, judged against the test
     // split's threshold: flagged at about the 1% base rate.
@@ -55,7 +69,11 @@ fn copies_with_light_noise_are_flagged_and_fresh_real_images_at_the_base_rate() 
         "{:?}",
         fresh.pixels
     );
-    assert!(fresh.held_out_flagged.share < 0.015, "{:?}", fresh.held_out_flagged);
+    assert!(
+        fresh.held_out_flagged.share < 0.015,
+        "{:?}",
+        fresh.held_out_flagged
+    );
 
     // The images left out are exactly the flagged ones.
     let flags = copied.flags();
@@ -81,7 +99,8 @@ fn membership_auc_tells_a_memorising_discriminator_from_a_blind_one() {
         .unwrap()
     };
     let mut g = forger_data::rng::derive(3, "scores", 0);
-    let mut draw = |shift: f64| -> Vec<f64> { (0..300).map(|_| g.gen_range(0.0..1.0) + shift).collect() };
+    let mut draw =
+        |shift: f64| -> Vec<f64> { (0..300).map(|_| g.gen_range(0.0..1.0) + shift).collect() };
     // A discriminator that memorised: its members score a full unit higher.
     let (members, others) = (draw(1.0), draw(0.0));
     let memorised = auc(&members, &others);

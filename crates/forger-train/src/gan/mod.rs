@@ -11,7 +11,7 @@ use candle_core::{Device, Tensor};
 use candle_nn::VarMap;
 use forger_data::png::encode_grid;
 use forger_data::{rng, BatchConfig, Dataset, Loader, PixelScale};
-use forger_models::{GanConfig, Generator};
+use forger_models::{GanConfig, Generator, Mode};
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
@@ -392,6 +392,42 @@ pub fn plot_losses(
         panels.push(Panel::new("Fréchet distance", "step", "distance", series));
     }
     plot::draw(path, &panels)
+}
+
+/// The discriminator's logit for every image of `data` (real images; their
+/// labels condition a projection discriminator), from the checkpoint of
+/// the GAN run `run`: high means "real" to it. For membership inference.
+pub fn discriminator_scores(run: &RunDir, data: &Dataset, device: &Device) -> Result<Vec<f64>> {
+    let config: GanRunConfig = read_json(&run.config())?;
+    if data.image_shape() != config.train.gan.image {
+        return Err(TrainError::Invalid(format!(
+            "the images are {:?} (channels, height, width) but the GAN of {} takes {:?}",
+            data.image_shape(),
+            run.root().display(),
+            config.train.gan.image
+        )));
+    }
+    let step = GanStep::new(&config.train, device)?;
+    Checkpoint::read(&run.checkpoint(), device)?.restore_vars("d", &step.d_vars)?;
+    let conditional = config.train.gan.classes.is_some();
+    let batches = Loader::new(
+        data,
+        BatchConfig::sequential(256).scale(PixelScale::Symmetric),
+    )?;
+    let mut scores = Vec::with_capacity(data.len());
+    for batch in batches.epoch(0, device) {
+        let batch = batch?;
+        let labels = conditional.then_some(&batch.labels);
+        let logits = step.d.forward(&batch.images, labels, Mode::Eval)?;
+        scores.extend(
+            logits
+                .flatten_all()?
+                .to_vec1::<f32>()?
+                .into_iter()
+                .map(f64::from),
+        );
+    }
+    Ok(scores)
 }
 
 /// A trained generator: as [`train_gan`] returns it, or loaded from a GAN

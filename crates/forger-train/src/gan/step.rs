@@ -18,9 +18,9 @@ use crate::Result;
 /// A generator and discriminator with their weights and optimizers.
 pub struct GanStep {
     pub(super) g: Generator,
-    d: Discriminator,
+    pub(super) d: Discriminator,
     pub(super) g_vars: VarMap,
-    d_vars: VarMap,
+    pub(super) d_vars: VarMap,
     opt_g: Optimizer,
     opt_d: Optimizer,
     seed: u64,
