@@ -121,6 +121,7 @@ fn a_study_writes_every_file_and_reports_its_tests() {
         "samples_100pct.png",
         "samples_25pct.png",
         "audit_100pct.png",
+        "audit.md",
         "audit_gallery_25pct.png",
     ] {
         assert!(run.file(f).is_file(), "{f} missing");

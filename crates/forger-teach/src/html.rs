@@ -30,15 +30,19 @@ pub(crate) fn script_json(json: &str) -> String {
 pub(crate) enum Page {
     Library,
     Quiz,
+    /// The study's `report.md`.
     Report,
+    /// The study's memorisation audit, `audit.md`.
+    Audit,
 }
 
 impl Page {
-    fn file(self) -> &'static str {
+    pub(crate) fn file(self) -> &'static str {
         match self {
             Page::Library => "index.html",
             Page::Quiz => "quiz.html",
             Page::Report => "report.html",
+            Page::Audit => "audit.html",
         }
     }
 
@@ -47,18 +51,17 @@ impl Page {
             Page::Library => "Case library",
             Page::Quiz => "Reader test",
             Page::Report => "Study report",
+            Page::Audit => "Can these cases be shared?",
         }
     }
 }
 
-/// A whole page: head, navigation (with the report only when the site has
-/// one), `main` and the scripts, which are paths relative to the site root.
-pub(crate) fn page(current: Page, has_report: bool, main: &str, scripts: &[&str]) -> String {
+/// A whole page: head, navigation (the library, the quiz and the `study`
+/// pages the site has), `main` and the scripts, which are paths relative
+/// to the site root.
+pub(crate) fn page(current: Page, study: &[Page], main: &str, scripts: &[&str]) -> String {
     let mut nav = String::new();
-    for p in [Page::Library, Page::Quiz, Page::Report] {
-        if p == Page::Report && !has_report {
-            continue;
-        }
+    for &p in [Page::Library, Page::Quiz].iter().chain(study) {
         let current_attr = if p == current {
             r#" aria-current="page""#
         } else {
@@ -130,10 +133,10 @@ mod tests {
 
     #[test]
     fn navigation_lists_the_report_only_when_there_is_one() {
-        let with = page(Page::Quiz, true, "<p>x</p>", &["assets/quiz.js"]);
+        let with = page(Page::Quiz, &[Page::Report], "<p>x</p>", &["assets/quiz.js"]);
         assert!(with.contains(r#"<a href="quiz.html" aria-current="page">"#));
         assert!(with.contains("report.html"));
         assert!(with.contains(r#"<script src="assets/quiz.js"></script>"#));
-        assert!(!page(Page::Library, false, "", &[]).contains("report.html"));
+        assert!(!page(Page::Library, &[], "", &[]).contains("report.html"));
     }
 }

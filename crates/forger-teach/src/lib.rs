@@ -8,7 +8,8 @@
 //! - `quiz.html` and its answer key `quiz.json`, the "real or synthetic?"
 //!   reader test (a visual Turing test), seeded and shuffled;
 //! - `report.html`, the study's `report.md` rendered with its images, when a
-//!   study folder is given.
+//!   study folder is given, and `audit.html`, its memorisation audit
+//!   (`audit.md`: can these cases be shared?), when the study has one.
 //!
 //! Modules: `site` (the entry point, [`build_site`]), `cases` (reading the
 //! synthetic and real cases), `selection` (which cases the library and the

@@ -20,7 +20,7 @@ pub(crate) struct SiteCase {
 
 /// The case library: the synthetic cases, then the real ones, each grouped
 /// by class, with class filter buttons that the script shows.
-pub(crate) fn library(classes: &[String], cases: &[SiteCase], has_report: bool) -> String {
+pub(crate) fn library(classes: &[String], cases: &[SiteCase], study: &[Page]) -> String {
     let count = |origin| cases.iter().filter(|c| c.origin == origin).count();
     let mut main = format!(
         r#"<h1>Case library</h1>
@@ -56,7 +56,7 @@ pub(crate) fn library(classes: &[String], cases: &[SiteCase], has_report: bool) 
         }
         main.push_str("\n</section>");
     }
-    page(Page::Library, has_report, &main, &["assets/library.js"])
+    page(Page::Library, study, &main, &["assets/library.js"])
 }
 
 fn class_group(origin: Origin, class_index: usize, class: &str, cases: &[&SiteCase]) -> String {
@@ -103,7 +103,7 @@ pub(crate) fn quiz(
     questions: usize,
     classes: &[String],
     ask_class: bool,
-    has_report: bool,
+    study: &[Page],
 ) -> String {
     let (w, h) = (QUIZ_SIZE, QUIZ_SIZE);
     let class_choice = if ask_class {
@@ -144,7 +144,7 @@ pub(crate) fn quiz(
 <div id="result-area"></div>
 <script type="application/json" id="quiz-data">{data_json}</script>"#
     );
-    page(Page::Quiz, has_report, &main, &["assets/quiz.js"])
+    page(Page::Quiz, study, &main, &["assets/quiz.js"])
 }
 
 #[cfg(test)]
@@ -172,7 +172,7 @@ mod tests {
                 case(Origin::Synthetic, 0, "cases/s.png"),
                 case(Origin::Real, 1, "cases/r.png"),
             ],
-            false,
+            &[],
         );
         assert!(html.contains(r#"<img src="cases/s.png" width="112" height="112" alt="Synthetic case 1 of class normal""#));
         assert!(html.contains(r#"alt="Real case 1 of class &lt;b&gt;&amp;""#));
@@ -184,7 +184,7 @@ mod tests {
     #[test]
     fn quiz_has_exactly_one_pair_of_answer_buttons() {
         let classes = vec!["a".to_string(), "b".to_string()];
-        let html = quiz("{}", 3, &classes, false, true);
+        let html = quiz("{}", 3, &classes, false, &[Page::Report]);
         assert_eq!(html.matches(r#"data-answer="real""#).count(), 1);
         assert_eq!(html.matches(r#"data-answer="synthetic""#).count(), 1);
         assert!(!html.contains("class-choice"));
@@ -192,7 +192,7 @@ mod tests {
             !html.contains(r#"id="result""#),
             "the result only appears after the last answer"
         );
-        let asking = quiz("{}", 3, &classes, true, true);
+        let asking = quiz("{}", 3, &classes, true, &[Page::Report]);
         assert!(asking.contains(r#"<input type="radio" name="class" value="b"> b <kbd>2</kbd>"#));
     }
 }

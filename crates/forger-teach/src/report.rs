@@ -13,15 +13,29 @@ use crate::{Result, TeachError};
 
 /// The report's file name in the study folder.
 pub(crate) const REPORT_MD: &str = "report.md";
+/// The memorisation audit's file name in the study folder.
+pub(crate) const AUDIT_MD: &str = "audit.md";
 /// The site folder that holds the report's images.
 const REPORT_ASSETS: &str = "report";
 
-/// Renders `study_dir/report.md` as the report page and copies the images it
-/// shows into `site/report/`. Every image must be a file inside the study
-/// folder, named by a relative path; linked local files are copied when they
-/// exist, and other links are left as they are.
-pub(crate) fn render(study_dir: &Path, site: &Path) -> Result<String> {
-    let md_path = study_dir.join(REPORT_MD);
+/// Renders a study page (`study_dir/report.md` for [`Page::Report`],
+/// `audit.md` for [`Page::Audit`]) and copies the images it shows into
+/// `site/report/`. Every image must be a file inside the study folder,
+/// named by a relative path; linked local files are copied when they exist,
+/// and other links are left as they are. `study` lists the study pages the
+/// site has, for the navigation.
+pub(crate) fn render(
+    study_dir: &Path,
+    current: Page,
+    study: &[Page],
+    site: &Path,
+) -> Result<String> {
+    let source = if current == Page::Audit {
+        AUDIT_MD
+    } else {
+        REPORT_MD
+    };
+    let md_path = study_dir.join(source);
     let markdown = fs::read_to_string(&md_path).map_err(|e| TeachError::io(&md_path, e))?;
     let options =
         Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_FOOTNOTES;
@@ -67,7 +81,7 @@ pub(crate) fn render(study_dir: &Path, site: &Path) -> Result<String> {
     let mut article = String::from("<article class=\"report\">\n");
     pulldown_cmark::html::push_html(&mut article, events.into_iter());
     article.push_str("</article>");
-    Ok(page(Page::Report, true, &article, &[]))
+    Ok(page(current, study, &article, &[]))
 }
 
 /// Copies the study file `url` names into the site and returns its new URL.
@@ -131,7 +145,7 @@ mod tests {
             "# Study\n\n| arm | AUC |\n|---|---|\n| real | 0.94 |\n\n![ROC](roc/real.png)\n\n[data](results.json) [web](https://example.invalid) [top](#study)\n",
         );
         let site = tempfile::tempdir().unwrap();
-        let html = render(dir.path(), site.path()).unwrap();
+        let html = render(dir.path(), Page::Report, &[Page::Report], site.path()).unwrap();
         assert!(html.contains("<table>"), "{html}");
         assert!(
             html.contains(r#"<img src="report/roc/real.png" alt="ROC""#),
@@ -155,7 +169,7 @@ mod tests {
             ("![x](roc/missing.png)", "no such file"),
         ] {
             let dir = study(md);
-            let err = render(dir.path(), site.path()).unwrap_err();
+            let err = render(dir.path(), Page::Report, &[Page::Report], site.path()).unwrap_err();
             let text = err.to_string();
             assert!(text.contains("report.md") && text.contains(what), "{text}");
         }
@@ -164,7 +178,7 @@ mod tests {
     #[test]
     fn a_missing_report_is_an_error_naming_it() {
         let dir = tempfile::tempdir().unwrap();
-        let err = render(dir.path(), dir.path()).unwrap_err();
+        let err = render(dir.path(), Page::Report, &[Page::Report], dir.path()).unwrap_err();
         assert!(
             matches!(err, TeachError::Io { ref path, .. } if path.ends_with(REPORT_MD)),
             "{err}"

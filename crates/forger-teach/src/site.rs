@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use forger_data::Dataset;
 
 use crate::cases::{self, Origin};
+use crate::html::Page;
 use crate::pages::{self, SiteCase};
 use crate::quiz::{AnswerKey, PageData, PageQuestion, Question};
 use crate::selection::{self, Counts, Pick};
@@ -204,14 +205,25 @@ pub fn build_site(
             .collect(),
     };
 
-    let has_report = inputs.study_dir.is_some();
+    let mut study_pages = Vec::new();
     if let Some(study) = inputs.study_dir {
-        write(site, "report.html", &report::render(study, site)?)?;
+        study_pages.push(Page::Report);
+        if study.join(report::AUDIT_MD).is_file() {
+            study_pages.push(Page::Audit);
+        }
+        for &p in &study_pages {
+            write(
+                site,
+                p.file(),
+                &report::render(study, p, &study_pages, site)?,
+            )?;
+        }
     }
+    let has_report = !study_pages.is_empty();
     write(
         site,
         "index.html",
-        &pages::library(&classes, &library, has_report),
+        &pages::library(&classes, &library, &study_pages),
     )?;
     let page_data = PageData {
         questions: answer_key
@@ -233,7 +245,7 @@ pub fn build_site(
         quiz_cases.len(),
         &classes,
         options.ask_class,
-        has_report,
+        &study_pages,
     );
     write(site, "quiz.html", &quiz_html)?;
     write(

@@ -142,6 +142,36 @@ fn writes_every_page_with_a_key_that_matches_the_options() {
     assert!(!quiz.contains("class-choice"));
     let report = fs::read_to_string(out.join("report.html")).unwrap();
     assert!(report.contains("<table>") && report.contains(r#"src="report/roc/real.png""#));
+    // No audit.md in the study folder: no audit page, none in the navigation.
+    assert!(!out.join("audit.html").exists() && !report.contains("audit.html"));
+}
+
+#[test]
+fn a_study_with_a_memorisation_audit_gets_its_page() {
+    let inputs = Inputs::new(12, 8);
+    fs::write(
+        inputs.study.join("audit.md"),
+        "# Can these cases be shared?\n\n| budget | flagged |\n|---|---|\n| 5% | 3 of 400 |\n\n![pairs](roc/real.png)\n",
+    )
+    .unwrap();
+    let out = inputs.out();
+    build_site(&inputs.site_inputs(), &options(3), &out).unwrap();
+    let audit = fs::read_to_string(out.join("audit.html")).unwrap();
+    assert!(
+        audit.contains("3 of 400") && audit.contains(r#"src="report/roc/real.png""#),
+        "{audit}"
+    );
+    assert!(
+        audit.contains(r#"href="audit.html" aria-current="page""#),
+        "{audit}"
+    );
+    for page in ["index.html", "quiz.html", "report.html"] {
+        let html = fs::read_to_string(out.join(page)).unwrap();
+        assert!(
+            html.contains(r#"href="audit.html""#),
+            "{page} does not link the audit"
+        );
+    }
 }
 
 #[test]

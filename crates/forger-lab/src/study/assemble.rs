@@ -244,6 +244,10 @@ pub fn assemble(
         &out.file("report.md"),
         report::render(config, splits, &report, command).as_bytes(),
     )?;
+    write_atomic(
+        &out.file("audit.md"),
+        report::audit(config, splits, &report).as_bytes(),
+    )?;
     Ok(report)
 }
 

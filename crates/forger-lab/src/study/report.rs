@@ -175,7 +175,7 @@ pub fn render(
     }
 
     gan_section(&mut md, config, splits, report);
-    audit_section(&mut md, config, splits, report);
+    let _ = write!(md, "\n#{}", audit(config, splits, report));
     settings(&mut md, config, splits);
     let _ = writeln!(md, "\n## Data\n\n{}\n", config.data_description);
     let _ = writeln!(md, "## Command\n\n```sh\n{command}\n```");
@@ -249,11 +249,12 @@ fn gan_section(md: &mut String, config: &StudyConfig, splits: &Splits, report: &
     }
 }
 
-fn audit_section(md: &mut String, config: &StudyConfig, splits: &Splits, report: &StudyReport) {
-    let _ = writeln!(
-        md,
-        "\n## Can these cases be shared? The memorisation audit\n"
-    );
+/// `audit.md`: the memorisation audit of every synthetic set, also a
+/// section of the report (one heading level down).
+pub fn audit(config: &StudyConfig, splits: &Splits, report: &StudyReport) -> String {
+    let mut text = String::new();
+    let md = &mut text;
+    let _ = writeln!(md, "# Can these cases be shared? The memorisation audit\n");
     let _ = writeln!(
         md,
         "For every synthetic image, its nearest real training image of the budget: by normalised cross-correlation \
@@ -348,6 +349,7 @@ fn audit_section(md: &mut String, config: &StudyConfig, splits: &Splits, report:
             16
         );
     }
+    text
 }
 
 fn settings(md: &mut String, config: &StudyConfig, splits: &Splits) {
