@@ -66,8 +66,21 @@ pub fn run(args: GanAuditArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The GAN's data, read as it trained on it, with the classes checked.
+/// The GAN's data, read as it trained on it, with the classes checked (and
+/// a warning when it is not the data the GAN's run records).
 pub fn real_data(gan: &TrainedGan, path: &Path) -> anyhow::Result<Splits> {
+    let recorded = Path::new(&gan.config.data);
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    };
+    if !same(recorded, path) {
+        tracing::warn!(
+            "the GAN trained on {}, not {}: the audit is only meaningful against the GAN's own training data",
+            recorded.display(),
+            path.display()
+        );
+    }
     let [channels, size, _] = gan.config.train.gan.image;
     let splits = gan_data(path, size, channels == 3)?;
     if splits.train.classes().len() != gan.classes().len() {
