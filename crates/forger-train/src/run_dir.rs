@@ -56,6 +56,18 @@ impl RunDir {
         self.root.join("curves.png")
     }
 
+    /// Checks, before any work, that `--resume` has a checkpoint to
+    /// continue: an error naming the folder when it has none.
+    pub fn require_checkpoint(&self) -> crate::Result<()> {
+        if self.checkpoint().is_file() {
+            return Ok(());
+        }
+        Err(crate::TrainError::Invalid(format!(
+            "--resume: {} holds no checkpoint.safetensors to continue (drop --resume to start a new run there)",
+            self.root.display()
+        )))
+    }
+
     /// Any other file in the run directory.
     pub fn file(&self, name: &str) -> PathBuf {
         self.root.join(name)

@@ -162,7 +162,8 @@ pub fn train_gan(
         config: to_json(&run_config)?,
         identity: to_json(&identity)?,
         resume,
-    };
+    }
+    .with_data(&[("train", data)]);
     let mut step = GanStep::new(config, device)?;
     step.frechet_baseline = frechet.as_ref().map(|f| f.baseline());
     let mut grids = hooks::SampleGrids {
