@@ -2,6 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::de::DeserializeOwned;
+
+use crate::atomic::read_json;
+use crate::TrainError;
+
 /// Paths inside a run directory.
 #[derive(Debug, Clone)]
 pub struct RunDir {
@@ -62,10 +67,30 @@ impl RunDir {
         if self.checkpoint().is_file() {
             return Ok(());
         }
-        Err(crate::TrainError::Invalid(format!(
+        Err(TrainError::Invalid(format!(
             "--resume: {} holds no checkpoint.safetensors to continue (drop --resume to start a new run there)",
             self.root.display()
         )))
+    }
+
+    /// Reads `config.json` as the config of a run of `kind` (`forger
+    /// train`, `forger gan train`), whose settings are under `key`: a run of
+    /// another kind is an error saying so, not a missing field.
+    pub(crate) fn read_config<T: DeserializeOwned>(
+        &self,
+        key: &str,
+        kind: &str,
+    ) -> crate::Result<T> {
+        let path = self.config();
+        let value: serde_json::Value = read_json(&path)?;
+        if value.get(key).is_none() {
+            return Err(TrainError::file(
+                &path,
+                format!("not a run of `{kind}` (it has no `{key}` settings): pass a folder that `{kind}` wrote"),
+            ));
+        }
+        serde_json::from_value(value)
+            .map_err(|e| TrainError::file(&path, format!("unreadable run config: {e}")))
     }
 
     /// Any other file in the run directory.

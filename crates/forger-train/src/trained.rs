@@ -6,7 +6,7 @@ use candle_nn::VarMap;
 use forger_data::{rng, Dataset};
 use forger_models::{seeded_vars, ClassifierConfig, ImageClassifier, Mode, ModelConfig};
 
-use crate::atomic::{read_json, write_atomic};
+use crate::atomic::write_atomic;
 use crate::checksum::{add_checksums, verify_checksums};
 use crate::evaluate::{evaluate, Evaluation};
 use crate::optim::named_vars;
@@ -23,7 +23,7 @@ pub struct TrainedClassifier<M: ModelConfig = ClassifierConfig> {
 impl<M: ModelConfig> TrainedClassifier<M> {
     /// Rebuilds the model of `run` from its `config.json` and `model.safetensors`.
     pub fn load(run: &RunDir, device: &Device) -> Result<Self> {
-        let config: RunConfig<M> = read_json(&run.config())?;
+        let config: RunConfig<M> = run.read_config("fit", "forger train")?;
         let varmap = VarMap::new();
         let model =
             config

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 pub use hooks::Frechet;
 pub use step::GanStep;
 
-use crate::atomic::{read_json, write_atomic};
+use crate::atomic::write_atomic;
 use crate::checkpoint::Checkpoint;
 use crate::history::Record;
 use crate::learner::{Hook, Learner, RunRecord, Schedule};
@@ -407,7 +407,7 @@ pub struct TrainedGan {
 impl TrainedGan {
     /// Loads the generator of `run` from its `config.json` and checkpoint.
     pub fn load(run: &RunDir, device: &Device) -> Result<Self> {
-        let config: GanRunConfig = read_json(&run.config())?;
+        let config: GanRunConfig = run.read_config("train", "forger gan train")?;
         if !run.checkpoint().exists() {
             return Err(TrainError::file(
                 &run.checkpoint(),
