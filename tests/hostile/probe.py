@@ -77,11 +77,11 @@ class Probe:
         p.write_bytes(data)
         return p
 
-    def run(self, args, cwd=None):
+    def run(self, args):
         env = dict(os.environ, RUST_BACKTRACE="0", RUST_LOG="warn")
         try:
             r = subprocess.run([self.binary] + [str(a) for a in args], capture_output=True,
-                               timeout=TIMEOUT, env=env, cwd=cwd, preexec_fn=cap_memory)
+                               timeout=TIMEOUT, env=env, cwd=self.root, preexec_fn=cap_memory)
             return r.returncode, r.stdout.decode(errors="replace") + r.stderr.decode(errors="replace")
         except subprocess.TimeoutExpired:
             return None, ""
@@ -433,7 +433,7 @@ def memory(binary, root):
         env = dict(os.environ, RUST_BACKTRACE="0")
         try:
             r = subprocess.run(["/usr/bin/time", "-v", binary] + [str(a) for a in args] + ["--out", p.path("o/m")],
-                               capture_output=True, timeout=120, env=env,
+                               capture_output=True, timeout=120, env=env, cwd=root,
                                preexec_fn=cap_memory)
             err = r.stderr.decode(errors="replace")
             rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", err).group(1)) // 1024

@@ -109,8 +109,8 @@ impl Target {
     fn seeds(self, dir: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
         Ok(match self {
             Self::Idx => {
-                let images = idx_bytes(0x803, &[5, 4, 4], &(0..80).collect::<Vec<u8>>());
-                let labels = idx_bytes(0x801, &[5], &[0, 1, 2, 3, 4]);
+                let images = idx::encode(0x803, &[5, 4, 4], &(0..80).collect::<Vec<u8>>());
+                let labels = idx::encode(0x801, &[5], &[0, 1, 2, 3, 4]);
                 vec![gzip(&images), images, labels]
             }
             Self::Npz => vec![
@@ -164,7 +164,7 @@ impl Target {
                 gzip(&mutate_bytes(&raw, seeds, rng))
             }
             Self::Npz if inner => {
-                let member = npy(&[4, 3, 3], &[7; 36]);
+                let member = npz::encode_npy(&[4, 3, 3], &[7; 36]);
                 let edited = mutate_bytes(&member, seeds, rng);
                 npz_with(zip::CompressionMethod::Deflated, &edited).unwrap_or_default()
             }
@@ -244,15 +244,6 @@ fn mutate_bytes(bytes: &[u8], seeds: &[Vec<u8>], rng: &mut StdRng) -> Vec<u8> {
     out
 }
 
-fn idx_bytes(magic: u32, dims: &[u32], data: &[u8]) -> Vec<u8> {
-    let mut out = magic.to_be_bytes().to_vec();
-    for d in dims {
-        out.extend_from_slice(&d.to_be_bytes());
-    }
-    out.extend_from_slice(data);
-    out
-}
-
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     let _ = enc.write_all(bytes);
@@ -265,34 +256,16 @@ fn gunzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
     Ok(out)
 }
 
-/// A `uint8` `.npy` array.
-fn npy(shape: &[usize], data: &[u8]) -> Vec<u8> {
-    let dims: Vec<String> = shape.iter().map(|d| format!("{d},")).collect();
-    let mut header = format!(
-        "{{'descr': '|u1', 'fortran_order': False, 'shape': ({}), }}",
-        dims.join(" ")
-    );
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
-    out.extend_from_slice(data);
-    out
-}
-
 fn npz_archive(method: zip::CompressionMethod) -> anyhow::Result<Vec<u8>> {
-    npz_with(method, &npy(&[4, 3, 3], &[7; 36]))
+    npz_with(method, &npz::encode_npy(&[4, 3, 3], &[7; 36]))
 }
 
 /// A MedMNIST-like archive whose `train_images` is `train`.
 fn npz_with(method: zip::CompressionMethod, train: &[u8]) -> anyhow::Result<Vec<u8>> {
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default().compression_method(method);
-    let images = npy(&[4, 3, 3], &[7; 36]);
-    let labels = npy(&[4], &[0, 1, 0, 1]);
+    let images = npz::encode_npy(&[4, 3, 3], &[7; 36]);
+    let labels = npz::encode_npy(&[4], &[0, 1, 0, 1]);
     for split in ["train", "val", "test"] {
         zip.start_file(format!("{split}_images.npy"), options)?;
         zip.write_all(if split == "train" { train } else { &images })?;

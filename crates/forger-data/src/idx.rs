@@ -28,6 +28,17 @@ pub const STANDARD_FILES: [&str; 4] = [
     "t10k-labels-idx1-ubyte",
 ];
 
+/// The bytes of an IDX file of unsigned bytes: the magic number (`0x803`
+/// for images, `0x801` for labels), the dimensions, then `data`.
+pub fn encode(magic: u32, dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut out = magic.to_be_bytes().to_vec();
+    for d in dims {
+        out.extend_from_slice(&d.to_be_bytes());
+    }
+    out.extend_from_slice(data);
+    out
+}
+
 /// Reads an IDX image file: returns the pixels and `[count, rows, cols]`.
 pub fn read_images(path: &Path) -> Result<(Vec<u8>, [usize; 3])> {
     let (data, dims) = read_idx(path, IMAGES_MAGIC, 3)?;
@@ -114,15 +125,7 @@ fn read_idx(path: &Path, magic: u32, ndims: usize) -> Result<(Vec<u8>, Vec<usize
         let payload = array_bytes(path, &dims)?;
         let expected = 4 + 4 * ndims as u64 + payload;
         if expected != file_len {
-            let what = if file_len < expected {
-                "truncated file"
-            } else {
-                "trailing data"
-            };
-            return Err(DataError::format(
-                path,
-                format!("{what}: dimensions {dims:?} need {expected} bytes, but the file has {file_len}"),
-            ));
+            return Err(size_mismatch(path, &dims, expected, file_len, "file has"));
         }
         let data = read_payload(&mut reader, path, payload)?;
         return Ok((data, dims));
@@ -136,22 +139,31 @@ fn read_idx(path: &Path, magic: u32, ndims: usize) -> Result<(Vec<u8>, Vec<usize
     let payload = array_bytes(path, &dims)?;
     let held = std::io::copy(&mut reader, &mut std::io::sink()).map_err(|e| gzip_error(path, e))?;
     if held != payload {
-        let what = if held < payload {
-            "truncated file"
-        } else {
-            "trailing data"
-        };
-        return Err(DataError::format(
+        return Err(size_mismatch(
             path,
-            format!(
-                "{what}: dimensions {dims:?} need {payload} data bytes, but the uncompressed file holds {held}"
-            ),
+            &dims,
+            payload,
+            held,
+            "uncompressed data holds",
         ));
     }
     let mut reader = gunzip(open_regular(path)?);
     read_header(&mut reader, path, magic, ndims)?;
     let data = read_payload(&mut reader, path, payload)?;
     Ok((data, dims))
+}
+
+/// The error for a file whose `dims` need `need` bytes where it `has`.
+fn size_mismatch(path: &Path, dims: &[usize], need: u64, has: u64, holder: &str) -> DataError {
+    let what = if has < need {
+        "truncated file"
+    } else {
+        "trailing data"
+    };
+    DataError::format(
+        path,
+        format!("{what}: dimensions {dims:?} need {need} bytes, but the {holder} {has}"),
+    )
 }
 
 /// Reads and checks the magic number and the `ndims` dimensions.
@@ -216,15 +228,6 @@ mod tests {
     use super::*;
     use std::io::Write;
 
-    fn idx_bytes(magic: u32, dims: &[u32], data: &[u8]) -> Vec<u8> {
-        let mut out = magic.to_be_bytes().to_vec();
-        for d in dims {
-            out.extend_from_slice(&d.to_be_bytes());
-        }
-        out.extend_from_slice(data);
-        out
-    }
-
     fn gzip(bytes: &[u8]) -> Vec<u8> {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         enc.write_all(bytes).unwrap();
@@ -240,7 +243,7 @@ mod tests {
     #[test]
     fn reads_raw_and_gzip_images() {
         let dir = tempfile::tempdir().unwrap();
-        let bytes = idx_bytes(IMAGES_MAGIC, &[2, 2, 3], &(0..12).collect::<Vec<_>>());
+        let bytes = encode(IMAGES_MAGIC, &[2, 2, 3], &(0..12).collect::<Vec<_>>());
         let raw = write(dir.path(), "raw", &bytes);
         let gz = write(dir.path(), "gz", &gzip(&bytes));
         for p in [raw, gz] {
@@ -253,7 +256,7 @@ mod tests {
     #[test]
     fn wrong_magic_names_file_and_expectation() {
         let dir = tempfile::tempdir().unwrap();
-        let p = write(dir.path(), "labels", &idx_bytes(LABELS_MAGIC, &[1], &[3]));
+        let p = write(dir.path(), "labels", &encode(LABELS_MAGIC, &[1], &[3]));
         let err = read_images(&p).unwrap_err().to_string();
         assert!(
             err.contains("labels") && err.contains("wrong magic number"),
@@ -266,7 +269,7 @@ mod tests {
     fn truncated_files_are_caught_before_allocation() {
         let dir = tempfile::tempdir().unwrap();
         // A header that claims a million images must not allocate them.
-        let huge = idx_bytes(IMAGES_MAGIC, &[1_000_000, 28, 28], &[0; 10]);
+        let huge = encode(IMAGES_MAGIC, &[1_000_000, 28, 28], &[0; 10]);
         let err = read_images(&write(dir.path(), "huge", &huge))
             .unwrap_err()
             .to_string();
@@ -275,10 +278,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("truncated file"), "{err}");
-        let mut cut = gzip(&idx_bytes(IMAGES_MAGIC, &[1, 2, 2], &[1, 2, 3, 4]));
+        let mut cut = gzip(&encode(IMAGES_MAGIC, &[1, 2, 2], &[1, 2, 3, 4]));
         cut.truncate(cut.len() - 12);
         assert!(read_images(&write(dir.path(), "cut.gz", &cut)).is_err());
-        let long = idx_bytes(LABELS_MAGIC, &[1], &[1, 2]);
+        let long = encode(LABELS_MAGIC, &[1], &[1, 2]);
         let err = read_labels(&write(dir.path(), "long", &long))
             .unwrap_err()
             .to_string();
@@ -294,7 +297,7 @@ mod tests {
     #[test]
     fn dimensions_that_overflow_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let wraps = idx_bytes(IMAGES_MAGIC, &[4, 1 << 31, 1 << 31], &[]);
+        let wraps = encode(IMAGES_MAGIC, &[4, 1 << 31, 1 << 31], &[]);
         for (name, bytes) in [("raw", wraps.clone()), ("raw.gz", gzip(&wraps))] {
             let err = read_images(&write(dir.path(), name, &bytes))
                 .unwrap_err()
@@ -312,13 +315,13 @@ mod tests {
     #[test]
     fn gzip_claims_are_checked_against_the_whole_stream() {
         let dir = tempfile::tempdir().unwrap();
-        let claim = gzip(&idx_bytes(IMAGES_MAGIC, &[983_040, 256, 256], &[]));
+        let claim = gzip(&encode(IMAGES_MAGIC, &[983_040, 256, 256], &[]));
         let err = read_images(&write(dir.path(), "claim.gz", &claim))
             .unwrap_err()
             .to_string();
         assert!(err.contains("claim more than"), "{err}");
         // 2^32 + 8 bytes claimed, 8 held: ISIZE agrees modulo 2^32.
-        let modulo = gzip(&idx_bytes(IMAGES_MAGIC, &[(1 << 29) + 1, 1, 8], &[7; 8]));
+        let modulo = gzip(&encode(IMAGES_MAGIC, &[(1 << 29) + 1, 1, 8], &[7; 8]));
         let err = read_images(&write(dir.path(), "modulo.gz", &modulo))
             .unwrap_err()
             .to_string();
@@ -334,7 +337,7 @@ mod tests {
     #[test]
     fn gzip_integrity_is_checked_and_errors_say_what_broke() {
         let dir = tempfile::tempdir().unwrap();
-        let bytes = idx_bytes(IMAGES_MAGIC, &[3, 4, 4], &(0..48).collect::<Vec<_>>());
+        let bytes = encode(IMAGES_MAGIC, &[3, 4, 4], &(0..48).collect::<Vec<_>>());
         let good = gzip(&bytes);
         let mut crc = good.clone();
         let at = crc.len() - 8;
@@ -365,18 +368,14 @@ mod tests {
     #[test]
     fn count_mismatch_and_label_range_are_errors() {
         let dir = tempfile::tempdir().unwrap();
-        let images = write(
-            dir.path(),
-            "x",
-            &idx_bytes(IMAGES_MAGIC, &[2, 1, 1], &[0, 1]),
-        );
-        let one = write(dir.path(), "y1", &idx_bytes(LABELS_MAGIC, &[1], &[0]));
+        let images = write(dir.path(), "x", &encode(IMAGES_MAGIC, &[2, 1, 1], &[0, 1]));
+        let one = write(dir.path(), "y1", &encode(LABELS_MAGIC, &[1], &[0]));
         let err = read_pair(&images, &one).unwrap_err().to_string();
         assert!(
             err.contains("1 labels") && err.contains("2 images"),
             "{err}"
         );
-        let bad = write(dir.path(), "y2", &idx_bytes(LABELS_MAGIC, &[2], &[0, 10]));
+        let bad = write(dir.path(), "y2", &encode(LABELS_MAGIC, &[2], &[0, 10]));
         let err = read_pair(&images, &bad).unwrap_err().to_string();
         assert!(err.contains("label 10 at index 1 is out of range"), "{err}");
     }

@@ -159,6 +159,25 @@ fn hwc_to_chw(data: &[u8], n: usize, h: usize, w: usize, c: usize) -> Vec<u8> {
     out
 }
 
+/// The bytes of an `.npy` file (version 1) of `uint8` in C order: the
+/// header, padded as numpy pads it, then `data`.
+pub fn encode_npy(shape: &[usize], data: &[u8]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| format!("{d},")).collect();
+    let mut header = format!(
+        "{{'descr': '|u1', 'fortran_order': False, 'shape': ({}), }}",
+        dims.join(" ")
+    );
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(data);
+    out
+}
+
 /// Parses an `.npy` file of `uint8` in C order.
 pub fn parse_npy(bytes: &[u8]) -> std::result::Result<NpyArray, String> {
     let (shape, data_start) = parse_npy_header(bytes)?;
@@ -244,29 +263,19 @@ fn dict_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
 mod tests {
     use super::*;
 
-    fn npy(shape: &str, data: &[u8]) -> Vec<u8> {
-        let mut header = format!("{{'descr': '|u1', 'fortran_order': False, 'shape': {shape}, }}");
-        while (10 + header.len() + 1) % 64 != 0 {
-            header.push(' ');
-        }
-        header.push('\n');
-        let mut out = b"\x93NUMPY\x01\x00".to_vec();
-        out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-        out.extend_from_slice(header.as_bytes());
-        out.extend_from_slice(data);
-        out
-    }
-
     #[test]
     fn parses_shapes_of_one_and_more_dims() {
-        assert_eq!(parse_npy(&npy("(3,)", &[1, 2, 3])).unwrap().shape, vec![3]);
         assert_eq!(
-            parse_npy(&npy("(2, 1)", &[1, 2])).unwrap().shape,
+            parse_npy(&encode_npy(&[3], &[1, 2, 3])).unwrap().shape,
+            vec![3]
+        );
+        assert_eq!(
+            parse_npy(&encode_npy(&[2, 1], &[1, 2])).unwrap().shape,
             vec![2, 1]
         );
-        let err = parse_npy(&npy("(2, 2)", &[1, 2, 3])).unwrap_err();
+        let err = parse_npy(&encode_npy(&[2, 2], &[1, 2, 3])).unwrap_err();
         assert!(err.contains("needs 4 bytes"), "{err}");
-        let mut f4 = npy("(1,)", &[0]);
+        let mut f4 = encode_npy(&[1], &[0]);
         let at = f4.windows(3).position(|w| w == b"|u1").unwrap();
         f4[at..at + 3].copy_from_slice(b"<f4");
         assert!(parse_npy(&f4).unwrap_err().contains("expected uint8"));
@@ -288,11 +297,11 @@ mod tests {
         let [train, val, test] = images;
         vec![
             ("train_images", train),
-            ("train_labels", npy("(2,)", &[0, 1])),
+            ("train_labels", encode_npy(&[2], &[0, 1])),
             ("val_images", val),
-            ("val_labels", npy("(2,)", &[0, 1])),
+            ("val_labels", encode_npy(&[2], &[0, 1])),
             ("test_images", test),
-            ("test_labels", npy("(2,)", &[0, 1])),
+            ("test_labels", encode_npy(&[2], &[0, 1])),
         ]
     }
 
@@ -303,12 +312,12 @@ mod tests {
     #[test]
     fn bombs_corruption_and_shape_mismatches_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let img = || npy("(2, 2, 2)", &[1; 8]);
+        let img = || encode_npy(&[2, 2, 2], &[1; 8]);
         let path = dir.path().join("ok.npz");
         npz(&path, &splits([img(), img(), img()]));
         assert_eq!(load(&path).unwrap().test.len(), 2);
 
-        let mut bomb = npy("(2, 2, 2)", &[1; 8]);
+        let mut bomb = encode_npy(&[2, 2, 2], &[1; 8]);
         bomb.resize(8 << 20, 0);
         let path = dir.path().join("bomb.npz");
         npz(&path, &splits([bomb, img(), img()]));
@@ -335,7 +344,10 @@ mod tests {
         assert!(err.contains("checksum"), "{err}");
 
         let path = dir.path().join("shapes.npz");
-        npz(&path, &splits([img(), img(), npy("(2, 1, 4)", &[1; 8])]));
+        npz(
+            &path,
+            &splits([img(), img(), encode_npy(&[2, 1, 4], &[1; 8])]),
+        );
         let err = load(&path).unwrap_err().to_string();
         assert!(
             err.contains("shapes.npz") && err.contains("test_images are [1, 1, 4]"),
