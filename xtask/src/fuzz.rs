@@ -34,7 +34,7 @@ use rand::{Rng, SeedableRng};
 const SLOW: Duration = Duration::from_secs(5);
 
 /// The pixel limit images are decoded under while fuzzing (small, so that
-/// an executions is quick; the limit itself is what is checked).
+/// an execution is quick; the limit itself is what is checked).
 const FUZZ_MAX_PIXELS: u64 = 1 << 20;
 
 /// A reader under test.
