@@ -7,6 +7,7 @@ mod bench;
 mod bench_memory;
 mod cats_dogs;
 mod experiment;
+mod fuzz;
 mod study;
 
 use std::path::{Path, PathBuf};
@@ -29,6 +30,9 @@ enum Task {
     Bench(bench::BenchArgs),
     /// Download a data set from the Hugging Face Hub into the data cache.
     Download(forger_hub::DownloadArgs),
+    /// Fuzz the readers of hostile input (IDX, NPZ, images, checkpoints)
+    /// for a bounded time; crashes are kept as tests.
+    Fuzz(fuzz::FuzzArgs),
     /// One measured run of a memory benchmark (spawned by `bench`).
     #[command(hide = true)]
     MemoryChild(bench_memory::ChildArgs),
@@ -53,6 +57,7 @@ fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Task::Fuzz(args) => fuzz::run(args),
         Task::MemoryChild(args) => bench_memory::child(args),
     }
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use forger_data::augment::AugmentConfig;
 use forger_data::image_folder::{ColorMode, ImageFolderConfig};
+use forger_data::limits::DEFAULT_MAX_IMAGE_PIXELS;
 use forger_data::preview::{write_augment_preview, PreviewConfig};
 use forger_data::{load, LoadConfig};
 use forger_models::{CatDogCnnConfig, ClassifierConfig};
@@ -40,8 +41,8 @@ pub struct FolderArgs {
     #[arg(long)]
     data: PathBuf,
     /// Images are resized to this side.
-    #[arg(long, default_value_t = 64)]
-    image_size: usize,
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(8..=1024))]
+    image_size: u16,
     /// Decode to one grey channel instead of RGB.
     #[arg(long)]
     grey: bool,
@@ -53,12 +54,17 @@ pub struct FolderArgs {
     /// size (several times faster; pixels differ by a level or two).
     #[arg(long)]
     full_size_jpeg: bool,
+    /// Refuse images whose header claims more pixels than this, before
+    /// decoding them (memory stays bounded by it).
+    #[arg(long, default_value_t = DEFAULT_MAX_IMAGE_PIXELS,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+    max_image_pixels: u64,
 }
 
 impl FolderArgs {
     fn folder_config(&self) -> ImageFolderConfig {
         ImageFolderConfig {
-            size: [self.image_size; 2],
+            size: [usize::from(self.image_size); 2],
             color: if self.grey {
                 ColorMode::Grey
             } else {
@@ -66,6 +72,7 @@ impl FolderArgs {
             },
             skip_bad_images: self.skip_bad_images,
             jpeg_dct_scaling: !self.full_size_jpeg,
+            max_image_pixels: self.max_image_pixels,
             ..Default::default()
         }
     }
@@ -75,27 +82,27 @@ impl FolderArgs {
 pub struct CatDogCnnArgs {
     #[command(flatten)]
     folder: FolderArgs,
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     epochs: u64,
-    #[arg(long, default_value_t = 32)]
-    batch_size: usize,
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    batch_size: u32,
     /// Augmentation of the training images.
     #[arg(long, value_enum, default_value_t = AugmentChoice::Default)]
     augment: AugmentChoice,
     /// Fraction of each class of the training images kept for validation.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, value_parser = crate::ranges::split_fraction)]
     val_split: f64,
     /// For a single tree: fraction of each class held out as the test set.
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = 0.2, value_parser = crate::ranges::split_fraction)]
     test_split: f64,
     /// Adam learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = 1e-3, value_parser = crate::ranges::learning_rate)]
     lr: f64,
     /// Stop when the validation loss has not improved for this many epochs.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     patience: Option<u32>,
     /// The improvement that counts for `--patience`.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = crate::ranges::min_delta)]
     min_delta: f64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -111,6 +118,10 @@ pub struct CatDogCnnArgs {
 }
 
 pub fn train(args: CatDogCnnArgs) -> anyhow::Result<()> {
+    let run = RunDir::new(&args.out);
+    if args.resume {
+        run.require_checkpoint()?;
+    }
     let split = LoadConfig {
         folder: args.folder.folder_config(),
         val_split: args.val_split,
@@ -137,7 +148,7 @@ pub fn train(args: CatDogCnnArgs) -> anyhow::Result<()> {
     let config = FitConfig {
         optimizer: OptimizerConfig::adam(args.lr),
         schedule: Schedule::Epochs(args.epochs),
-        batch_size: args.batch_size,
+        batch_size: args.batch_size as usize,
         early_stopping: args.patience.map(|patience| EarlyStopping {
             patience,
             min_delta: args.min_delta,
@@ -150,7 +161,6 @@ pub fn train(args: CatDogCnnArgs) -> anyhow::Result<()> {
         skipped: loaded.skipped.clone(),
         ..FitData::from_splits(splits, args.folder.data.display().to_string())
     };
-    let run = RunDir::new(&args.out);
     let report = fit(
         &config,
         &data,
@@ -170,23 +180,23 @@ pub struct AugmentPreviewArgs {
     #[arg(long, default_value = "augment-preview.png")]
     out: PathBuf,
     /// Images shown, one per row, alternating between classes.
-    #[arg(long, default_value_t = 6)]
-    rows: usize,
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u8).range(1..=64))]
+    rows: u8,
     /// Augmented versions of each image, right of the original.
-    #[arg(long, default_value_t = 7)]
-    variants: usize,
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u8).range(1..=32))]
+    variants: u8,
     /// Each pixel drawn as a block of this side.
-    #[arg(long, default_value_t = 2)]
-    zoom: usize,
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=16))]
+    zoom: u8,
     #[arg(long, default_value_t = 0)]
     seed: u64,
 }
 
 pub fn augment_preview(args: AugmentPreviewArgs) -> anyhow::Result<()> {
     let config = PreviewConfig {
-        rows: args.rows,
-        variants: args.variants,
-        zoom: args.zoom,
+        rows: args.rows.into(),
+        variants: args.variants.into(),
+        zoom: args.zoom.into(),
         seed: args.seed,
     };
     write_augment_preview(

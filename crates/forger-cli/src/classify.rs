@@ -21,14 +21,14 @@ pub struct DataArgs {
     data: PathBuf,
     /// Use only the data's test split: train on all but its last N images
     /// and test on those N (for a folder that holds only the t10k files).
-    #[arg(long, value_name = "N")]
-    holdout: Option<usize>,
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    holdout: Option<u32>,
 }
 
 impl DataArgs {
     fn load(&self) -> anyhow::Result<Splits> {
         let config = LoadConfig {
-            holdout: self.holdout,
+            holdout: self.holdout.map(|n| n as usize),
             ..Default::default()
         };
         let splits = load(&self.data, &config)?.splits;
@@ -50,15 +50,15 @@ pub struct MnistCnnArgs {
     #[command(flatten)]
     data: DataArgs,
     /// Optimizer steps (mini-batches).
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     steps: u64,
-    #[arg(long, default_value_t = 64)]
-    batch_size: usize,
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    batch_size: u32,
     /// Adam learning rate.
-    #[arg(long, default_value_t = 0.005)]
+    #[arg(long, default_value_t = 0.005, value_parser = crate::ranges::learning_rate)]
     lr: f64,
     /// Evaluate, log and checkpoint every this many steps.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     eval_every: u64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -74,6 +74,10 @@ pub struct MnistCnnArgs {
 }
 
 pub fn train(args: MnistCnnArgs) -> anyhow::Result<()> {
+    let run = RunDir::new(&args.out);
+    if args.resume {
+        run.require_checkpoint()?;
+    }
     let splits = args.data.load()?;
     let [c, h, w] = splits.train.image_shape();
     let model = ClassifierConfig::MnistCnn(MnistCnnConfig {
@@ -84,13 +88,12 @@ pub fn train(args: MnistCnnArgs) -> anyhow::Result<()> {
     let config = FitConfig {
         optimizer: OptimizerConfig::adam(args.lr),
         schedule: Schedule::Steps(args.steps),
-        batch_size: args.batch_size,
+        batch_size: args.batch_size as usize,
         eval_every: Some(args.eval_every),
         seed: args.seed,
         ..FitConfig::mnist_tutorial(model)
     };
     let device = forger_train::device(args.cuda)?;
-    let run = RunDir::new(&args.out);
     let data = FitData::from_splits(&splits, args.data.data.display().to_string());
     let report = fit(&config, &data, &run, &device, args.resume)?;
     print_summary(&report.metrics, &run);
@@ -109,8 +112,8 @@ pub struct EvalArgs {
     data: PathBuf,
     /// Evaluate on the last N images of the data's test split (as
     /// `train --holdout N` held them out).
-    #[arg(long, value_name = "N")]
-    holdout: Option<usize>,
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    holdout: Option<u32>,
     /// Which split of a `.npz` or IDX data set to evaluate on.
     #[arg(long, value_enum, default_value_t = SplitChoice::Test)]
     split: SplitChoice,
@@ -141,7 +144,7 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
         } else {
             LoadConfig::default().test_split
         },
-        holdout: args.holdout,
+        holdout: args.holdout.map(|n| n as usize),
         ..Default::default()
     };
     let splits = load(&args.data, &config)?.splits;
@@ -150,6 +153,13 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
         (_, None, SplitChoice::Val) => splits.val,
         _ => splits.test,
     };
+    if data.is_empty() {
+        anyhow::bail!(
+            "--split {}: {} has no images in that split (IDX files and image trees have no validation split)",
+            format!("{:?}", args.split).to_lowercase(),
+            args.data.display()
+        );
+    }
     let eval = trained.evaluate(&data, &device)?;
     let auc = eval
         .auc

@@ -31,22 +31,22 @@ pub struct GanTrainArgs {
     #[arg(long)]
     conditional: bool,
     /// Image side for image folders: 28 or 64.
-    #[arg(long, default_value_t = 28)]
+    #[arg(long, default_value_t = 28, value_parser = crate::ranges::gan_side)]
     image_size: usize,
     /// Keep colour when reading an image folder (default: grey).
     #[arg(long)]
     rgb: bool,
-    #[arg(long, default_value_t = 5000)]
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     steps: u64,
-    #[arg(long, default_value_t = 64)]
-    batch_size: usize,
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    batch_size: u32,
     /// D's target for real images (e.g. 0.9: one-sided label smoothing).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = crate::ranges::target)]
     real_target: f64,
     /// Measure the Fréchet distance at every sample grid.
     #[arg(long)]
     frechet: bool,
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     sample_every: u64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -76,6 +76,10 @@ pub fn gan_data(path: &Path, size: usize, rgb: bool) -> anyhow::Result<forger_da
 }
 
 pub fn train(args: GanTrainArgs) -> anyhow::Result<()> {
+    let run = RunDir::new(&args.out);
+    if args.resume {
+        run.require_checkpoint()?;
+    }
     let data = gan_data(&args.data, args.image_size, args.rgb)?.train;
     let gan = GanConfig {
         image: data.image_shape(),
@@ -83,14 +87,13 @@ pub fn train(args: GanTrainArgs) -> anyhow::Result<()> {
         ..Default::default()
     };
     let config = GanTrainConfig {
-        batch_size: args.batch_size,
+        batch_size: args.batch_size as usize,
         real_target: args.real_target,
         sample_every: args.sample_every,
         seed: args.seed,
         ..GanTrainConfig::new(gan, args.steps)
     };
     let device = forger_train::device(args.cuda)?;
-    let run = RunDir::new(&args.out);
     let mut frechet = args
         .frechet
         .then(|| Frechet::train(&data, &run, config.sample_every, config.seed, &device))
@@ -124,8 +127,8 @@ pub struct GanSampleArgs {
     #[arg(long)]
     run: PathBuf,
     /// Images in all (split evenly over the classes unless --class is given).
-    #[arg(long, default_value_t = 1000)]
-    n: usize,
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    n: u32,
     /// Generate only this class.
     #[arg(long)]
     class: Option<String>,
@@ -176,7 +179,7 @@ pub fn sample_command(args: GanSampleArgs) -> anyhow::Result<()> {
             args.out.display()
         );
     }
-    let mut images = sample(&gan, args.n, args.class.as_deref(), args.seed)?;
+    let mut images = sample(&gan, args.n as usize, args.class.as_deref(), args.seed)?;
     if let (true, Some(real)) = (args.exclude_near_copies, &args.real) {
         let splits = crate::audit::real_data(&gan, real)?;
         let scratch = tempfile::tempdir()?;
@@ -229,13 +232,13 @@ pub struct TeachArgs {
     #[arg(long)]
     out: PathBuf,
     /// Synthetic cases per class in the library.
-    #[arg(long, default_value_t = 24)]
-    cases: usize,
+    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    cases: u16,
     /// Questions in the reader test.
-    #[arg(long, default_value_t = 20)]
-    quiz: usize,
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    quiz: u16,
     /// Share of the questions that show synthetic images.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = 0.5, value_parser = crate::ranges::fraction)]
     synthetic_fraction: f64,
     /// Also ask for each image's class.
     #[arg(long)]
@@ -249,7 +252,21 @@ pub struct TeachArgs {
 pub fn teach(args: TeachArgs) -> anyhow::Result<()> {
     let device = forger_train::device(args.cuda)?;
     let gan = TrainedGan::load(&RunDir::new(&args.gan), &device)?;
-    let mut real = load(&args.real, &LoadConfig::default())?.splits.test;
+    // Real images decode to the GAN's size and channels, so that no case
+    // can be told real or synthetic from its size alone.
+    let image = gan.config.train.gan.image;
+    let real_config = LoadConfig {
+        folder: ImageFolderConfig::for_shape(image)?,
+        ..Default::default()
+    };
+    let mut real = load(&args.real, &real_config)?.splits.test;
+    if real.image_shape() != image {
+        anyhow::bail!(
+            "--real {}: its images are {:?} (C, H, W), the GAN's {image:?}: the reader test would be answerable from the image size",
+            args.real.display(),
+            real.image_shape()
+        );
+    }
     if let Some(names) = &args.class_names {
         real = real.with_class_names(&names.iter().map(String::as_str).collect::<Vec<_>>())?;
     }
@@ -262,15 +279,15 @@ pub fn teach(args: TeachArgs) -> anyhow::Result<()> {
         );
     }
     let options = SiteOptions {
-        synthetic_per_class: args.cases,
-        quiz_length: args.quiz,
+        synthetic_per_class: args.cases.into(),
+        quiz_length: args.quiz.into(),
         synthetic_fraction: args.synthetic_fraction,
         ask_class: args.ask_class,
         seed: args.seed,
         ..Default::default()
     };
     // Enough synthetic cases for the library and the quiz.
-    let per_class = args.cases + args.quiz;
+    let per_class = usize::from(args.cases) + usize::from(args.quiz);
     let synthetic = sample(&gan, per_class * gan.classes().len(), None, args.seed)?;
     let folder = tempfile::tempdir()?;
     write_image_folder(&synthetic, folder.path())?;

@@ -3,12 +3,14 @@
 //! arguments and calls one library function; the capabilities live in the
 //! `forger-*` crates. `classify` holds the MNIST-style subcommands, `catdog`
 //! the cats-vs-dogs tutorial's, `gan` the GAN and teaching-site ones, and
-//! `summary` what both classifier trainings print at the end.
+//! `summary` what both classifier trainings print at the end; `ranges`
+//! checks the numeric flags.
 
 mod audit;
 mod catdog;
 mod classify;
 mod gan;
+mod ranges;
 mod summary;
 
 use std::path::PathBuf;

@@ -24,10 +24,15 @@ static void forger_error_exit(j_common_ptr cinfo) {
     longjmp(err->jump, 1);
 }
 
-/* Warnings (corrupt but decodable data) are tolerated, as the image crate does. */
+/*
+ * Warnings (level -1: corrupt data, a stream cut short, which libjpeg would
+ * otherwise pad with grey) are errors: a damaged image must not load as if
+ * it were whole. Trace messages (level >= 0) are ignored.
+ */
 static void forger_emit_message(j_common_ptr cinfo, int level) {
-    (void)cinfo;
-    (void)level;
+    if (level < 0) {
+        forger_error_exit(cinfo);
+    }
 }
 
 /* Returns a buffer of `len` bytes owned by the caller's `ctx`, or NULL. */
@@ -36,13 +41,15 @@ typedef unsigned char *(*forger_alloc)(void *ctx, size_t len);
 /*
  * Decodes the JPEG in `data` to interleaved RGB at the smallest scale
  * 1/1, 1/2, 1/4 or 1/8 that keeps it at least `min_width x min_height`
- * (full size if the image is smaller). Returns 0 on success with the size
+ * (full size if the image is smaller), refusing images of more than
+ * `max_pixels` pixels from their header before any allocation. Returns 0 on success with the size
  * in `width` and `height`; 1 when the image is in a colour space this path
  * does not convert (CMYK, YCCK), so the caller should decode it otherwise;
  * -1 on error, with libjpeg's message in `message`.
  */
 int forger_decode_scaled_jpeg(const unsigned char *data, size_t len, unsigned min_width,
-                              unsigned min_height, forger_alloc alloc, void *ctx,
+                              unsigned min_height, unsigned long long max_pixels,
+                              forger_alloc alloc, void *ctx,
                               unsigned *width, unsigned *height, char *message,
                               size_t message_len) {
     struct jpeg_decompress_struct cinfo;
@@ -61,6 +68,13 @@ int forger_decode_scaled_jpeg(const unsigned char *data, size_t len, unsigned mi
     jpeg_create_decompress(&cinfo);
     jpeg_mem_src(&cinfo, data, (unsigned long)len);
     jpeg_read_header(&cinfo, TRUE);
+    if ((unsigned long long)cinfo.image_width * cinfo.image_height > max_pixels) {
+        snprintf(message, message_len,
+                 "the image claims %ux%u pixels, more than the limit of %llu (--max-image-pixels)",
+                 cinfo.image_width, cinfo.image_height, max_pixels);
+        jpeg_destroy_decompress(&cinfo);
+        return -1;
+    }
     if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
         jpeg_destroy_decompress(&cinfo);
         return 1;

@@ -3,7 +3,7 @@
 //! half a file.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::{DataError, Result};
 
@@ -26,6 +26,39 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
         DataError::io(path, e)
     })
+}
+
+/// Removes the temporary files that [`write_atomic`] left in `dir` when its
+/// process was killed mid-write (`.NAME.PID.tmp` of a process no longer
+/// running); returns them. A missing folder has none.
+pub fn remove_stale_temp_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let io = |e| DataError::io(dir, e);
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(e)),
+    };
+    let mut removed = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(io)?.path();
+        let Some(pid) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .filter(|n| n.starts_with('.'))
+            .and_then(|n| n.strip_suffix(".tmp"))
+            .and_then(|n| n.rsplit_once('.'))
+            .and_then(|(_, pid)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let running =
+            pid == std::process::id() || Path::new("/proc").join(pid.to_string()).exists();
+        if !running && path.is_file() {
+            std::fs::remove_file(&path).map_err(|e| DataError::io(&path, e))?;
+            removed.push(path);
+        }
+    }
+    Ok(removed)
 }
 
 /// Writes `value` as pretty JSON, atomically.
@@ -56,5 +89,29 @@ mod tests {
         assert_eq!(std::fs::read(&p).unwrap(), b"second");
         let names: Vec<_> = std::fs::read_dir(p.parent().unwrap()).unwrap().collect();
         assert_eq!(names.len(), 1);
+    }
+
+    /// Issue 22, item 9: the temporary file of a write killed by `kill -9`
+    /// is removed; one of a running process, and other files, are kept.
+    #[test]
+    fn stale_temp_files_of_dead_processes_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let dead = dir.path().join(".checkpoint.safetensors.4000000000.tmp");
+        let alive = dir.path().join(format!(
+            ".checkpoint.safetensors.{}.tmp",
+            std::process::id()
+        ));
+        let other = dir.path().join("notes.tmp");
+        for p in [&dead, &alive, &other] {
+            std::fs::write(p, b"x").unwrap();
+        }
+        assert_eq!(
+            remove_stale_temp_files(dir.path()).unwrap(),
+            vec![dead.clone()]
+        );
+        assert!(!dead.exists() && alive.exists() && other.exists());
+        assert!(remove_stale_temp_files(&dir.path().join("none"))
+            .unwrap()
+            .is_empty());
     }
 }

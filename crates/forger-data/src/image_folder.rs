@@ -8,13 +8,15 @@
 //! starting with `.`) are ignored, but a class folder that holds a non-image
 //! file, a nested folder or no image at all is an error naming it.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use image::imageops::{self, FilterType};
-use image::{DynamicImage, ImageBuffer, Pixel};
+use image::{DynamicImage, ImageBuffer, ImageDecoder, Pixel};
 use rayon::prelude::*;
 
 use crate::area_shrink::area_shrink;
+use crate::limits::{check_pixels, open_regular, DEFAULT_MAX_IMAGE_PIXELS};
 use crate::scaled_jpeg;
 use crate::{DataError, Dataset, Result};
 
@@ -116,6 +118,10 @@ pub struct ImageFolderConfig {
     /// full-size decode. On by default; where the build found no libjpeg,
     /// JPEGs decode at full size either way.
     pub jpeg_dct_scaling: bool,
+    /// Images whose header claims more pixels are refused before they are
+    /// decoded ([`DEFAULT_MAX_IMAGE_PIXELS`] by default), so that memory is
+    /// bounded by this limit rather than by what a header claims.
+    pub max_image_pixels: u64,
 }
 
 impl Default for ImageFolderConfig {
@@ -126,6 +132,7 @@ impl Default for ImageFolderConfig {
             filter: ResizeFilter::Area,
             skip_bad_images: false,
             jpeg_dct_scaling: true,
+            max_image_pixels: DEFAULT_MAX_IMAGE_PIXELS,
         }
     }
 }
@@ -220,6 +227,12 @@ impl FolderIndex {
                     return Err(DataError::format(
                         &entry,
                         "unexpected folder inside a class folder: class folders hold image files only",
+                    ));
+                }
+                if !entry.is_file() {
+                    return Err(DataError::format(
+                        &entry,
+                        "not a regular file (a FIFO, socket, device or broken link): class folders hold image files only",
                     ));
                 }
                 if !is_image_name(&entry) {
@@ -361,23 +374,62 @@ impl FolderIndex {
 
 /// Decodes one image file into channel-first pixels of `config`'s shape.
 /// The format is sniffed from the contents, so a misnamed file still loads.
+/// By the reader policy: only a regular file is read; an image whose header
+/// claims more than [`ImageFolderConfig::max_image_pixels`] is refused
+/// before it is decoded; a JPEG must end with its end-of-image marker, and
+/// libjpeg's warnings (corrupt or missing data) are errors.
 pub fn decode_image(path: &Path, config: &ImageFolderConfig) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
-    if config.jpeg_dct_scaling
-        && config.filter == ResizeFilter::Area
-        && scaled_jpeg::is_jpeg(&bytes)
-    {
-        let [h, w] = config.size.map(|s| s as u32);
-        match scaled_jpeg::decode(&bytes, w, h) {
-            Ok(Some(rgb)) => return Ok(to_chw(&DynamicImage::ImageRgb8(rgb), config)),
-            Ok(None) => {}
-            // The image crate decides, and words the error, as for any file.
-            Err(e) => tracing::debug!(file = %path.display(), "libjpeg: {e}"),
+    let mut bytes = Vec::new();
+    open_regular(path)?
+        .read_to_end(&mut bytes)
+        .map_err(|e| DataError::io(path, e))?;
+    let cannot = |what: String| DataError::format(path, format!("cannot decode the image: {what}"));
+    if scaled_jpeg::is_jpeg(&bytes) {
+        if !scaled_jpeg::has_end_of_image(&bytes) {
+            return Err(cannot(
+                "the JPEG has no end-of-image marker after its data (truncated file)".into(),
+            ));
+        }
+        // Reduced-scale decoding where the config allows, full size otherwise.
+        let scaled = config.jpeg_dct_scaling && config.filter == ResizeFilter::Area;
+        let [h, w] = if scaled {
+            config.size.map(|s| s as u32)
+        } else {
+            [u32::MAX; 2]
+        };
+        if let Some(rgb) = scaled_jpeg::decode(&bytes, w, h, config.max_image_pixels)
+            .map_err(|e| cannot(format!("libjpeg: {e}")))?
+        {
+            return Ok(to_chw(&DynamicImage::ImageRgb8(rgb), config));
         }
     }
-    let image = image::load_from_memory(&bytes)
-        .map_err(|e| DataError::format(path, format!("cannot decode the image: {e}")))?;
+    let image = decode_with_limit(path, &bytes, config.max_image_pixels).map_err(cannot)?;
     Ok(to_chw(&image, config))
+}
+
+/// Decodes with the `image` crate, refusing (from the header) images of
+/// more than `max_pixels` pixels, and capping its allocations to match.
+fn decode_with_limit(
+    path: &Path,
+    bytes: &[u8],
+    max_pixels: u64,
+) -> std::result::Result<DynamicImage, String> {
+    let text = |e: image::ImageError| e.to_string();
+    let mut decoder = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| e.to_string())?
+        .into_decoder()
+        .map_err(text)?;
+    let (width, height) = decoder.dimensions();
+    check_pixels(path, width, height, max_pixels).map_err(|e| match e {
+        DataError::Format { what, .. } => what,
+        e => e.to_string(),
+    })?;
+    let mut limits = image::Limits::default();
+    // Up to 16-bit RGBA per pixel, and the decoders' own buffers.
+    limits.max_alloc = Some(max_pixels.saturating_mul(8).saturating_add(64 << 20));
+    decoder.set_limits(limits).map_err(text)?;
+    DynamicImage::from_decoder(decoder).map_err(text)
 }
 
 /// Converts and resizes a decoded image into channel-first pixels.
@@ -544,6 +596,127 @@ pub(crate) mod tests {
         let load = index.load(&skip).unwrap();
         assert_eq!(load.skipped, vec![bad]);
         assert_eq!(load.dataset.labels(), [0, 0, 1, 1]);
+    }
+
+    /// A JPEG of `photo` under `dir`, and its bytes.
+    fn jpeg_file(dir: &Path, name: &str) -> (PathBuf, Vec<u8>) {
+        let path = dir.join(name);
+        crate::scaled_jpeg::tests::photo(96, 80)
+            .save(&path)
+            .unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        (path, bytes)
+    }
+
+    /// Both JPEG paths (reduced-scale and full-size decoding).
+    fn both_jpeg_paths() -> [ImageFolderConfig; 2] {
+        let reduced = small();
+        let full = ImageFolderConfig {
+            jpeg_dct_scaling: false,
+            ..small()
+        };
+        [reduced, full]
+    }
+
+    /// Issue 22, item 5: header-only files, cuts at 10-90% and runs of 0xFF
+    /// are errors naming the file on both JPEG paths, and skipped with
+    /// `skip_bad_images`.
+    #[test]
+    fn truncated_or_corrupt_jpegs_are_errors_not_grey_images() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, bytes) = jpeg_file(dir.path(), "whole.jpg");
+        let sos = bytes.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+        let mut smeared = bytes.clone();
+        smeared[sos + 200..sos + 260].fill(0xFF);
+        let mut broken = vec![("header.jpg", bytes[..sos + 20].to_vec())];
+        // Without libjpeg the image crate decodes the rest, and takes this.
+        if crate::scaled_jpeg::available() {
+            broken.push(("ff.jpg", smeared));
+        }
+        for cut in [10, 30, 50, 70, 90] {
+            broken.push(("cut.jpg", bytes[..bytes.len() * cut / 100].to_vec()));
+        }
+        for config in both_jpeg_paths() {
+            assert!(decode_image(&path, &config).is_ok());
+            for (name, data) in &broken {
+                let p = dir.path().join(name);
+                std::fs::write(&p, data).unwrap();
+                let err = decode_image(&p, &config).unwrap_err().to_string();
+                assert!(err.contains(name) && err.contains("cannot decode"), "{err}");
+            }
+        }
+        write_tree(dir.path(), &["a", "b"], &[1, 1]);
+        std::fs::write(dir.path().join("b/cut.jpg"), &bytes[..bytes.len() / 2]).unwrap();
+        let skip = ImageFolderConfig {
+            skip_bad_images: true,
+            ..small()
+        };
+        let load = FolderIndex::discover(dir.path())
+            .unwrap()
+            .load(&skip)
+            .unwrap();
+        assert_eq!(load.skipped, vec![dir.path().join("b/cut.jpg")]);
+    }
+
+    /// Issue 22, items 5 and 13: a 758-byte JPEG claiming 65500 x 65500 and
+    /// a small PNG claiming 16000 x 16000 are refused from their headers.
+    #[test]
+    fn images_past_the_pixel_limit_are_refused_before_decoding() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, mut bytes) = jpeg_file(dir.path(), "a.jpg");
+        let sof = bytes.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        bytes[sof + 5..sof + 9].copy_from_slice(&[0xFF, 0xDC, 0xFF, 0xDC]);
+        let huge_jpeg = dir.path().join("huge.jpg");
+        std::fs::write(&huge_jpeg, &bytes).unwrap();
+        let png_path = dir.path().join("huge.png");
+        image::GrayImage::new(4, 4).save(&png_path).unwrap();
+        let mut png = std::fs::read(&png_path).unwrap();
+        // IHDR's width and height, then its CRC over type and data.
+        png[16..24].copy_from_slice(&[0, 0, 0x3E, 0x80, 0, 0, 0x3E, 0x80]);
+        let crc = crc32fast::hash(&png[12..29]);
+        png[29..33].copy_from_slice(&crc.to_be_bytes());
+        std::fs::write(&png_path, &png).unwrap();
+        for config in both_jpeg_paths() {
+            for (path, claim) in [(&huge_jpeg, "65500x65500"), (&png_path, "16000x16000")] {
+                let err = decode_image(path, &config).unwrap_err().to_string();
+                assert!(
+                    err.contains(claim) && err.contains("--max-image-pixels"),
+                    "{err}"
+                );
+            }
+        }
+        let lifted = ImageFolderConfig {
+            max_image_pixels: u64::MAX,
+            ..small()
+        };
+        let err = decode_image(&png_path, &lifted).unwrap_err().to_string();
+        assert!(!err.contains("--max-image-pixels"), "{err}");
+    }
+
+    /// Issue 22, item 13: a FIFO named `x.jpg` (which would block) and a
+    /// link to `/dev/zero` (which would never end) are refused by name.
+    #[cfg(unix)]
+    #[test]
+    fn only_regular_files_are_read_from_a_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        write_tree(dir.path(), &["a", "b"], &[1, 1]);
+        let link = dir.path().join("b/x.jpg");
+        let refused = || {
+            let err = FolderIndex::discover(dir.path()).unwrap_err().to_string();
+            assert!(
+                err.contains("x.jpg") && err.contains("not a regular file"),
+                "{err}"
+            );
+            let err = decode_image(&link, &small()).unwrap_err().to_string();
+            assert!(err.contains("not a regular file"), "{err}");
+        };
+        std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+        refused();
+        std::fs::remove_file(&link).unwrap();
+        let status = std::process::Command::new("mkfifo").arg(&link).status();
+        if status.is_ok_and(|s| s.success()) {
+            refused();
+        }
     }
 
     /// A JPEG file decodes to the same shape, and nearly the same pixels,

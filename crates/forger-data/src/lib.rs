@@ -38,6 +38,7 @@ mod decode;
 mod error;
 pub mod idx;
 pub mod image_folder;
+pub mod limits;
 mod loader;
 pub mod npz;
 pub mod png;

@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
+use crate::limits::{array_bytes, open_regular};
 use crate::{DataError, Dataset, Result, Splits};
 
 /// An array read from an `.npy` member: `uint8` data in C order and its shape.
@@ -18,7 +19,7 @@ pub struct NpyArray {
 /// Loads the three splits of a MedMNIST `.npz` file. Class names are the
 /// label numbers; the number of classes is one more than the largest label.
 pub fn load(path: &Path) -> Result<Splits> {
-    let file = File::open(path).map_err(|e| DataError::io(path, e))?;
+    let file = open_regular(path)?;
     let mut archive = zip::ZipArchive::new(file)
         .map_err(|e| DataError::format(path, format!("not an NPZ (zip) archive: {e}")))?;
     let mut read_split = |split: &str| -> Result<(NpyArray, NpyArray)> {
@@ -38,13 +39,34 @@ pub fn load(path: &Path) -> Result<Splits> {
         .unwrap_or(0);
     let classes = Dataset::numbered_classes(usize::from(max_label) + 1);
     let [train, val, test] = raw;
-    Ok(Splits {
+    let splits = Splits {
         train: to_dataset(path, "train", train, &classes)?,
         val: to_dataset(path, "val", val, &classes)?,
         test: to_dataset(path, "test", test, &classes)?,
-    })
+    };
+    for (split, data) in [("val", &splits.val), ("test", &splits.test)] {
+        if data.image_shape() != splits.train.image_shape() {
+            return Err(DataError::format(
+                path,
+                format!(
+                    "{split}_images are {:?} (C, H, W), but train_images are {:?}: every split must have one image shape",
+                    data.image_shape(),
+                    splits.train.image_shape()
+                ),
+            ));
+        }
+    }
+    Ok(splits)
 }
 
+/// The most bytes of a member read to find its `.npy` header.
+const HEADER_READ: u64 = 64 << 10;
+
+/// Reads member `name.npy`. Its header's shape is checked (with checked
+/// arithmetic, against [`MAX_ARRAY_BYTES`](crate::limits::MAX_ARRAY_BYTES)
+/// and against the size the archive declares) before its data is read, the
+/// data is read no further than the shape needs, and the member's CRC is
+/// checked at its end: a zip bomb is refused, not inflated.
 fn read_member(archive: &mut zip::ZipArchive<File>, path: &Path, name: &str) -> Result<NpyArray> {
     let mut member = archive.by_name(&format!("{name}.npy")).map_err(|_| {
         DataError::format(
@@ -54,11 +76,41 @@ fn read_member(archive: &mut zip::ZipArchive<File>, path: &Path, name: &str) -> 
             ),
         )
     })?;
-    let mut bytes = Vec::with_capacity(member.size().min(1 << 30) as usize);
-    member
-        .read_to_end(&mut bytes)
-        .map_err(|e| DataError::format(path, format!("array `{name}` is corrupt: {e}")))?;
-    parse_npy(&bytes).map_err(|what| DataError::format(path, format!("array `{name}`: {what}")))
+    let bad = |what: String| DataError::format(path, format!("array `{name}`: {what}"));
+    let corrupt = |e: std::io::Error| bad(format!("corrupt data: {e}"));
+    let declared = member.size();
+    let mut data = Vec::new();
+    (&mut member)
+        .take(declared.min(HEADER_READ))
+        .read_to_end(&mut data)
+        .map_err(corrupt)?;
+    let (shape, data_start) = parse_npy_header(&data).map_err(bad)?;
+    let count = array_bytes(path, &shape)?;
+    if data_start as u64 + count != declared {
+        return Err(bad(format!(
+            "shape {shape:?} needs {} bytes, but the archive declares {declared}",
+            data_start as u64 + count
+        )));
+    }
+    data.drain(..data_start);
+    let rest = count - data.len() as u64;
+    (&mut member)
+        .take(rest)
+        .read_to_end(&mut data)
+        .map_err(corrupt)?;
+    if data.len() as u64 != count {
+        return Err(bad(format!(
+            "truncated: shape {shape:?} needs {count} bytes, the member holds {}",
+            data.len()
+        )));
+    }
+    // Reading at the end makes the zip reader check the member's CRC.
+    if member.read(&mut [0u8]).map_err(corrupt)? != 0 {
+        return Err(bad(format!(
+            "the member holds more than the {count} bytes of shape {shape:?}"
+        )));
+    }
+    Ok(NpyArray { shape, data })
 }
 
 fn to_dataset(
@@ -104,6 +156,25 @@ fn hwc_to_chw(data: &[u8], n: usize, h: usize, w: usize, c: usize) -> Vec<u8> {
             }
         }
     }
+    out
+}
+
+/// The bytes of an `.npy` file (version 1) of `uint8` in C order: the
+/// header, padded as numpy pads it, then `data`.
+pub fn encode_npy(shape: &[usize], data: &[u8]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| format!("{d},")).collect();
+    let mut header = format!(
+        "{{'descr': '|u1', 'fortran_order': False, 'shape': ({}), }}",
+        dims.join(" ")
+    );
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(data);
     out
 }
 
@@ -192,32 +263,96 @@ fn dict_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
 mod tests {
     use super::*;
 
-    fn npy(shape: &str, data: &[u8]) -> Vec<u8> {
-        let mut header = format!("{{'descr': '|u1', 'fortran_order': False, 'shape': {shape}, }}");
-        while (10 + header.len() + 1) % 64 != 0 {
-            header.push(' ');
-        }
-        header.push('\n');
-        let mut out = b"\x93NUMPY\x01\x00".to_vec();
-        out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-        out.extend_from_slice(header.as_bytes());
-        out.extend_from_slice(data);
-        out
-    }
-
     #[test]
     fn parses_shapes_of_one_and_more_dims() {
-        assert_eq!(parse_npy(&npy("(3,)", &[1, 2, 3])).unwrap().shape, vec![3]);
         assert_eq!(
-            parse_npy(&npy("(2, 1)", &[1, 2])).unwrap().shape,
+            parse_npy(&encode_npy(&[3], &[1, 2, 3])).unwrap().shape,
+            vec![3]
+        );
+        assert_eq!(
+            parse_npy(&encode_npy(&[2, 1], &[1, 2])).unwrap().shape,
             vec![2, 1]
         );
-        let err = parse_npy(&npy("(2, 2)", &[1, 2, 3])).unwrap_err();
+        let err = parse_npy(&encode_npy(&[2, 2], &[1, 2, 3])).unwrap_err();
         assert!(err.contains("needs 4 bytes"), "{err}");
-        let mut f4 = npy("(1,)", &[0]);
+        let mut f4 = encode_npy(&[1], &[0]);
         let at = f4.windows(3).position(|w| w == b"|u1").unwrap();
         f4[at..at + 3].copy_from_slice(b"<f4");
         assert!(parse_npy(&f4).unwrap_err().contains("expected uint8"));
+    }
+
+    /// A MedMNIST-like archive of `members` (name, `.npy` bytes), deflated.
+    fn npz(path: &Path, members: &[(&str, Vec<u8>)]) {
+        let mut zip = zip::ZipWriter::new(File::create(path).unwrap());
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for (name, bytes) in members {
+            zip.start_file(format!("{name}.npy"), options).unwrap();
+            std::io::Write::write_all(&mut zip, bytes).unwrap();
+        }
+        zip.finish().unwrap();
+    }
+
+    fn splits(images: [Vec<u8>; 3]) -> Vec<(&'static str, Vec<u8>)> {
+        let [train, val, test] = images;
+        vec![
+            ("train_images", train),
+            ("train_labels", encode_npy(&[2], &[0, 1])),
+            ("val_images", val),
+            ("val_labels", encode_npy(&[2], &[0, 1])),
+            ("test_images", test),
+            ("test_labels", encode_npy(&[2], &[0, 1])),
+        ]
+    }
+
+    /// Issue 22, item 13: a zip bomb (a small header over megabytes of
+    /// zeros) is refused from its header, not inflated; a flipped byte
+    /// fails the member's CRC; a split of another image shape names the
+    /// file and the splits.
+    #[test]
+    fn bombs_corruption_and_shape_mismatches_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let img = || encode_npy(&[2, 2, 2], &[1; 8]);
+        let path = dir.path().join("ok.npz");
+        npz(&path, &splits([img(), img(), img()]));
+        assert_eq!(load(&path).unwrap().test.len(), 2);
+
+        let mut bomb = encode_npy(&[2, 2, 2], &[1; 8]);
+        bomb.resize(8 << 20, 0);
+        let path = dir.path().join("bomb.npz");
+        npz(&path, &splits([bomb, img(), img()]));
+        let err = load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("bomb.npz") && err.contains("`train_images`: shape [2, 2, 2] needs"),
+            "{err}"
+        );
+
+        let path = dir.path().join("crc.npz");
+        let stored = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        let mut zip = zip::ZipWriter::new(File::create(&path).unwrap());
+        for (name, bytes) in splits([img(), img(), img()]) {
+            zip.start_file(format!("{name}.npy"), stored).unwrap();
+            std::io::Write::write_all(&mut zip, &bytes).unwrap();
+        }
+        zip.finish().unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        let at = bytes.windows(8).position(|w| w == [1; 8]).unwrap();
+        bytes[at] = 9;
+        std::fs::write(&path, &bytes).unwrap();
+        let err = load(&path).unwrap_err().to_string();
+        assert!(err.contains("checksum"), "{err}");
+
+        let path = dir.path().join("shapes.npz");
+        npz(
+            &path,
+            &splits([img(), img(), encode_npy(&[2, 1, 4], &[1; 8])]),
+        );
+        let err = load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("shapes.npz") && err.contains("test_images are [1, 1, 4]"),
+            "{err}"
+        );
     }
 
     #[test]

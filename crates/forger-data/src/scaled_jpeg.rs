@@ -28,15 +28,28 @@ pub(crate) fn is_jpeg(bytes: &[u8]) -> bool {
     bytes.starts_with(&[0xFF, 0xD8, 0xFF])
 }
 
+/// Whether a JPEG holds an end-of-image marker after its first scan:
+/// entropy-coded data cannot contain `FF D9` (a data byte `FF` is followed
+/// by `00`), so a file cut short anywhere before its end has none.
+pub(crate) fn has_end_of_image(bytes: &[u8]) -> bool {
+    let Some(scan) = bytes.windows(2).position(|w| w == [0xFF, 0xDA]) else {
+        return false;
+    };
+    bytes[scan..].windows(2).any(|w| w == [0xFF, 0xD9])
+}
+
 /// Decodes the JPEG in `bytes` to RGB at the smallest power-of-two
 /// reduction that keeps it at least `min_width x min_height` (full size when
 /// it is smaller). `Ok(None)` when this path does not apply: libjpeg is
-/// not available, or the image is CMYK. `Err` carries libjpeg's message.
+/// not available, or the image is CMYK. `Err` carries libjpeg's message,
+/// for broken data, for any warning (corrupt or truncated data) and for a
+/// header that claims more than `max_pixels` pixels.
 #[cfg(forger_libjpeg)]
 pub(crate) fn decode(
     bytes: &[u8],
     min_width: u32,
     min_height: u32,
+    max_pixels: u64,
 ) -> Result<Option<RgbImage>, String> {
     use std::ffi::{c_char, c_int, c_uint, c_void, CStr};
 
@@ -47,6 +60,7 @@ pub(crate) fn decode(
             len: usize,
             min_width: c_uint,
             min_height: c_uint,
+            max_pixels: std::ffi::c_ulonglong,
             alloc: Alloc,
             ctx: *mut c_void,
             width: *mut c_uint,
@@ -80,6 +94,7 @@ pub(crate) fn decode(
             bytes.len(),
             min_width,
             min_height,
+            max_pixels,
             alloc,
             (&mut pixels as *mut Vec<u8>).cast(),
             &mut width,
@@ -101,7 +116,7 @@ pub(crate) fn decode(
 
 /// Without libjpeg this path never applies.
 #[cfg(not(forger_libjpeg))]
-pub(crate) fn decode(_: &[u8], _: u32, _: u32) -> Result<Option<RgbImage>, String> {
+pub(crate) fn decode(_: &[u8], _: u32, _: u32, _: u64) -> Result<Option<RgbImage>, String> {
     Ok(None)
 }
 
@@ -112,6 +127,7 @@ pub(crate) mod tests {
 
     use super::*;
     use crate::area_shrink::area_shrink;
+    use crate::limits::DEFAULT_MAX_IMAGE_PIXELS as MAX;
 
     /// A photo-like image: smooth gradients, an edge and some texture.
     pub(crate) fn photo(width: u32, height: u32) -> RgbImage {
@@ -149,12 +165,19 @@ pub(crate) mod tests {
         assert!(is_jpeg(&jpeg(&photo(8, 8))));
         assert!(!is_jpeg(b"\x89PNG\r\n"));
         assert!(!is_jpeg(&[0xFF, 0xD8]));
+        let bytes = jpeg(&photo(40, 30));
+        assert!(has_end_of_image(&bytes));
+        assert!(!has_end_of_image(&bytes[..bytes.len() - 2]));
+        assert!(!has_end_of_image(&bytes[..bytes.len() / 2]));
+        // A header alone has no scan.
+        let sos = bytes.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+        assert!(!has_end_of_image(&bytes[..sos]));
     }
 
     #[cfg(not(forger_libjpeg))]
     #[test]
     fn declines_without_libjpeg() {
-        assert_eq!(decode(&jpeg(&photo(64, 64)), 8, 8), Ok(None));
+        assert_eq!(decode(&jpeg(&photo(64, 64)), 8, 8, MAX), Ok(None));
     }
 
     /// The largest power-of-two reduction that keeps both sides at least
@@ -173,7 +196,7 @@ pub(crate) mod tests {
             ((151, 10), (300, 260)),
             ((400, 400), (300, 260)),
         ] {
-            let image = decode(&bytes, min_w, min_h).unwrap().unwrap();
+            let image = decode(&bytes, min_w, min_h, MAX).unwrap().unwrap();
             assert_eq!(image.dimensions(), want, "at least {min_w}x{min_h}");
         }
     }
@@ -186,7 +209,7 @@ pub(crate) mod tests {
     fn reduced_decode_then_shrink_is_close_to_full_decode_then_shrink() {
         let source = photo(256, 224);
         let bytes = jpeg(&source);
-        let reduced = decode(&bytes, 64, 56).unwrap().unwrap();
+        let reduced = decode(&bytes, 64, 56, MAX).unwrap().unwrap();
         assert_eq!(reduced.dimensions(), (64, 56));
         let full = image::load_from_memory(&bytes).unwrap().to_rgb8();
         let want = area_shrink(full.as_raw(), 3, (256, 224), (64, 56)).unwrap();
@@ -200,7 +223,7 @@ pub(crate) mod tests {
         assert!(mean < 3.0, "mean difference {mean:.2} levels");
         // A flat image stays flat: the same colour at every scale.
         let flat = RgbImage::from_pixel(120, 96, image::Rgb([40, 150, 220]));
-        let small = decode(&jpeg(&flat), 15, 12).unwrap().unwrap();
+        let small = decode(&jpeg(&flat), 15, 12, MAX).unwrap().unwrap();
         assert_eq!(small.dimensions(), (15, 12));
         for px in small.pixels() {
             for (got, want) in px.0.iter().zip([40u8, 150, 220]) {
@@ -216,34 +239,42 @@ pub(crate) mod tests {
         let grey = GrayImage::from_fn(64, 48, |x, y| image::Luma([(x * 3 + y) as u8]));
         let mut bytes = Vec::new();
         JpegEncoder::new(&mut bytes).encode_image(&grey).unwrap();
-        let rgb = decode(&bytes, 32, 24).unwrap().unwrap();
+        let rgb = decode(&bytes, 32, 24, MAX).unwrap().unwrap();
         assert_eq!(rgb.dimensions(), (32, 24));
         assert!(rgb.pixels().all(|p| p.0[0] == p.0[1] && p.0[1] == p.0[2]));
     }
 
     /// Broken data is an error carrying libjpeg's message, never a panic
-    /// or a crash; a file cut short decodes what it has, as the image
-    /// crate does.
+    /// or a crash; so is a file cut short, or one with a run of 0xFF bytes
+    /// written over its data (libjpeg's warnings are errors).
     #[cfg(forger_libjpeg)]
     #[test]
-    fn broken_data_is_an_error_with_libjpeg_s_message() {
-        let err = decode(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 2, 1, 2, 3], 8, 8).unwrap_err();
+    fn broken_or_truncated_data_is_an_error_with_libjpeg_s_message() {
+        let err = decode(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 2, 1, 2, 3], 8, 8, MAX).unwrap_err();
         assert!(!err.is_empty());
         let bytes = jpeg(&photo(200, 160));
-        let cut = decode(&bytes[..bytes.len() / 2], 50, 40).unwrap().unwrap();
-        assert_eq!(cut.dimensions(), (50, 40));
-        assert!(decode(&[], 8, 8).is_err());
+        for cut in [10, 50, 90] {
+            let err = decode(&bytes[..bytes.len() * cut / 100], 50, 40, MAX).unwrap_err();
+            assert!(err.contains("Premature end"), "{cut}%: {err}");
+        }
+        let mut smeared = bytes.clone();
+        let mid = bytes.len() / 2;
+        smeared[mid..mid + 40].fill(0xFF);
+        assert!(decode(&smeared, 50, 40, MAX).is_err());
+        assert!(decode(&[], 8, 8, MAX).is_err());
     }
 
     /// A header that claims a 60000x60000 image is refused before any
-    /// allocation.
+    /// allocation, by the pixel limit, then by the allocation cap.
     #[cfg(forger_libjpeg)]
     #[test]
     fn oversized_images_are_refused_not_allocated() {
         let mut bytes = jpeg(&photo(16, 16));
         let sof = bytes.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
         bytes[sof + 5..sof + 9].copy_from_slice(&[0xEA, 0x60, 0xEA, 0x60]);
-        let err = decode(&bytes, 60000, 60000).unwrap_err();
+        let err = decode(&bytes, 60000, 60000, MAX).unwrap_err();
+        assert!(err.contains("claims 60000x60000 pixels"), "{err}");
+        let err = decode(&bytes, 60000, 60000, u64::MAX).unwrap_err();
         assert!(err.contains("cannot allocate 60000x60000"), "{err}");
     }
 }

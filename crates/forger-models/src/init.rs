@@ -21,6 +21,9 @@ pub fn seeded_vars(varmap: &VarMap, rng: Pcg64, device: &Device) -> VarBuilder<'
     VarBuilder::from_backend(Box::new(backend), DType::F32, device.clone())
 }
 
+/// The most values one weight may hold (1 GiB of `f32`).
+const MAX_WEIGHT_ELEMENTS: usize = 1 << 28;
+
 struct SeededInit {
     varmap: VarMap,
     rng: Mutex<Pcg64>,
@@ -79,6 +82,19 @@ impl candle_nn::var_builder::SimpleBackend for SeededInit {
                 );
             }
             return Ok(var.as_tensor().clone());
+        }
+        // A model built for an absurd input (a corrupt header's image size)
+        // is refused here rather than overflowing or aborting.
+        let elements = shape
+            .dims()
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .filter(|&n| n <= MAX_WEIGHT_ELEMENTS);
+        if elements.is_none() {
+            candle_core::bail!(
+                "weight `{name}` of shape {shape:?} would hold more than {MAX_WEIGHT_ELEMENTS} values: \
+                 is the input size right?"
+            );
         }
         let values = self.draw(&shape, init);
         let var = Var::from_tensor(&Tensor::from_vec(values, shape, dev)?.to_dtype(dtype)?)?;
@@ -140,5 +156,18 @@ mod tests {
         let b = vb.get_with_hints(2, "b", Init::Const(9.0)).unwrap();
         assert_eq!(a.to_vec1::<f32>().unwrap(), b.to_vec1::<f32>().unwrap());
         assert!(vb.get_with_hints(3, "b", Init::Const(0.0)).is_err());
+    }
+
+    /// Issue 22, item 1: a weight for an input of 2^31 x 2^31 pixels is an
+    /// error, not a capacity-overflow panic.
+    #[test]
+    fn weights_too_large_to_hold_are_errors() {
+        let vm = VarMap::new();
+        let vb = seeded_vars(&vm, Pcg64::seed_from_u64(0), &Device::Cpu);
+        let err = vb
+            .get_with_hints((1usize << 31, 1usize << 31), "w", Init::Const(0.0))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("would hold more than"), "{err}");
     }
 }

@@ -64,9 +64,13 @@ pub(crate) fn render(
                 title,
                 id,
             }) => {
-                let dest_url =
+                let dest_url = if is_safe_link(&dest_url) {
                     copy_local(study_dir, site, &md_path, &dest_url, false, &mut copied)?
-                        .map_or(dest_url, CowStr::from);
+                        .map_or(dest_url, CowStr::from)
+                } else {
+                    tracing::warn!(file = %md_path.display(), url = %dest_url, "dropping an unsafe link");
+                    CowStr::from("#")
+                };
                 Event::Start(Tag::Link {
                     link_type,
                     dest_url,
@@ -74,6 +78,8 @@ pub(crate) fn render(
                     id,
                 })
             }
+            // Raw HTML (`<script>`, `onerror=`) is shown as text, never run.
+            Event::Html(html) | Event::InlineHtml(html) => Event::Text(html),
             other => other,
         };
         events.push(event);
@@ -82,6 +88,33 @@ pub(crate) fn render(
     pulldown_cmark::html::push_html(&mut article, events.into_iter());
     article.push_str("</article>");
     Ok(page(current, study, &article, &[]))
+}
+
+/// Whether a link may stand in the site: a relative URL, a fragment, or
+/// `http:`, `https:` or `mailto:` (not `javascript:`, `data:`, ...).
+fn is_safe_link(url: &str) -> bool {
+    // Browsers ignore control characters and spaces inside a scheme.
+    let cleaned: String = url
+        .chars()
+        .filter(|c| !c.is_control() && !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    match cleaned.find([':', '/', '?', '#']) {
+        Some(at) if cleaned[at..].starts_with(':') => {
+            matches!(&cleaned[..at], "http" | "https" | "mailto")
+        }
+        _ => true,
+    }
+}
+
+/// Whether `url` names a regular file inside `study_dir` once links are
+/// resolved (a link inside the folder may point out of it).
+fn inside_study(study_dir: &Path, url: &str) -> bool {
+    let file = study_dir.join(url);
+    match (fs::canonicalize(study_dir), fs::canonicalize(&file)) {
+        (Ok(root), Ok(real)) => real.starts_with(root) && real.is_file(),
+        _ => false,
+    }
 }
 
 /// Copies the study file `url` names into the site and returns its new URL.
@@ -104,6 +137,8 @@ fn copy_local(
         Some("must stay inside the study folder")
     } else if !study_dir.join(url).is_file() {
         Some("no such file in the study folder")
+    } else if !inside_study(study_dir, url) {
+        Some("must stay inside the study folder (it links out of it)")
     } else {
         None
     };
@@ -172,6 +207,45 @@ mod tests {
             let err = render(dir.path(), Page::Report, &[Page::Report], site.path()).unwrap_err();
             let text = err.to_string();
             assert!(text.contains("report.md") && text.contains(what), "{text}");
+        }
+    }
+
+    /// Issue 22, item 13: raw `<script>` and `onerror` HTML becomes text,
+    /// `javascript:` links are dropped, and a file linked out of the study
+    /// folder is neither shown nor copied.
+    #[test]
+    fn raw_html_unsafe_links_and_links_out_of_the_study_are_neutralised() {
+        let dir = study(
+            "<script>alert(1)</script>\n\nHi <img src=x onerror=alert(2)> \
+             [a](javascript:alert(3)) [b]( JaVa\tScRiPt:alert(4)) [c](data:text/html,x) \
+             [ok](https://example.invalid) [m](mailto:a@b.invalid)\n",
+        );
+        let site = tempfile::tempdir().unwrap();
+        let html = render(dir.path(), site.path()).unwrap();
+        assert!(
+            !html.contains("<script>alert") && html.contains("&lt;script&gt;"),
+            "{html}"
+        );
+        assert!(!html.contains("<img src=x"), "{html}");
+        assert!(
+            !html.to_ascii_lowercase().contains("javascript:alert"),
+            "{html}"
+        );
+        assert!(!html.contains("data:text"), "{html}");
+        assert!(html.contains(r#"href="https://example.invalid""#), "{html}");
+        assert!(html.contains(r#"href="mailto:a@b.invalid""#), "{html}");
+        #[cfg(unix)]
+        {
+            let outside = tempfile::tempdir().unwrap();
+            fs::write(outside.path().join("secret.png"), b"secret").unwrap();
+            std::os::unix::fs::symlink(outside.path().join("secret.png"), dir.path().join("s.png"))
+                .unwrap();
+            fs::write(dir.path().join(REPORT_MD), "![x](s.png)").unwrap();
+            let err = render(dir.path(), site.path()).unwrap_err().to_string();
+            assert!(err.contains("inside the study folder"), "{err}");
+            fs::write(dir.path().join(REPORT_MD), "[x](s.png)").unwrap();
+            render(dir.path(), site.path()).unwrap();
+            assert!(!site.path().join("report/s.png").exists());
         }
     }
 

@@ -1,7 +1,9 @@
 //! forger's one checkpoint format: a single safetensors file holding named
 //! groups of tensors (`model.*`, `optim.*`, or `g.*`, `d.*`, ... for a GAN)
 //! and a JSON document in the header metadata (step, history, config).
-//! Written atomically, so a crash leaves the previous checkpoint intact.
+//! Written atomically, so a crash leaves the previous checkpoint intact;
+//! the header carries a checksum of every tensor and of the metadata,
+//! verified when it is read.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -12,6 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::atomic::write_atomic;
+use crate::checksum::{add_checksums, verify_checksums};
 use crate::optim::Optimizer;
 use crate::{Result, TrainError};
 
@@ -69,7 +72,8 @@ impl CheckpointWriter {
             .into_iter()
             .map(|n| Ok((n.clone(), self.tensors[n].to_device(&Device::Cpu)?)))
             .collect::<candle_core::Result<_>>()?;
-        let info = HashMap::from([(META_KEY.to_string(), json)]);
+        let mut info = HashMap::from([(META_KEY.to_string(), json)]);
+        add_checksums(&cpu, &mut info);
         let bytes = safetensors::serialize(cpu, Some(info))
             .map_err(|e| TrainError::file(path, format!("cannot serialise checkpoint: {e}")))?;
         Ok(write_atomic(path, &bytes)?)
@@ -96,6 +100,7 @@ impl Checkpoint {
             .and_then(|m| m.get(META_KEY))
             .cloned()
             .ok_or_else(|| corrupt("no forger metadata".into()))?;
+        verify_checksums(path, &bytes)?;
         let tensors = candle_core::safetensors::load_buffer(&bytes, device)
             .map_err(|e| corrupt(e.to_string()))?;
         Ok(Self {
@@ -147,10 +152,13 @@ impl Checkpoint {
     /// Restores an optimizer saved with [`CheckpointWriter::optimizer`].
     pub fn restore_optimizer(&self, group: &str, optimizer: &mut Optimizer) -> Result<()> {
         let state = self.group(group);
-        let steps = state
+        let missing = || TrainError::file(&self.path, format!("no optimizer state `{group}`"));
+        let steps = *state
             .get("__steps")
-            .ok_or_else(|| TrainError::file(&self.path, format!("no optimizer state `{group}`")))?
-            .to_vec1::<f64>()?[0] as u64;
+            .ok_or_else(missing)?
+            .to_vec1::<f64>()?
+            .first()
+            .ok_or_else(missing)? as u64;
         optimizer
             .load_state(&state, steps)
             .map_err(|e| TrainError::file(&self.path, e.to_string()))
@@ -258,5 +266,56 @@ mod tests {
             .restore_vars("model", &other)
             .unwrap_err();
         assert!(err.to_string().contains("shape"), "{err}");
+    }
+
+    /// Issue 22, item 8: a flipped tensor byte (which resumed with a loss
+    /// of 7.5e9) and an edited step (10^12) are refused, naming what broke.
+    #[test]
+    fn corrupt_tensors_and_edited_metadata_fail_their_checksums() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ck.safetensors");
+        let vm = VarMap::new();
+        vm.get(
+            64,
+            "w",
+            candle_nn::Init::Const(0.25),
+            DType::F32,
+            &Device::Cpu,
+        )
+        .unwrap();
+        CheckpointWriter::new()
+            .vars("model", &vm)
+            .write(&path, &serde_json::json!({"step": 700}))
+            .unwrap();
+        let good = std::fs::read(&path).unwrap();
+        Checkpoint::read(&path, &Device::Cpu).unwrap();
+
+        let mut flipped = good.clone();
+        let at = flipped.len() - 10;
+        flipped[at] ^= 0x7F;
+        std::fs::write(&path, &flipped).unwrap();
+        let err = Checkpoint::read(&path, &Device::Cpu)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("ck.safetensors")
+                && err.contains("tensor `model.w` does not match its checksum"),
+            "{err}"
+        );
+
+        let (from, to) = (br#"\"step\":700"#, br#"\"step\":999"#);
+        let at = good.windows(from.len()).position(|w| w == from).unwrap();
+        let mut edited = good.clone();
+        edited[at..at + to.len()].copy_from_slice(to);
+        std::fs::write(&path, &edited).unwrap();
+        let err = Checkpoint::read(&path, &Device::Cpu)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("metadata `forger` does not match its checksum"),
+            "{err}"
+        );
     }
 }

@@ -264,7 +264,12 @@ pub fn fit<M: ModelConfig>(
         config: to_json(&run_config)?,
         identity: to_json(&identity)?,
         resume,
-    };
+    }
+    .with_data(&[
+        ("train", data.train),
+        ("eval", data.eval),
+        ("test", data.test),
+    ]);
     let selection = config
         .selection
         .or(config.early_stopping.map(|_| Selection::Loss))

@@ -14,7 +14,7 @@ use forger_data::{Batch, Loader};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::atomic::write_json;
+use crate::atomic::{remove_stale_temp_files, write_json};
 use crate::checkpoint::{Checkpoint, CheckpointWriter};
 use crate::history::{write_csv, Record};
 use crate::optim::named_vars;
@@ -141,6 +141,28 @@ pub struct RunRecord<'a> {
 }
 
 impl RunRecord<'_> {
+    /// Adds the size, image shape and content digest of each named data
+    /// set to the identity, so that `--resume` refuses other data (another
+    /// file, split, hold-out or image size) and names the set that differs.
+    pub fn with_data(mut self, sets: &[(&str, &forger_data::Dataset)]) -> Self {
+        let content: serde_json::Map<String, serde_json::Value> = sets
+            .iter()
+            .map(|(name, d)| {
+                let summary = format!(
+                    "{} images of {:?}, digest {:016x}",
+                    d.len(),
+                    d.image_shape(),
+                    d.digest()
+                );
+                (name.to_string(), summary.into())
+            })
+            .collect();
+        if let serde_json::Value::Object(identity) = &mut self.identity {
+            identity.insert("data_content".into(), content.into());
+        }
+        self
+    }
+
     /// A run in memory only: no files, no resume.
     pub fn in_memory() -> RunRecord<'static> {
         RunRecord {
@@ -420,13 +442,24 @@ fn start<S: TrainStep>(
     let Some(dir) = record.dir else {
         return Ok(start);
     };
+    for stale in remove_stale_temp_files(dir.root())? {
+        tracing::info!(
+            "removed {}, left by a write that was killed",
+            stale.display()
+        );
+    }
     if record.resume && dir.checkpoint().exists() {
         let ck = Checkpoint::read(&dir.checkpoint(), device)?;
         let mut state: State<S::Row> = ck.meta()?;
         if state.identity != record.identity {
+            let mut differ = Vec::new();
+            differences(&state.identity, &record.identity, "", &mut differ);
             return Err(TrainError::file(
                 &dir.checkpoint(),
-                "the run was started with other settings or data; start a new run directory instead of --resume",
+                format!(
+                    "the run was started with other settings or data ({} differ); start a new run directory instead of --resume",
+                    differ.join(", ")
+                ),
             ));
         }
         for (group, vars) in step.weights() {
@@ -456,6 +489,36 @@ fn start<S: TrainStep>(
     }
     write_json(&dir.config(), &record.config)?;
     Ok(start)
+}
+
+/// Pushes onto `out` the paths (`fit.optimizer.lr`, `data_content.train`)
+/// under `at` where `a` and `b` differ.
+fn differences(a: &serde_json::Value, b: &serde_json::Value, at: &str, out: &mut Vec<String>) {
+    use serde_json::Value::Object;
+    match (a, b) {
+        (Object(x), Object(y)) => {
+            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for k in keys {
+                let path = if at.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{at}.{k}")
+                };
+                match (x.get(k), y.get(k)) {
+                    (Some(u), Some(v)) => differences(u, v, &path, out),
+                    _ => out.push(path),
+                }
+            }
+        }
+        _ if a != b => out.push(if at.is_empty() {
+            "the whole config".into()
+        } else {
+            at.into()
+        }),
+        _ => {}
+    }
 }
 
 /// Adds `totals` into the running sums, by name.

@@ -8,7 +8,8 @@
 //! it or a run folder holds it ([`TrainedClassifier`]); `train_batches`
 //! the loader `fit` trains from. Around them: [`optim`] (Adam, AdamW, SGD,
 //! learning-rate schedules, gradient clipping, all state saveable),
-//! [`checkpoint`] (forger's one checkpoint format), [`history`] (one CSV
+//! [`checkpoint`] (forger's one checkpoint format; `checksum` verifies its
+//! tensors), [`history`] (one CSV
 //! writer for every kind of row), `evaluate` and [`metrics`] (accuracy,
 //! confusion matrix, ROC AUC with DeLong intervals, operating points,
 //! paired DeLong tests and the pigeonhole bootstrap for replicated
@@ -22,6 +23,7 @@
 
 pub mod audit;
 pub mod checkpoint;
+mod checksum;
 mod classifier_step;
 mod error;
 mod evaluate;

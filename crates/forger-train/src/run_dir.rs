@@ -2,6 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::de::DeserializeOwned;
+
+use crate::atomic::read_json;
+use crate::TrainError;
+
 /// Paths inside a run directory.
 #[derive(Debug, Clone)]
 pub struct RunDir {
@@ -54,6 +59,38 @@ impl RunDir {
     /// `curves.png`: accuracy and loss against step.
     pub fn curves(&self) -> PathBuf {
         self.root.join("curves.png")
+    }
+
+    /// Checks, before any work, that `--resume` has a checkpoint to
+    /// continue: an error naming the folder when it has none.
+    pub fn require_checkpoint(&self) -> crate::Result<()> {
+        if self.checkpoint().is_file() {
+            return Ok(());
+        }
+        Err(TrainError::Invalid(format!(
+            "--resume: {} holds no checkpoint.safetensors to continue (drop --resume to start a new run there)",
+            self.root.display()
+        )))
+    }
+
+    /// Reads `config.json` as the config of a run of `kind` (`forger
+    /// train`, `forger gan train`), whose settings are under `key`: a run of
+    /// another kind is an error saying so, not a missing field.
+    pub(crate) fn read_config<T: DeserializeOwned>(
+        &self,
+        key: &str,
+        kind: &str,
+    ) -> crate::Result<T> {
+        let path = self.config();
+        let value: serde_json::Value = read_json(&path)?;
+        if value.get(key).is_none() {
+            return Err(TrainError::file(
+                &path,
+                format!("not a run of `{kind}` (it has no `{key}` settings): pass a folder that `{kind}` wrote"),
+            ));
+        }
+        serde_json::from_value(value)
+            .map_err(|e| TrainError::file(&path, format!("unreadable run config: {e}")))
     }
 
     /// Any other file in the run directory.

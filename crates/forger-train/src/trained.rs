@@ -6,7 +6,8 @@ use candle_nn::VarMap;
 use forger_data::{rng, Dataset};
 use forger_models::{seeded_vars, ClassifierConfig, ImageClassifier, Mode, ModelConfig};
 
-use crate::atomic::{read_json, write_atomic};
+use crate::atomic::write_atomic;
+use crate::checksum::{add_checksums, verify_checksums};
 use crate::evaluate::{evaluate, Evaluation};
 use crate::optim::named_vars;
 use crate::{Result, RunConfig, RunDir, TrainError};
@@ -22,7 +23,7 @@ pub struct TrainedClassifier<M: ModelConfig = ClassifierConfig> {
 impl<M: ModelConfig> TrainedClassifier<M> {
     /// Rebuilds the model of `run` from its `config.json` and `model.safetensors`.
     pub fn load(run: &RunDir, device: &Device) -> Result<Self> {
-        let config: RunConfig<M> = read_json(&run.config())?;
+        let config: RunConfig<M> = run.read_config("fit", "forger train")?;
         let varmap = VarMap::new();
         let model =
             config
@@ -93,20 +94,26 @@ pub struct Prediction {
 }
 
 /// Writes the variables as a plain safetensors file (readable by any
-/// safetensors tool and by Candle's `VarBuilder`), atomically.
+/// safetensors tool and by Candle's `VarBuilder`), atomically, with a
+/// checksum of each tensor in its metadata.
 pub fn save_weights(path: &std::path::Path, varmap: &VarMap) -> Result<()> {
     let tensors: Vec<(String, Tensor)> = named_vars(varmap)
         .into_iter()
         .map(|(n, v)| Ok((n, v.as_tensor().to_device(&Device::Cpu)?)))
         .collect::<Result<_>>()?;
-    let bytes = safetensors::serialize(tensors, None)
+    let mut meta = std::collections::HashMap::new();
+    add_checksums(&tensors, &mut meta);
+    let bytes = safetensors::serialize(tensors, Some(meta))
         .map_err(|e| TrainError::file(path, format!("cannot serialise weights: {e}")))?;
     Ok(write_atomic(path, &bytes)?)
 }
 
-/// Loads weights written by [`save_weights`] into `varmap`.
+/// Loads weights written by [`save_weights`] into `varmap`, verifying
+/// their checksums.
 pub fn load_weights(path: &std::path::Path, varmap: &VarMap, device: &Device) -> Result<()> {
-    let tensors = candle_core::safetensors::load(path, device)
+    let bytes = std::fs::read(path).map_err(|e| TrainError::io(path, e))?;
+    verify_checksums(path, &bytes)?;
+    let tensors = candle_core::safetensors::load_buffer(&bytes, device)
         .map_err(|e| TrainError::file(path, format!("unreadable weights: {e}")))?;
     for (name, var) in named_vars(varmap) {
         let t = tensors

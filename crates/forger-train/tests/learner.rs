@@ -238,3 +238,47 @@ fn a_non_finite_value_stops_the_run_with_its_name() {
         "{text}"
     );
 }
+
+/// Issue 22, items 6, 7 and 9: `--resume` on other data (another hold-out
+/// gives other images) is refused naming the set; a folder with no
+/// checkpoint is refused by `require_checkpoint`; a temporary file left by
+/// a killed write is removed when the run opens its folder.
+#[test]
+fn resume_refuses_other_data_and_stale_temp_files_are_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunDir::new(dir.path().join("run"));
+    let err = run.require_checkpoint().unwrap_err().to_string();
+    assert!(
+        err.contains("--resume") && err.contains("holds no checkpoint"),
+        "{err}"
+    );
+    let images = |n: u8| {
+        Dataset::new(
+            (0..n).collect(),
+            vec![0; usize::from(n)],
+            [1, 1, 1],
+            Dataset::numbered_classes(2),
+        )
+        .unwrap()
+    };
+    let go = |data: &Dataset, resume: bool| {
+        learner(8).fit(
+            Pull::new(),
+            &loader(),
+            &mut [],
+            record(&run, resume).with_data(&[("train", data)]),
+            &Device::Cpu,
+        )
+    };
+    go(&images(40), false).unwrap();
+    run.require_checkpoint().unwrap();
+    let stale = run.file(".checkpoint.safetensors.4000000000.tmp");
+    std::fs::write(&stale, b"half a checkpoint").unwrap();
+    let err = go(&images(39), true).err().unwrap().to_string();
+    assert!(
+        err.contains("data_content.train differ") && err.contains("--resume"),
+        "{err}"
+    );
+    assert!(!stale.exists());
+    go(&images(40), true).unwrap();
+}

@@ -11,6 +11,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use super::Source;
+use crate::limits::{array_bytes, open_regular};
 use crate::npz::parse_npy_header;
 use crate::{DataError, Dataset, Result};
 
@@ -120,7 +121,7 @@ impl IdxSource {
 }
 
 fn open_idx(path: &Path, magic: u32, ndims: usize) -> Result<RawArray> {
-    let file = File::open(path).map_err(|e| DataError::io(path, e))?;
+    let file = open_regular(path)?;
     let len = file.metadata().map_err(|e| DataError::io(path, e))?.len();
     let mut head = vec![0u8; 4 + 4 * ndims];
     if len < head.len() as u64 {
@@ -144,7 +145,7 @@ fn open_idx(path: &Path, magic: u32, ndims: usize) -> Result<RawArray> {
         ));
     }
     let shape: Vec<usize> = (0..ndims).map(|d| word(4 + 4 * d) as usize).collect();
-    let need = head.len() as u64 + shape.iter().map(|&d| d as u64).product::<u64>();
+    let need = head.len() as u64 + array_bytes(path, &shape)?;
     if need != len {
         return Err(DataError::format(
             path,
@@ -252,7 +253,7 @@ impl NpzSource {
 }
 
 fn npz_member(path: &Path, name: &str) -> Result<RawArray> {
-    let file = File::open(path).map_err(|e| DataError::io(path, e))?;
+    let file = open_regular(path)?;
     let mut archive = zip::ZipArchive::new(&file)
         .map_err(|e| DataError::format(path, format!("not an NPZ (zip) archive: {e}")))?;
     let member = archive
@@ -276,10 +277,7 @@ fn npz_member(path: &Path, name: &str) -> Result<RawArray> {
     read_at(&file, path, &mut head, start)?;
     let (shape, header_len) = parse_npy_header(&head)
         .map_err(|what| DataError::format(path, format!("array `{name}`: {what}")))?;
-    let count = shape
-        .iter()
-        .try_fold(1u64, |a, &d| a.checked_mul(d as u64))
-        .unwrap_or(u64::MAX);
+    let count = array_bytes(path, &shape)?;
     if (header_len as u64).checked_add(count) != Some(size) {
         return Err(DataError::format(
             path,

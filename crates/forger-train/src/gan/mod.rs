@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 pub use hooks::Frechet;
 pub use step::GanStep;
 
-use crate::atomic::{read_json, write_atomic};
+use crate::atomic::write_atomic;
 use crate::checkpoint::Checkpoint;
 use crate::history::Record;
 use crate::learner::{Hook, Learner, RunRecord, Schedule};
@@ -162,7 +162,8 @@ pub fn train_gan(
         config: to_json(&run_config)?,
         identity: to_json(&identity)?,
         resume,
-    };
+    }
+    .with_data(&[("train", data)]);
     let mut step = GanStep::new(config, device)?;
     step.frechet_baseline = frechet.as_ref().map(|f| f.baseline());
     let mut grids = hooks::SampleGrids {
@@ -398,7 +399,7 @@ pub fn plot_losses(
 /// labels condition a projection discriminator), from the checkpoint of
 /// the GAN run `run`: high means "real" to it. For membership inference.
 pub fn discriminator_scores(run: &RunDir, data: &Dataset, device: &Device) -> Result<Vec<f64>> {
-    let config: GanRunConfig = read_json(&run.config())?;
+    let config: GanRunConfig = run.read_config("train", "forger gan train")?;
     if data.image_shape() != config.train.gan.image {
         return Err(TrainError::Invalid(format!(
             "the images are {:?} (channels, height, width) but the GAN of {} takes {:?}",
@@ -442,7 +443,7 @@ pub struct TrainedGan {
 impl TrainedGan {
     /// Loads the generator of `run` from its `config.json` and checkpoint.
     pub fn load(run: &RunDir, device: &Device) -> Result<Self> {
-        let config: GanRunConfig = read_json(&run.config())?;
+        let config: GanRunConfig = run.read_config("train", "forger gan train")?;
         if !run.checkpoint().exists() {
             return Err(TrainError::file(
                 &run.checkpoint(),
