@@ -221,7 +221,7 @@ mod tests {
              [ok](https://example.invalid) [m](mailto:a@b.invalid)\n",
         );
         let site = tempfile::tempdir().unwrap();
-        let html = render(dir.path(), site.path()).unwrap();
+        let html = render(dir.path(), Page::Report, &[Page::Report], site.path()).unwrap();
         assert!(
             !html.contains("<script>alert") && html.contains("&lt;script&gt;"),
             "{html}"
@@ -241,10 +241,12 @@ mod tests {
             std::os::unix::fs::symlink(outside.path().join("secret.png"), dir.path().join("s.png"))
                 .unwrap();
             fs::write(dir.path().join(REPORT_MD), "![x](s.png)").unwrap();
-            let err = render(dir.path(), site.path()).unwrap_err().to_string();
+            let err = render(dir.path(), Page::Report, &[Page::Report], site.path())
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("inside the study folder"), "{err}");
             fs::write(dir.path().join(REPORT_MD), "[x](s.png)").unwrap();
-            render(dir.path(), site.path()).unwrap();
+            render(dir.path(), Page::Report, &[Page::Report], site.path()).unwrap();
             assert!(!site.path().join("report/s.png").exists());
         }
     }
