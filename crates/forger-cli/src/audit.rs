@@ -13,7 +13,7 @@ use forger_train::gan::{discriminator_scores, TrainedGan};
 use forger_train::quality::{sample_subset, FeatureSpace};
 use forger_train::RunDir;
 
-use crate::gan::{gan_data, sample};
+use crate::gan_data::{gan_data, sample};
 
 #[derive(Args)]
 pub struct GanAuditArgs {

@@ -1,15 +1,17 @@
 //! The GAN subcommands: `gan train` and `gan sample`, and `teach`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use forger_data::image_folder::{ColorMode, ImageFolderConfig};
+use forger_data::image_folder::ImageFolderConfig;
 use forger_data::png::{encode_grid, write_image_folder};
-use forger_data::{atomic::write_atomic, load, Dataset, LoadConfig};
+use forger_data::{atomic::write_atomic, load, LoadConfig};
 use forger_models::GanConfig;
 use forger_teach::{build_site, SiteInputs, SiteOptions};
 use forger_train::gan::{train_gan, Frechet, GanTrainConfig, TrainedGan};
 use forger_train::RunDir;
+
+use crate::gan_data::{gan_data, sample};
 
 #[derive(Subcommand)]
 pub enum GanCommand {
@@ -56,23 +58,6 @@ pub struct GanTrainArgs {
     resume: bool,
     #[arg(long)]
     cuda: bool,
-}
-
-/// The splits of `path` as a GAN reads them: the train split of an IDX
-/// folder or NPZ, or every image of a class-per-folder tree (`training_set/`
-/// of a Kaggle layout) resized to `size`, with any test split the source
-/// defines (none is cut from the training images).
-pub fn gan_data(path: &Path, size: usize, rgb: bool) -> anyhow::Result<forger_data::Splits> {
-    let config = LoadConfig {
-        folder: ImageFolderConfig {
-            size: [size, size],
-            color: if rgb { ColorMode::Rgb } else { ColorMode::Grey },
-            ..Default::default()
-        },
-        test_split: 0.0,
-        ..Default::default()
-    };
-    Ok(load(path, &config)?.splits)
 }
 
 pub fn train(args: GanTrainArgs) -> anyhow::Result<()> {
@@ -146,28 +131,6 @@ pub struct GanSampleArgs {
     real: Option<PathBuf>,
     #[arg(long)]
     cuda: bool,
-}
-
-/// Generates `n` images from `gan`: all of `class`, or in equal shares.
-pub fn sample(
-    gan: &TrainedGan,
-    n: usize,
-    class: Option<&str>,
-    seed: u64,
-) -> anyhow::Result<Dataset> {
-    let classes = gan.classes();
-    let labels: Vec<u32> = match class {
-        Some(name) => {
-            let Some(k) = classes.iter().position(|c| c == name) else {
-                anyhow::bail!("no class `{name}`: the GAN knows {classes:?}");
-            };
-            vec![k as u32; n]
-        }
-        None => (0..n)
-            .map(|i| (i * classes.len() / n.max(1)) as u32)
-            .collect(),
-    };
-    Ok(gan.sample(&labels, seed)?)
 }
 
 pub fn sample_command(args: GanSampleArgs) -> anyhow::Result<()> {

@@ -10,6 +10,7 @@ mod audit;
 mod catdog;
 mod classify;
 mod gan;
+mod gan_data;
 mod ranges;
 mod summary;
 

@@ -33,6 +33,7 @@ mod assemble;
 pub mod job;
 pub mod plan;
 mod report;
+mod results;
 
 use std::path::Path;
 
@@ -44,9 +45,10 @@ use forger_train::atomic::{read_json, write_json};
 use forger_train::gan::GanTrainConfig;
 use forger_train::{FitConfig, Result, RunDir, TrainError};
 
-pub use assemble::{assemble, ArmSummary, BudgetImages, Comparison, GanQuality, StudyReport};
+pub use assemble::assemble;
 pub use job::{ClassifierRecord, ClassifierResult};
 pub use plan::{budget_indices, budget_tag, plan, synthetic_labels, Job, Shard};
+pub use results::{ArmSummary, BudgetImages, Comparison, GanQuality, StudyReport};
 
 /// The three training sets compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 
 use forger_data::Splits;
 
-use super::assemble::{ArmSummary, Comparison, StudyReport};
 use super::plan::budget_tag;
+use super::results::{ArmSummary, Comparison, StudyReport};
 use super::{Arm, StudyConfig};
 
 /// The significance level of the report's sentences (Holm-adjusted p-values).

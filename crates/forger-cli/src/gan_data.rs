@@ -1,0 +1,47 @@
+//! What the GAN commands read and generate: the splits of a data set as a
+//! GAN trains on them, and labelled samples of a trained generator.
+
+use std::path::Path;
+
+use forger_data::image_folder::{ColorMode, ImageFolderConfig};
+use forger_data::{load, Dataset, LoadConfig, Splits};
+use forger_train::gan::TrainedGan;
+
+/// The splits of `path` as a GAN reads them: the train split of an IDX
+/// folder or NPZ, or every image of a class-per-folder tree (`training_set/`
+/// of a Kaggle layout) resized to `size`, with any test split the source
+/// defines (none is cut from the training images).
+pub fn gan_data(path: &Path, size: usize, rgb: bool) -> anyhow::Result<Splits> {
+    let config = LoadConfig {
+        folder: ImageFolderConfig {
+            size: [size, size],
+            color: if rgb { ColorMode::Rgb } else { ColorMode::Grey },
+            ..Default::default()
+        },
+        test_split: 0.0,
+        ..Default::default()
+    };
+    Ok(load(path, &config)?.splits)
+}
+
+/// Generates `n` images from `gan`: all of `class`, or in equal shares.
+pub fn sample(
+    gan: &TrainedGan,
+    n: usize,
+    class: Option<&str>,
+    seed: u64,
+) -> anyhow::Result<Dataset> {
+    let classes = gan.classes();
+    let labels: Vec<u32> = match class {
+        Some(name) => {
+            let Some(k) = classes.iter().position(|c| c == name) else {
+                anyhow::bail!("no class `{name}`: the GAN knows {classes:?}");
+            };
+            vec![k as u32; n]
+        }
+        None => (0..n)
+            .map(|i| (i * classes.len() / n.max(1)) as u32)
+            .collect(),
+    };
+    Ok(gan.sample(&labels, seed)?)
+}
