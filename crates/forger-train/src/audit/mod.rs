@@ -224,10 +224,7 @@ fn percentile(values: &[f64], p: f64) -> f64 {
     }
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
-    let h = (sorted.len() - 1) as f64 * p / 100.0;
-    let (lo, frac) = (h.floor() as usize, h - h.floor());
-    let hi = (lo + 1).min(sorted.len() - 1);
-    sorted[lo] + frac * (sorted[hi] - sorted[lo])
+    crate::metrics::quantile(&sorted, p / 100.0)
 }
 
 pub use figures::write_figures;

@@ -142,7 +142,7 @@ fn pigeonhole(
 
 /// The `p` quantile of `sorted` (non-empty), interpolating linearly between
 /// order statistics (Hyndman & Fan's type 7, R's default).
-fn quantile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn quantile(sorted: &[f64], p: f64) -> f64 {
     let h = (sorted.len() - 1) as f64 * p;
     let below = h.floor() as usize;
     let above = (below + 1).min(sorted.len() - 1);

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Result, TrainError};
 
 mod bootstrap;
+pub(crate) use bootstrap::quantile;
 mod normal;
 mod operating_point;
 mod paired;
