@@ -23,9 +23,13 @@ pub struct CatsDogsArgs {
     /// by 20 (measured on the cats-vs-dogs subset; see the README).
     #[arg(long, default_value_t = 64)]
     epochs: u64,
-    /// One run per seed and arm.
-    #[arg(long, value_delimiter = ',', default_value = "0,1")]
-    seeds: Vec<u64>,
+    /// Seed of replicate 0 (replicate k uses seed + k, as in `gan-auc`).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Replicates: one run per replicate and arm.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    replicates: u64,
+    /// Images are resized to this side.
     #[arg(long, default_value_t = 64)]
     image_size: usize,
     /// Fraction of each class of the training images kept for validation.
@@ -35,6 +39,7 @@ pub struct CatsDogsArgs {
     /// study given the same one resumes.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Train on the first CUDA GPU (needs a build with the `cuda` feature).
     #[arg(long)]
     cuda: bool,
 }
@@ -59,7 +64,7 @@ pub fn run(args: CatsDogsArgs) -> anyhow::Result<()> {
             schedule: Schedule::Epochs(args.epochs),
             ..FitConfig::catdog_tutorial(model)
         },
-        seeds: args.seeds,
+        seeds: (args.seed..args.seed + args.replicates).collect(),
         command: crate::invocation(),
     };
     let out = args.out.unwrap_or_else(|| new_run_dir("cats-dogs"));

@@ -41,19 +41,23 @@ pub struct GanArgs {
     /// An IDX folder or MedMNIST `.npz` (default: the vendored PneumoniaMNIST).
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Train a plain DCGAN instead of the class-conditional one.
+    /// Train a plain DCGAN instead of the class-conditional one (class
+    /// embedding into G, projection D).
     #[arg(long)]
     unconditional: bool,
+    /// Steps, each one D and one G update.
     #[arg(long, default_value_t = 3000)]
     steps: u64,
     /// Write a sample grid and measure the Fréchet distance every N steps.
     #[arg(long, default_value_t = 500)]
     sample_every: u64,
+    /// Seed of everything random: weights, batches, noise.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Run directory (default: a new `runs/gan/NNN`).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Train on the first CUDA GPU (needs a build with the `cuda` feature).
     #[arg(long)]
     cuda: bool,
 }
@@ -109,6 +113,7 @@ pub struct BatchVsOnlineCommand {
     /// Data to use instead of the vendored PneumoniaMNIST.
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Seed of everything random: weights, batches, the subset.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Run directory (default: a new `runs/batch-vs-online/NNN`).
@@ -116,10 +121,15 @@ pub struct BatchVsOnlineCommand {
     out: Option<PathBuf>,
 }
 
+/// `cargo xtask experiment [FLAGS]` runs the main job (`gan-auc`) with
+/// those flags; `cargo xtask experiment NAME [FLAGS]` runs another.
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct ExperimentArgs {
     #[command(subcommand)]
     experiment: Option<Experiment>,
+    #[command(flatten)]
+    study: crate::study::StudyArgs,
 }
 
 #[derive(Args)]
@@ -133,18 +143,20 @@ pub struct ClassifierArgs {
     /// Override the number of optimizer steps.
     #[arg(long)]
     steps: Option<u64>,
+    /// Seed of everything random: weights, batches.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Run directory (default: a new `runs/<experiment>/NNN`).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Train on the first CUDA GPU (needs a build with the `cuda` feature).
     #[arg(long)]
     cuda: bool,
 }
 
 pub fn run(args: ExperimentArgs) -> anyhow::Result<()> {
     match args.experiment {
-        None => crate::study::run(crate::study::StudyArgs::defaults()),
+        None => crate::study::run(args.study),
         Some(Experiment::GanAuc(study)) => crate::study::run(study),
         Some(Experiment::GanAucReport(args)) => crate::study::report(args),
         Some(Experiment::Gan(args)) => gan(args),

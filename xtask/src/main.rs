@@ -13,10 +13,13 @@ mod study;
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "forger's experiments and benchmarks")]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "forger's experiments and benchmarks"
+)]
 struct Cli {
     #[command(subcommand)]
     task: Task,
@@ -40,13 +43,7 @@ enum Task {
 
 fn main() -> anyhow::Result<()> {
     forger_kernels::configure_cpu();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+    forger_train::init_logging();
     match Cli::parse().task {
         Task::Experiment(args) => experiment::run(args),
         Task::Bench(args) => bench::run(args),
@@ -83,4 +80,42 @@ fn new_run_dir(name: &str) -> PathBuf {
 fn invocation() -> String {
     let args: Vec<String> = std::env::args().skip(1).collect();
     format!("cargo xtask {}", args.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    fn undocumented(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
+        for arg in cmd.get_arguments() {
+            let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+            if !builtin && !arg.is_hide_set() && arg.get_help().is_none() {
+                out.push(format!("{path} --{}", arg.get_id()));
+            }
+        }
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+            if sub.get_about().is_none() && sub.get_name() != "help" {
+                out.push(format!("{path} {} (no about)", sub.get_name()));
+            }
+            undocumented(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn every_flag_of_every_task_has_help_text() {
+        let cmd = super::Cli::command();
+        cmd.clone().debug_assert();
+        let mut missing = Vec::new();
+        undocumented(&cmd, "cargo xtask", &mut missing);
+        assert!(missing.is_empty(), "flags without help: {missing:#?}");
+    }
+
+    #[test]
+    fn experiment_takes_the_main_jobs_flags_without_a_name() {
+        use clap::Parser;
+        let cli = super::Cli::try_parse_from(["cargo xtask", "experiment", "--preset", "full"]);
+        assert!(cli.is_ok(), "{:?}", cli.err().map(|e| e.to_string()));
+        let usage = super::Cli::command().render_usage().to_string();
+        assert!(usage.contains("cargo xtask"), "{usage}");
+    }
 }

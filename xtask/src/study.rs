@@ -28,6 +28,7 @@ pub enum Preset {
 
 #[derive(Args)]
 pub struct StudyArgs {
+    /// Model sizes and schedules.
     #[arg(long, value_enum, default_value = "quick")]
     preset: Preset,
     /// A MedMNIST 2D `.npz` of two classes (default: the vendored PneumoniaMNIST).
@@ -89,44 +90,6 @@ pub struct ReportArgs {
     cuda: bool,
 }
 
-impl StudyArgs {
-    /// The arguments of a plain `cargo xtask experiment gan-auc`.
-    pub fn defaults() -> Self {
-        #[derive(clap::Parser)]
-        struct Defaults {
-            #[command(flatten)]
-            study: StudyArgs,
-        }
-        <Defaults as clap::Parser>::parse_from(["gan-auc"]).study
-    }
-}
-
-/// Class names and a description of the data sets forger knows by file name.
-fn describe(path: &Path) -> (Option<[&'static str; 2]>, String) {
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default();
-    let medmnist = "MedMNIST v2 (Yang et al., Scientific Data 2023), CC BY 4.0";
-    match name {
-        "pneumoniamnist.npz" => (
-            Some(["normal", "pneumonia"]),
-            format!(
-                "PneumoniaMNIST: pediatric chest X-rays at 28x28 (Kermany et al., Cell 2018), from {medmnist}; \
-                 label 0 = normal, 1 = pneumonia. Vendored in forger's `datasets/`."
-            ),
-        ),
-        "breastmnist.npz" => (
-            Some(["malignant", "normal_or_benign"]),
-            format!(
-                "BreastMNIST: breast ultrasound at 28x28 (Al-Dhabyani et al., Data in Brief 2020), from {medmnist}; \
-                 label 0 = malignant, 1 = normal or benign. Vendored in forger's `datasets/`."
-            ),
-        ),
-        _ => (None, format!("`{}` (a MedMNIST-style .npz; see its source for the licence).", path.display())),
-    }
-}
-
 fn preset(preset: Preset, image: [usize; 3]) -> (GanTrainConfig, FitConfig) {
     let small = preset == Preset::Quick;
     let gan = GanConfig {
@@ -171,15 +134,11 @@ fn study_data(data: Option<&Path>) -> anyhow::Result<(PathBuf, Splits, String)> 
     let path = data
         .map(Path::to_path_buf)
         .unwrap_or_else(|| workspace_root().join("datasets/pneumoniamnist.npz"));
-    let (names, description) = describe(&path);
-    let mut splits: Splits = load(&path, &LoadConfig::default())?.splits;
-    if let Some(names) = names {
-        splits = Splits {
-            train: splits.train.with_class_names(&names)?,
-            val: splits.val.with_class_names(&names)?,
-            test: splits.test.with_class_names(&names)?,
-        };
-    }
+    let description = match forger_data::known::known_dataset(&path) {
+        Some(known) => known.description.to_string(),
+        None => format!("`{}` (see its source for the licence).", path.display()),
+    };
+    let splits: Splits = load(&path, &LoadConfig::default())?.splits;
     Ok((path, splits, description))
 }
 

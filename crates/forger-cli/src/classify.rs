@@ -9,32 +9,52 @@ use forger_data::image_folder::ImageFolderConfig;
 use forger_data::{layout, load, Layout, LoadConfig, Splits};
 use forger_models::{ClassifierConfig, MnistCnnConfig};
 use forger_train::plot::{captioned_grid, Tile};
-use forger_train::{fit, FitConfig, FitData, OptimizerConfig, RunDir, Schedule, TrainedClassifier};
+use forger_train::{fit, FitConfig, FitData, RunConfig, RunDir, Schedule, TrainedClassifier};
+use serde::{Deserialize, Serialize};
 
+use crate::run_args::{fill_from, named, RunArgs};
 use crate::summary::print_summary;
 
-/// Where the data comes from.
-#[derive(Args)]
+/// Where the data comes from (recorded in the run's `config.json` as `inputs`).
+#[derive(Args, Serialize, Deserialize)]
 pub struct DataArgs {
-    /// A folder of the four MNIST IDX files, or a MedMNIST `.npz` file.
+    /// A folder of the four MNIST IDX files, or a MedMNIST `.npz` file
+    /// (required unless `--config` records it).
     #[arg(long)]
-    data: PathBuf,
+    data: Option<PathBuf>,
     /// Use only the data's test split: train on all but its last N images
     /// and test on those N (for a folder that holds only the t10k files).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
     holdout: Option<u32>,
+    /// Names for the classes, in label order (default: the data's own, or
+    /// the known names of a known data set).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    class_names: Option<Vec<String>>,
 }
 
 impl DataArgs {
+    fn path(&self) -> anyhow::Result<&PathBuf> {
+        self.data
+            .as_ref()
+            .context("--data is required (or --config naming a run whose config.json records it)")
+    }
+
     fn load(&self) -> anyhow::Result<Splits> {
+        let path = self.path()?;
         let config = LoadConfig {
             holdout: self.holdout.map(|n| n as usize),
             ..Default::default()
         };
-        let splits = load(&self.data, &config)?.splits;
+        let splits = load(path, &config)?.splits;
+        let names = self.class_names.as_deref();
+        let splits = Splits {
+            train: named(splits.train, names)?,
+            val: named(splits.val, names)?,
+            test: named(splits.test, names)?,
+        };
         tracing::info!(
             "{}: {} training, {} validation, {} test images of {:?}, classes {:?}",
-            self.data.display(),
+            path.display(),
             splits.train.len(),
             splits.val.len(),
             splits.test.len(),
@@ -49,53 +69,56 @@ impl DataArgs {
 pub struct MnistCnnArgs {
     #[command(flatten)]
     data: DataArgs,
-    /// Optimizer steps (mini-batches).
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
-    steps: u64,
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=65_536))]
-    batch_size: u32,
-    /// Adam learning rate.
-    #[arg(long, default_value_t = 0.005, value_parser = crate::ranges::learning_rate)]
-    lr: f64,
-    /// Evaluate, log and checkpoint every this many steps.
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
-    eval_every: u64,
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// The run directory to write.
-    #[arg(long, default_value = "runs/mnist-cnn")]
-    out: PathBuf,
-    /// Continue the run in `--out` from its last checkpoint.
-    #[arg(long)]
-    resume: bool,
-    /// Train on the first CUDA GPU (needs the `cuda` feature).
-    #[arg(long)]
-    cuda: bool,
+    #[command(flatten)]
+    run: RunArgs,
+    /// Optimizer steps (mini-batches) (default 10,000).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    steps: Option<u64>,
+    /// Images per mini-batch (default 64).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    batch_size: Option<u32>,
+    /// Adam learning rate (default 0.005).
+    #[arg(long, value_parser = crate::ranges::learning_rate)]
+    lr: Option<f64>,
+    /// Evaluate, log and checkpoint every this many steps (default 100).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    eval_every: Option<u64>,
 }
 
 pub fn train(args: MnistCnnArgs) -> anyhow::Result<()> {
-    let run = RunDir::new(&args.out);
-    if args.resume {
-        run.require_checkpoint()?;
-    }
-    let splits = args.data.load()?;
-    let [c, h, w] = splits.train.image_shape();
-    let model = ClassifierConfig::MnistCnn(MnistCnnConfig {
-        input: [c, h, w],
-        classes: splits.train.classes().len(),
-        ..Default::default()
-    });
-    let config = FitConfig {
-        optimizer: OptimizerConfig::adam(args.lr),
-        schedule: Schedule::Steps(args.steps),
-        batch_size: args.batch_size as usize,
-        eval_every: Some(args.eval_every),
-        seed: args.seed,
-        ..FitConfig::mnist_tutorial(model)
+    let file: Option<RunConfig> = args.run.config_file("fit", "forger train")?;
+    let data_args = fill_from(args.data, file.as_ref().and_then(|f| f.inputs.as_ref()))?;
+    let run = args.run.run_dir("mnist-cnn")?;
+    let splits = data_args.load()?;
+    let mut config = match file {
+        Some(file) => file.fit,
+        None => FitConfig::mnist_tutorial(ClassifierConfig::MnistCnn(MnistCnnConfig {
+            input: splits.train.image_shape(),
+            classes: splits.train.classes().len(),
+            ..Default::default()
+        })),
     };
-    let device = forger_train::device(args.cuda)?;
-    let data = FitData::from_splits(&splits, args.data.data.display().to_string());
-    let report = fit(&config, &data, &run, &device, args.resume)?;
+    if let Some(lr) = args.lr {
+        config.optimizer = config.optimizer.with_lr(lr);
+    }
+    if let Some(steps) = args.steps {
+        config.schedule = Schedule::Steps(steps);
+    }
+    if let Some(n) = args.batch_size {
+        config.batch_size = n as usize;
+    }
+    if let Some(n) = args.eval_every {
+        config.eval_every = Some(n);
+    }
+    if let Some(seed) = args.run.seed {
+        config.seed = seed;
+    }
+    let device = forger_train::device(args.run.cuda)?;
+    let data = FitData {
+        inputs: Some(serde_json::to_value(&data_args)?),
+        ..FitData::from_splits(&splits, data_args.path()?.display().to_string())
+    };
+    let report = fit(&config, &data, &run, &device, args.run.resume)?;
     print_summary(&report.metrics, &run);
     Ok(())
 }

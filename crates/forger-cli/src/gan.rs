@@ -2,16 +2,19 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::{Args, Subcommand};
 use forger_data::image_folder::ImageFolderConfig;
 use forger_data::png::{encode_grid, write_image_folder};
 use forger_data::{atomic::write_atomic, load, LoadConfig};
 use forger_models::GanConfig;
 use forger_teach::{build_site, SiteInputs, SiteOptions};
-use forger_train::gan::{train_gan, Frechet, GanTrainConfig, TrainedGan};
+use forger_train::gan::{train_gan, DataRecord, Frechet, GanRunConfig, GanTrainConfig, TrainedGan};
 use forger_train::RunDir;
+use serde::{Deserialize, Serialize};
 
 use crate::gan_data::{gan_data, sample};
+use crate::run_args::{fill_from, named, Color, RunArgs};
 
 #[derive(Subcommand)]
 pub enum GanCommand {
@@ -24,72 +27,112 @@ pub enum GanCommand {
     Audit(crate::audit::GanAuditArgs),
 }
 
+/// The data flags of `gan train` (recorded in the run's `config.json` as `inputs`).
+#[derive(Args, Serialize, Deserialize)]
+pub struct GanDataArgs {
+    /// An IDX folder, a MedMNIST `.npz`, or a class-per-folder image tree
+    /// (required unless `--config` records it).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Image side for image folders: 28 or 64 (default 28).
+    #[arg(long, value_parser = crate::ranges::gan_side)]
+    image_size: Option<usize>,
+    /// Decode image folders to one grey channel or to RGB (default grey).
+    #[arg(long, value_enum)]
+    color: Option<Color>,
+    /// Names for the classes, in label order (default: the data's own, or
+    /// the known names of a known data set); grids, samples and sites use them.
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    class_names: Option<Vec<String>>,
+}
+
 #[derive(Args)]
 pub struct GanTrainArgs {
-    /// An IDX folder, a MedMNIST `.npz`, or a class-per-folder image tree.
+    #[command(flatten)]
+    data: GanDataArgs,
+    #[command(flatten)]
+    run: RunArgs,
+    /// Train a plain DCGAN instead of the class-conditional one (class
+    /// embedding into G, projection D).
     #[arg(long)]
-    data: PathBuf,
-    /// Condition G and D on the class (embedding into G, projection D).
-    #[arg(long)]
-    conditional: bool,
-    /// Image side for image folders: 28 or 64.
-    #[arg(long, default_value_t = 28, value_parser = crate::ranges::gan_side)]
-    image_size: usize,
-    /// Keep colour when reading an image folder (default: grey).
-    #[arg(long)]
-    rgb: bool,
-    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
-    steps: u64,
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=65_536))]
-    batch_size: u32,
-    /// D's target for real images (e.g. 0.9: one-sided label smoothing).
-    #[arg(long, default_value_t = 1.0, value_parser = crate::ranges::target)]
-    real_target: f64,
+    unconditional: bool,
+    /// Steps, each one D and one G update (default 5,000).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    steps: Option<u64>,
+    /// Real (and as many generated) images per step (default 64).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    batch_size: Option<u32>,
+    /// D's target for real images (e.g. 0.9: one-sided label smoothing) (default 1).
+    #[arg(long, value_parser = crate::ranges::target)]
+    real_target: Option<f64>,
     /// Measure the Fréchet distance at every sample grid.
     #[arg(long)]
     frechet: bool,
-    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
-    sample_every: u64,
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    #[arg(long, default_value = "runs/gan")]
-    out: PathBuf,
-    #[arg(long)]
-    resume: bool,
-    #[arg(long)]
-    cuda: bool,
+    /// Write a sample grid (and measure the Fréchet distance) every N steps (default 500).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    sample_every: Option<u64>,
 }
 
 pub fn train(args: GanTrainArgs) -> anyhow::Result<()> {
-    let run = RunDir::new(&args.out);
-    if args.resume {
-        run.require_checkpoint()?;
+    let file: Option<GanRunConfig> = args.run.config_file("train", "forger gan train")?;
+    let data_args = fill_from(args.data, file.as_ref().and_then(|f| f.inputs.as_ref()))?;
+    let run = args.run.run_dir("gan")?;
+    let path = data_args
+        .data
+        .as_ref()
+        .context("--data is required (or --config naming a run whose config.json records it)")?;
+    let data = gan_data(
+        path,
+        data_args.image_size.unwrap_or(28),
+        data_args.color == Some(Color::Rgb),
+    )?
+    .train;
+    let data = named(data, data_args.class_names.as_deref())?;
+    let mut config = match file {
+        Some(file) => file.train,
+        None => GanTrainConfig::new(
+            GanConfig {
+                image: data.image_shape(),
+                classes: (!args.unconditional).then_some(data.classes().len()),
+                ..Default::default()
+            },
+            5000,
+        ),
+    };
+    if args.unconditional {
+        config.gan.classes = None;
     }
-    let data = gan_data(&args.data, args.image_size, args.rgb)?.train;
-    let gan = GanConfig {
-        image: data.image_shape(),
-        classes: args.conditional.then_some(data.classes().len()),
-        ..Default::default()
-    };
-    let config = GanTrainConfig {
-        batch_size: args.batch_size as usize,
-        real_target: args.real_target,
-        sample_every: args.sample_every,
-        seed: args.seed,
-        ..GanTrainConfig::new(gan, args.steps)
-    };
-    let device = forger_train::device(args.cuda)?;
+    if let Some(steps) = args.steps {
+        config.steps = steps;
+    }
+    if let Some(n) = args.batch_size {
+        config.batch_size = n as usize;
+    }
+    if let Some(t) = args.real_target {
+        config.real_target = t;
+    }
+    if let Some(n) = args.sample_every {
+        config.sample_every = n;
+    }
+    if let Some(seed) = args.run.seed {
+        config.seed = seed;
+    }
+    let device = forger_train::device(args.run.cuda)?;
     let mut frechet = args
         .frechet
         .then(|| Frechet::train(&data, &run, config.sample_every, config.seed, &device))
         .transpose()?;
+    let source = DataRecord {
+        description: path.display().to_string(),
+        inputs: Some(serde_json::to_value(&data_args)?),
+    };
     let report = train_gan(
         &config,
         &data,
-        &args.data.display().to_string(),
+        source,
         &run,
         &device,
-        args.resume,
+        args.run.resume,
         frechet.as_mut(),
     )?;
     if let Some(last) = report.history.last() {
@@ -112,16 +155,18 @@ pub struct GanSampleArgs {
     #[arg(long)]
     run: PathBuf,
     /// Images in all (split evenly over the classes unless --class is given).
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    n: u32,
+    #[arg(long, short = 'n', default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    count: u32,
     /// Generate only this class.
     #[arg(long)]
     class: Option<String>,
+    /// Seed of the noise (and labels) the images are generated from.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// The image folder to write (`OUT/<class>/NNNNN.png`); its grid goes to `OUT.grid.png`.
-    #[arg(long)]
-    out: PathBuf,
+    /// The image folder to write (`OUT/<class>/NNNNN.png`; default a new
+    /// numbered `RUN/samples/NNN`); its grid goes to `OUT.grid.png`.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
     /// Leave out the images `forger gan audit` flags as near copies of the
     /// training images of `--real` (and say how many).
     #[arg(long, requires = "real")]
@@ -129,6 +174,7 @@ pub struct GanSampleArgs {
     /// The data the GAN trained on, for --exclude-near-copies.
     #[arg(long)]
     real: Option<PathBuf>,
+    /// Generate on the first CUDA GPU (needs a build with the `cuda` feature).
     #[arg(long)]
     cuda: bool,
 }
@@ -136,13 +182,19 @@ pub struct GanSampleArgs {
 pub fn sample_command(args: GanSampleArgs) -> anyhow::Result<()> {
     let device = forger_train::device(args.cuda)?;
     let gan = TrainedGan::load(&RunDir::new(&args.run), &device)?;
-    if args.out.exists() && std::fs::read_dir(&args.out)?.next().is_some() {
+    let out = match &args.out {
+        Some(out) => out.clone(),
+        None => RunDir::numbered(&args.run.join("samples"))
+            .root()
+            .to_path_buf(),
+    };
+    if out.exists() && std::fs::read_dir(&out)?.next().is_some() {
         anyhow::bail!(
-            "{} exists and is not empty: choose a new folder for the samples",
-            args.out.display()
+            "--out {} exists and is not empty: choose a new folder for the samples",
+            out.display()
         );
     }
-    let mut images = sample(&gan, args.n as usize, args.class.as_deref(), args.seed)?;
+    let mut images = sample(&gan, args.count as usize, args.class.as_deref(), args.seed)?;
     if let (true, Some(real)) = (args.exclude_near_copies, &args.real) {
         let splits = crate::audit::real_data(&gan, real)?;
         let scratch = tempfile::tempdir()?;
@@ -161,15 +213,15 @@ pub fn sample_command(args: GanSampleArgs) -> anyhow::Result<()> {
         );
         images = audit.without_flagged(&images)?;
     }
-    write_image_folder(&images, &args.out)?;
+    write_image_folder(&images, &out)?;
     let shown: Vec<&[u8]> = (0..images.len().min(64)).map(|i| images.image(i)).collect();
     let rows: Vec<Vec<&[u8]>> = shown.chunks(8).map(<[&[u8]]>::to_vec).collect();
-    let grid = PathBuf::from(format!("{}.grid.png", args.out.display()));
+    let grid = PathBuf::from(format!("{}.grid.png", out.display()));
     write_atomic(&grid, &encode_grid(&rows, images.image_shape(), 3)?)?;
     println!(
         "{} images in {}; grid {}",
         images.len(),
-        args.out.display(),
+        out.display(),
         grid.display()
     );
     Ok(())
@@ -206,8 +258,10 @@ pub struct TeachArgs {
     /// Also ask for each image's class.
     #[arg(long)]
     ask_class: bool,
+    /// Seed of the synthetic cases and of the reader test's order.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Generate on the first CUDA GPU (needs a build with the `cuda` feature).
     #[arg(long)]
     cuda: bool,
 }

@@ -12,12 +12,12 @@ mod classify;
 mod gan;
 mod gan_data;
 mod ranges;
+mod run_args;
 mod summary;
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
 #[command(
@@ -61,13 +61,7 @@ enum TrainCommand {
 
 fn main() -> anyhow::Result<()> {
     forger_kernels::configure_cpu();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+    forger_train::init_logging();
     match Cli::parse().command {
         Command::Train(TrainCommand::MnistCnn(args)) => classify::train(args),
         Command::Train(TrainCommand::CatdogCnn(args)) => catdog::train(args),
@@ -83,5 +77,36 @@ fn main() -> anyhow::Result<()> {
             print!("{}", args.run(PathBuf::from("data"), "forger download")?);
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every flag and argument of every subcommand, with the path of
+    /// subcommands that leads to it, where it has no help text.
+    fn undocumented(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
+        for arg in cmd.get_arguments() {
+            let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+            if !builtin && arg.get_help().is_none() {
+                out.push(format!("{path} --{}", arg.get_id()));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            if sub.get_about().is_none() && sub.get_name() != "help" {
+                out.push(format!("{path} {} (no about)", sub.get_name()));
+            }
+            undocumented(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn every_flag_of_every_command_has_help_text() {
+        let cmd = super::Cli::command();
+        cmd.clone().debug_assert();
+        let mut missing = Vec::new();
+        undocumented(&cmd, "forger", &mut missing);
+        assert!(missing.is_empty(), "flags without help: {missing:#?}");
     }
 }

@@ -11,7 +11,7 @@
 //! mini-batches of NCHW `f32` tensors (`batch`: [`BatchConfig`],
 //! [`PixelScale`], [`Batch`]), on the calling thread or prefetched by
 //! worker threads, optionally with Keras-style [`augment`]ation. Also
-//! [`rng`] (counter-based seeding), [`atomic`] file writes, [`png`] and
+//! [`known`] (the data sets forger names the classes of), [`rng`] (counter-based seeding), [`atomic`] file writes, [`png`] and
 //! [`preview`] grids, and the [`bench`](mod@bench) of the folder loader.
 //!
 //! ```no_run
@@ -38,6 +38,7 @@ mod decode;
 mod error;
 pub mod idx;
 pub mod image_folder;
+pub mod known;
 pub mod limits;
 mod loader;
 pub mod npz;

@@ -152,7 +152,27 @@ pub fn load(path: &Path, config: &LoadConfig) -> Result<Loaded> {
             ..splits
         };
     }
-    Ok(Loaded { splits, skipped })
+    Ok(Loaded {
+        splits: with_known_names(path, splits)?,
+        skipped,
+    })
+}
+
+/// `splits` with the class names of the known data set at `path`
+/// ([`crate::known`]), where the file only numbers its classes.
+fn with_known_names(path: &Path, splits: Splits) -> Result<Splits> {
+    let Some(known) = crate::known::known_dataset(path) else {
+        return Ok(splits);
+    };
+    let numbered = Dataset::numbered_classes(known.classes.len());
+    if splits.train.classes() != numbered.as_slice() {
+        return Ok(splits);
+    }
+    Ok(Splits {
+        train: splits.train.with_class_names(known.classes)?,
+        val: splits.val.with_class_names(known.classes)?,
+        test: splits.test.with_class_names(known.classes)?,
+    })
 }
 
 /// The first `len - holdout` images as train, the last `holdout` as test.

@@ -121,9 +121,15 @@ impl<M: ModelConfig> FitConfig<M> {
 pub struct RunConfig<M = ClassifierConfig> {
     pub fit: FitConfig<M>,
     /// Class names, indexed by label.
+    #[serde(default)]
     pub classes: Vec<String>,
     /// Where the training data came from, for the record.
+    #[serde(default)]
     pub data: String,
+    /// How the command that made the run read its data (its data flags, in
+    /// the command's own shape), so that `--config config.json` re-makes the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<serde_json::Value>,
 }
 
 /// The data of a run: training images, the set evaluated during training,
@@ -134,6 +140,8 @@ pub struct FitData<'a> {
     pub test: &'a Dataset,
     /// Where the data came from, recorded in `config.json`.
     pub source: String,
+    /// The command's data flags, recorded in `config.json` ([`RunConfig::inputs`]).
+    pub inputs: Option<serde_json::Value>,
     /// Image files left out as undecodable, recorded in `metrics.json`.
     pub skipped: Vec<std::path::PathBuf>,
 }
@@ -152,6 +160,7 @@ impl<'a> FitData<'a> {
             eval,
             test: &splits.test,
             source: source.into(),
+            inputs: None,
             skipped: Vec::new(),
         }
     }
@@ -234,6 +243,7 @@ pub fn fit<M: ModelConfig>(
         fit: config.clone(),
         classes: data.train.classes().to_vec(),
         data: data.source.clone(),
+        inputs: data.inputs.clone(),
     };
     let (model, varmap) = init_classifier(&config.model, config.seed, device)?;
     check_data(model.as_ref(), config, data)?;

@@ -18,6 +18,7 @@ use crate::atomic::{remove_stale_temp_files, write_json};
 use crate::checkpoint::{Checkpoint, CheckpointWriter};
 use crate::history::{write_csv, Record};
 use crate::optim::named_vars;
+use crate::provenance::Provenance;
 use crate::{Progress, Result, RunDir, TrainError};
 
 /// How long to train.
@@ -487,8 +488,43 @@ fn start<S: TrainStep>(
             dir.root().display()
         )));
     }
-    write_json(&dir.config(), &record.config)?;
+    let resumed = record.resume && start.state.step > 0;
+    write_json(
+        &dir.config(),
+        &with_provenance(&record.config, dir, resumed),
+    )?;
     Ok(start)
+}
+
+/// `config` with the run's [`Provenance`] added under `provenance`: this
+/// process's for a new run; for a resumed one, the first run's (from its
+/// `config.json`), this process's appended under `resumed`.
+fn with_provenance(config: &serde_json::Value, dir: &RunDir, resumed: bool) -> serde_json::Value {
+    let serde_json::Value::Object(fields) = config else {
+        return config.clone();
+    };
+    let now = serde_json::to_value(Provenance::current()).unwrap_or_default();
+    let earlier = resumed
+        .then(|| std::fs::read(dir.config()).ok())
+        .flatten()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+    let mut fields = fields.clone();
+    match earlier.as_ref().and_then(|e| e.get("provenance")) {
+        Some(first) => {
+            let mut resumes = earlier
+                .as_ref()
+                .and_then(|e| e.get("resumed"))
+                .and_then(|r| r.as_array().cloned())
+                .unwrap_or_default();
+            resumes.push(now);
+            fields.insert("provenance".into(), first.clone());
+            fields.insert("resumed".into(), resumes.into());
+        }
+        None => {
+            fields.insert("provenance".into(), now);
+        }
+    }
+    serde_json::Value::Object(fields)
 }
 
 /// Pushes onto `out` the paths (`fit.optimizer.lr`, `data_content.train`)

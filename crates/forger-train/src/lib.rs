@@ -15,7 +15,8 @@
 //! paired DeLong tests and the pigeonhole bootstrap for replicated
 //! classifiers), [`quality`] (Fréchet distance, KID, density/coverage,
 //! GAN-train/GAN-test), [`loss`], [`plot`], [`memory`] (peak
-//! RSS), `progress` (bars on a terminal, log lines elsewhere), `run_dir`
+//! RSS), `progress` (bars on a terminal, log lines elsewhere), [`provenance`]
+//! (what every run's `config.json` records of how it was made), `run_dir`
 //! and `error`.
 //!
 //! Every run writes the same directory layout ([`RunDir`]); all files are
@@ -37,6 +38,7 @@ pub mod metrics;
 pub mod optim;
 pub mod plot;
 mod progress;
+pub mod provenance;
 pub mod quality;
 mod run_dir;
 mod train_batches;
@@ -52,8 +54,9 @@ pub use forger_data::atomic;
 pub use learner::{EarlyStopping, Hook, Learner, Schedule, TrainStep};
 pub use loss::LossKind;
 pub use optim::{LrSchedule, Optimizer, OptimizerConfig, PlateauMode};
-pub use progress::Progress;
-pub use run_dir::RunDir;
+pub use progress::{init_logging, Progress};
+pub use provenance::Provenance;
+pub use run_dir::{read_run_config, RunDir};
 pub use train_batches::train_loader;
 pub use trained::{load_weights, save_weights, Prediction, TrainedClassifier};
 

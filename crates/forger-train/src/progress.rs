@@ -1,4 +1,5 @@
-//! Progress on long work: a bar on a terminal, plain log lines otherwise.
+//! Progress on long work: a bar on a terminal, plain log lines otherwise;
+//! and the binaries' one logging set-up, [`init_logging`].
 
 use std::io::IsTerminal;
 
@@ -32,10 +33,14 @@ impl Progress {
         }
     }
 
-    /// A status line: the bar's message on a terminal, a log line otherwise.
+    /// A status line, logged (above the bar on a terminal, where it stays
+    /// after the bar is gone) and shown as the bar's message.
     pub fn report(&self, line: &str) {
         match &self.bar {
-            Some(bar) => bar.set_message(line.to_string()),
+            Some(bar) => {
+                bar.suspend(|| tracing::info!("{line}"));
+                bar.set_message(line.to_string());
+            }
             None => tracing::info!("{line}"),
         }
     }
@@ -46,4 +51,20 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
+}
+
+/// Logs through `tracing` to stderr at `RUST_LOG`'s level (`info` by
+/// default), with colours only when stderr is a terminal: piped or
+/// redirected output gets plain lines. Both `forger` and `cargo xtask` call
+/// this first.
+pub fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
 }

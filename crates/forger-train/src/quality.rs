@@ -65,6 +65,7 @@ impl FeatureSpace {
             eval,
             test: eval,
             source: "the GAN's real training images".into(),
+            inputs: None,
             skipped: Vec::new(),
         };
         let report = fit(&config, &data, run, device, true)?;

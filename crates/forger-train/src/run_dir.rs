@@ -81,20 +81,47 @@ impl RunDir {
         key: &str,
         kind: &str,
     ) -> crate::Result<T> {
-        let path = self.config();
-        let value: serde_json::Value = read_json(&path)?;
-        if value.get(key).is_none() {
-            return Err(TrainError::file(
-                &path,
-                format!("not a run of `{kind}` (it has no `{key}` settings): pass a folder that `{kind}` wrote"),
-            ));
-        }
-        serde_json::from_value(value)
-            .map_err(|e| TrainError::file(&path, format!("unreadable run config: {e}")))
+        read_run_config(&self.config(), key, kind)
+    }
+
+    /// A new numbered run directory `base/NNN` (`001`, `002`, ...): the
+    /// first number not taken, so that no run overwrites another.
+    pub fn numbered(base: &Path) -> Self {
+        let root = (1..)
+            .map(|i| base.join(format!("{i:03}")))
+            .find(|p| !p.exists())
+            .unwrap_or_else(|| base.to_path_buf());
+        Self { root }
     }
 
     /// Any other file in the run directory.
     pub fn file(&self, name: &str) -> PathBuf {
         self.root.join(name)
     }
+}
+
+/// Reads a run configuration of a run of `kind` (`forger train`, `forger
+/// gan train`) whose settings are under `key`: a run folder's
+/// `config.json`, or a file in the same shape written by hand, as JSON or,
+/// when its name ends in `.toml`, TOML. A file of another kind of run is an
+/// error saying so, not a missing field; a bad field is named with its path.
+pub fn read_run_config<T: DeserializeOwned>(
+    path: &Path,
+    key: &str,
+    kind: &str,
+) -> crate::Result<T> {
+    let value: serde_json::Value = if path.extension().is_some_and(|e| e == "toml") {
+        let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
+        toml::from_str(&text).map_err(|e| TrainError::file(path, format!("not valid TOML: {e}")))?
+    } else {
+        read_json(path)?
+    };
+    if value.get(key).is_none() {
+        return Err(TrainError::file(
+            path,
+            format!("not a run of `{kind}` (it has no `{key}` settings): pass a folder or config that `{kind}` wrote"),
+        ));
+    }
+    serde_json::from_value(value)
+        .map_err(|e| TrainError::file(path, format!("unreadable run config: {e}")))
 }

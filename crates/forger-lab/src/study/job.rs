@@ -224,6 +224,7 @@ fn train_classifier(
             selection.len(),
             selection.digest()
         ),
+        inputs: None,
         skipped: Vec::new(),
     };
     let report = fit(&fit_config, &data, &dir.classifier_run(arm), device, true)?;

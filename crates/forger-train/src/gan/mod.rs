@@ -72,8 +72,36 @@ impl GanTrainConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GanRunConfig {
     pub train: GanTrainConfig,
+    #[serde(default)]
     pub classes: Vec<String>,
+    #[serde(default)]
     pub data: String,
+    /// The command's data flags, so that `--config config.json` re-makes the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<serde_json::Value>,
+}
+
+/// Where a GAN's images came from: a description, and the command's data
+/// flags when a command made the run (a plain `&str` converts).
+#[derive(Debug, Clone, Default)]
+pub struct DataRecord {
+    pub description: String,
+    pub inputs: Option<serde_json::Value>,
+}
+
+impl From<&str> for DataRecord {
+    fn from(description: &str) -> Self {
+        Self {
+            description: description.to_string(),
+            inputs: None,
+        }
+    }
+}
+
+impl From<&String> for DataRecord {
+    fn from(description: &String) -> Self {
+        description.as_str().into()
+    }
 }
 
 /// One row of a GAN's `history.csv`: means over the steps since the last row.
@@ -134,17 +162,19 @@ pub fn noise(
 pub fn train_gan(
     config: &GanTrainConfig,
     data: &Dataset,
-    source: &str,
+    source: impl Into<DataRecord>,
     run: &RunDir,
     device: &Device,
     resume: bool,
     frechet: Option<&mut Frechet>,
 ) -> Result<GanReport> {
     check(config, data)?;
+    let source = source.into();
     let run_config = GanRunConfig {
         train: config.clone(),
         classes: data.classes().to_vec(),
-        data: source.to_string(),
+        data: source.description,
+        inputs: source.inputs,
     };
     let identity = GanRunConfig {
         train: GanTrainConfig {

@@ -79,6 +79,14 @@ impl OptimizerConfig {
         }
     }
 
+    /// The same optimizer at base rate `lr`.
+    pub fn with_lr(mut self, new: f64) -> Self {
+        match &mut self {
+            Self::Adam { lr, .. } | Self::AdamW { lr, .. } | Self::Sgd { lr, .. } => *lr = new,
+        }
+        self
+    }
+
     /// An optimizer of this kind over `params`, at a constant rate and
     /// without clipping until [`Optimizer::with_schedule`] and
     /// [`Optimizer::with_clip_grad_norm`] say otherwise.
