@@ -5,11 +5,12 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use forger_data::image_folder::ImageFolderConfig;
-use forger_data::png::{encode_grid, write_image_folder};
-use forger_data::{atomic::write_atomic, load, LoadConfig};
+use forger_data::png::write_image_folder;
+use forger_data::{load, LoadConfig};
 use forger_models::GanConfig;
 use forger_teach::{build_site, SiteInputs, SiteOptions};
 use forger_train::gan::{train_gan, DataRecord, Frechet, GanRunConfig, GanTrainConfig, TrainedGan};
+use forger_train::plot::{captioned_grid, Tile};
 use forger_train::RunDir;
 use serde::{Deserialize, Serialize};
 
@@ -214,10 +215,23 @@ pub fn sample_command(args: GanSampleArgs) -> anyhow::Result<()> {
         images = audit.without_flagged(&images)?;
     }
     write_image_folder(&images, &out)?;
-    let shown: Vec<&[u8]> = (0..images.len().min(64)).map(|i| images.image(i)).collect();
-    let rows: Vec<Vec<&[u8]>> = shown.chunks(8).map(<[&[u8]]>::to_vec).collect();
+    // A row of up to 8 images per class, each captioned with its class.
+    let labels = images.labels();
+    let tiles: Vec<Tile> = (0..images.classes().len())
+        .flat_map(|class| {
+            (0..labels.len())
+                .filter(move |&i| labels[i] as usize == class)
+                .take(8)
+        })
+        .map(|i| Tile {
+            pixels: images.image(i).to_vec(),
+            caption: images.classes()[labels[i] as usize].clone(),
+            verdict: None,
+        })
+        .collect();
     let grid = PathBuf::from(format!("{}.grid.png", out.display()));
-    write_atomic(&grid, &encode_grid(&rows, images.image_shape(), 3)?)?;
+    let side = (images.image_shape()[2] as u32 * 3).max(128);
+    captioned_grid(&grid, &tiles, images.image_shape(), 8, side)?;
     println!(
         "{} images in {}; grid {}",
         images.len(),

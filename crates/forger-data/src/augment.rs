@@ -68,6 +68,42 @@ impl Default for AugmentConfig {
     }
 }
 
+impl std::fmt::Display for AugmentConfig {
+    /// The transforms that are on, e.g. "rotation 20°, shifts 0.1 and 0.1,
+    /// zoom 0.8-1.2, horizontal flip"; "none" when none is.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        if self.rotation_range != 0.0 {
+            parts.push(format!("rotation {}°", self.rotation_range));
+        }
+        if self.width_shift_range != 0.0 || self.height_shift_range != 0.0 {
+            parts.push(format!(
+                "shifts {} and {}",
+                self.width_shift_range, self.height_shift_range
+            ));
+        }
+        if self.zoom_range != [1.0, 1.0] {
+            parts.push(format!("zoom {}-{}", self.zoom_range[0], self.zoom_range[1]));
+        }
+        if self.shear_range != 0.0 {
+            parts.push(format!("shear {}", self.shear_range));
+        }
+        if let Some([lo, hi]) = self.brightness_range {
+            parts.push(format!("brightness {lo}-{hi}"));
+        }
+        if self.horizontal_flip {
+            parts.push("horizontal flip".into());
+        }
+        if self.vertical_flip {
+            parts.push("vertical flip".into());
+        }
+        if parts.is_empty() {
+            return f.write_str("none");
+        }
+        f.write_str(&parts.join(", "))
+    }
+}
+
 impl AugmentConfig {
     /// No augmentation: what validation and test images get.
     pub fn none() -> Self {

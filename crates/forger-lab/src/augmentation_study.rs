@@ -164,16 +164,20 @@ fn summary(
     );
     let _ = writeln!(
         s,
-        "Model {:?}; loss {:?}; optimizer {:?}; schedule {:?}, batch {}; kept weights: {}. \
-         The augmented arm uses {:?}; the plain arm only rescales.\n",
+        "Model: {}; loss: {}; optimizer: {}; {} at batch {}; kept weights: {}. \
+         The augmented arm uses {}; the plain arm only rescales.\n",
         f.model,
         f.loss,
         f.optimizer,
         f.schedule,
         f.batch_size,
-        f.selection
-            .map_or("the last".to_string(), |s| format!("best validation {s:?}")),
-        f.augment.as_ref()
+        f.selection.map_or("the last".to_string(), |s| format!(
+            "best validation {}",
+            format!("{s:?}").to_lowercase()
+        )),
+        f.augment
+            .as_ref()
+            .map_or("no augmentation".to_string(), ToString::to_string)
     );
     let _ = writeln!(s, "Command: `{}`\n", config.command);
     let _ = writeln!(s, "## Test set\n");
@@ -200,8 +204,11 @@ fn summary(
     }
     let _ = writeln!(
         s,
-        "\nMean test accuracy over {} seed(s) ({} test images; one image is {:.3}):\n",
-        config.seeds.len(),
+        "\nMean test accuracy over {} ({} test images; one image is {:.3}):\n",
+        match config.seeds.len() {
+            1 => "1 seed".to_string(),
+            n => format!("{n} seeds"),
+        },
         data.test.len(),
         1.0 / data.test.len().max(1) as f64
     );

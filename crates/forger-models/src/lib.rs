@@ -9,7 +9,8 @@
 //! and `catdog_cnn` (the tutorial CNNs), `architecture` (a serde choice
 //! between them), `classifier` (the [`ImageClassifier`] and [`ModelConfig`] traits, which a
 //! model of your own implements), `gan` (the
-//! DCGAN and conditional DCGAN) and `error`.
+//! DCGAN and conditional DCGAN), `describe` (how configurations read in
+//! reports: `Display`) and `error`.
 //!
 //! Every model here implements [`ImageClassifier`]; forger-train's
 //! `Learner` takes any of them, so adding a model touches no loop.
@@ -17,6 +18,7 @@
 mod architecture;
 mod catdog_cnn;
 mod classifier;
+mod describe;
 mod error;
 mod gan;
 mod init;

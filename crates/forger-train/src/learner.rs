@@ -31,6 +31,15 @@ pub enum Schedule {
     Epochs(u64),
 }
 
+impl std::fmt::Display for Schedule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Steps(n) => write!(f, "{n} steps"),
+            Self::Epochs(n) => write!(f, "{n} epochs"),
+        }
+    }
+}
+
 /// Stop when the selection metric has not improved by `min_delta` for
 /// `patience` evaluations.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

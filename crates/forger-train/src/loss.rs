@@ -15,6 +15,15 @@ pub enum LossKind {
     SigmoidBinaryCrossEntropy,
 }
 
+impl std::fmt::Display for LossKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::SoftmaxCrossEntropy => "softmax cross entropy",
+            Self::SigmoidBinaryCrossEntropy => "binary cross entropy on one sigmoid per class",
+        })
+    }
+}
+
 impl LossKind {
     /// Mean loss of `logits` `(N, K)` against class indices `labels` `(N,)`.
     pub fn loss(self, logits: &Tensor, labels: &Tensor) -> Result<Tensor> {

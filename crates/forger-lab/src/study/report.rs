@@ -369,18 +369,14 @@ fn settings(md: &mut String, config: &StudyConfig, splits: &Splits) {
     let c = &config.classifier;
     let _ = writeln!(
         md,
-        "- Classifier (every arm): {:?}, {} at batch {}, Adam lr {}, {}, evaluated every {} on the budget's \
+        "- Classifier (every arm): {}, {} at batch {}, {}, {}, evaluated every {} on the budget's \
          validation images, weights of the best validation AUC kept.",
         c.model,
-        match c.schedule {
-            forger_train::Schedule::Steps(n) => format!("{n} steps"),
-            forger_train::Schedule::Epochs(n) => format!("{n} epochs"),
-        },
+        c.schedule,
         c.batch_size,
-        c.optimizer.lr(),
+        c.optimizer,
         c.augment.as_ref().map_or("no augmentation".to_string(), |a| format!(
-            "training images augmented (rotation {}°, shifts {} and {}, zoom {:?}, horizontal flip {})",
-            a.rotation_range, a.width_shift_range, a.height_shift_range, a.zoom_range, a.horizontal_flip
+            "training images augmented ({a})"
         )),
         c.eval_every.map_or("epoch".to_string(), |n| format!("{n} steps")),
     );

@@ -50,6 +50,22 @@ pub enum OptimizerConfig {
     Sgd { lr: f64, momentum: f64 },
 }
 
+impl std::fmt::Display for OptimizerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Self::Adam { lr, beta1, beta2, .. } => write!(f, "Adam (lr {lr}, betas {beta1}, {beta2})"),
+            Self::AdamW {
+                lr,
+                beta1,
+                beta2,
+                weight_decay,
+                ..
+            } => write!(f, "AdamW (lr {lr}, betas {beta1}, {beta2}, weight decay {weight_decay})"),
+            Self::Sgd { lr, momentum } => write!(f, "SGD (lr {lr}, momentum {momentum})"),
+        }
+    }
+}
+
 impl OptimizerConfig {
     /// Adam with the usual betas (0.9, 0.999) and eps 1e-8.
     pub fn adam(lr: f64) -> Self {
