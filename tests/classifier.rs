@@ -87,7 +87,7 @@ fn pneumonia_cnn_learns_well_above_chance_and_writes_its_run() {
     let prediction = trained.predict_file(&png, &Device::Cpu).unwrap();
     let (class, p) = (prediction.class, prediction.probability);
     assert!(
-        ["0", "1"].contains(&class.as_str()) && (0.5..=1.0).contains(&p),
+        ["normal", "pneumonia"].contains(&class.as_str()) && (0.5..=1.0).contains(&p),
         "{class} {p}"
     );
     let err = trained
@@ -105,6 +105,7 @@ fn resume_continues_exactly_and_same_seed_reproduces() {
         eval: &splits.val,
         test: &splits.test,
         source: "pneumoniamnist (first 640)".into(),
+        inputs: None,
         skipped: Vec::new(),
     };
     let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
@@ -174,6 +175,7 @@ fn fashion_mnist_cnn_learns_ten_classes() {
         eval: &test,
         test: &test,
         source: dir.display().to_string(),
+        inputs: None,
         skipped: Vec::new(),
     };
     let config = FitConfig {

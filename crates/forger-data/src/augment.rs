@@ -83,7 +83,10 @@ impl std::fmt::Display for AugmentConfig {
             ));
         }
         if self.zoom_range != [1.0, 1.0] {
-            parts.push(format!("zoom {}-{}", self.zoom_range[0], self.zoom_range[1]));
+            parts.push(format!(
+                "zoom {}-{}",
+                self.zoom_range[0], self.zoom_range[1]
+            ));
         }
         if self.shear_range != 0.0 {
             parts.push(format!("shear {}", self.shear_range));

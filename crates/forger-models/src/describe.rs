@@ -65,6 +65,9 @@ mod tests {
              each with ReLU and 2x2 max-pool; linear 392 -> 2)"
         );
         let catdog = ClassifierConfig::CatDogCnn(CatDogCnnConfig::default()).to_string();
-        assert!(catdog.contains("3x64x64 input") && !catdog.contains('{'), "{catdog}");
+        assert!(
+            catdog.contains("3x64x64 input") && !catdog.contains('{'),
+            "{catdog}"
+        );
     }
 }

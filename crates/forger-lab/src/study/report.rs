@@ -367,7 +367,8 @@ fn settings(md: &mut String, config: &StudyConfig, splits: &Splits) {
         gan.optimizer.lr()
     );
     let c = &config.classifier;
-    let _ = writeln!(
+    let _ =
+        writeln!(
         md,
         "- Classifier (every arm): {}, {} at batch {}, {}, {}, evaluated every {} on the budget's \
          validation images, weights of the best validation AUC kept.",

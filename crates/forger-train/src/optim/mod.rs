@@ -53,14 +53,19 @@ pub enum OptimizerConfig {
 impl std::fmt::Display for OptimizerConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match *self {
-            Self::Adam { lr, beta1, beta2, .. } => write!(f, "Adam (lr {lr}, betas {beta1}, {beta2})"),
+            Self::Adam {
+                lr, beta1, beta2, ..
+            } => write!(f, "Adam (lr {lr}, betas {beta1}, {beta2})"),
             Self::AdamW {
                 lr,
                 beta1,
                 beta2,
                 weight_decay,
                 ..
-            } => write!(f, "AdamW (lr {lr}, betas {beta1}, {beta2}, weight decay {weight_decay})"),
+            } => write!(
+                f,
+                "AdamW (lr {lr}, betas {beta1}, {beta2}, weight decay {weight_decay})"
+            ),
             Self::Sgd { lr, momentum } => write!(f, "SGD (lr {lr}, momentum {momentum})"),
         }
     }
