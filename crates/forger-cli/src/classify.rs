@@ -2,8 +2,9 @@
 
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use forger_data::{load, LoadConfig, Splits};
+use forger_models::layers::InitScheme;
 use forger_models::{ClassifierConfig, MnistCnnConfig};
 use forger_train::{fit, FitConfig, FitData, OptimizerConfig, RunDir, Schedule};
 
@@ -58,6 +59,11 @@ pub struct MnistCnnArgs {
     eval_every: u64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// How the weights start: `torch` (PyTorch's default, uniform in
+    /// +-1/sqrt(fan_in)) or `tf1` (the TensorFlow 1 tutorial's truncated
+    /// normals: stddev 0.1 for the convolutions, 1.0 for the output layer).
+    #[arg(long, value_enum, default_value_t = Init::Torch)]
+    init: Init,
     /// The run directory to write.
     #[arg(long, default_value = "runs/mnist-cnn")]
     out: PathBuf,
@@ -67,6 +73,13 @@ pub struct MnistCnnArgs {
     /// Train on the first CUDA GPU (needs the `cuda` feature).
     #[arg(long)]
     cuda: bool,
+}
+
+/// `--init`: the MNIST CNN's initialisations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Init {
+    Torch,
+    Tf1,
 }
 
 pub fn train(args: MnistCnnArgs) -> anyhow::Result<()> {
@@ -79,6 +92,10 @@ pub fn train(args: MnistCnnArgs) -> anyhow::Result<()> {
     let model = ClassifierConfig::MnistCnn(MnistCnnConfig {
         input: [c, h, w],
         classes: splits.train.classes().len(),
+        init: match args.init {
+            Init::Torch => InitScheme::Torch,
+            Init::Tf1 => InitScheme::Tf1,
+        },
         ..Default::default()
     });
     let config = FitConfig {

@@ -5,7 +5,7 @@
 //! Modules: [`layers`] (convolutions with SAME padding, transposed
 //! convolutions, batch norm, max-pooling, dropout and fully connected
 //! layers, on forger's CPU kernels from `forger-kernels`), `init`
-//! (PyTorch or Keras initialisation from a seeded generator), `mnist_cnn`
+//! (PyTorch, Keras or TensorFlow-1 initialisation from a seeded generator), `mnist_cnn`
 //! and `catdog_cnn` (the tutorial CNNs), `architecture` (a serde choice
 //! between them), `classifier` (the [`ImageClassifier`] and [`ModelConfig`] traits, which a
 //! model of your own implements), `gan` (the
@@ -28,5 +28,5 @@ pub use catdog_cnn::{CatDogCnn, CatDogCnnConfig};
 pub use classifier::{ImageClassifier, Mode, ModelConfig};
 pub use error::{ModelError, Result};
 pub use gan::{Discriminator, GanConfig, Generator};
-pub use init::seeded_vars;
+pub use init::{seeded_vars, truncated_normal};
 pub use mnist_cnn::{MnistCnn, MnistCnnConfig};
