@@ -9,7 +9,9 @@
 //! and `catdog_cnn` (the tutorial CNNs), `architecture` (a serde choice
 //! between them), `classifier` (the [`ImageClassifier`] and [`ModelConfig`] traits, which a
 //! model of your own implements), `gan` (the
-//! DCGAN and conditional DCGAN) and `error`.
+//! DCGAN and conditional DCGAN), `summary` (a Keras-style
+//! [`ModelSummary`] of any classifier: layers, output shapes, parameter
+//! counts) and `error`.
 //!
 //! Every model here implements [`ImageClassifier`]; forger-train's
 //! `Learner` takes any of them, so adding a model touches no loop.
@@ -22,6 +24,7 @@ mod gan;
 mod init;
 pub mod layers;
 mod mnist_cnn;
+mod summary;
 
 pub use architecture::ClassifierConfig;
 pub use catdog_cnn::{CatDogCnn, CatDogCnnConfig};
@@ -30,3 +33,4 @@ pub use error::{ModelError, Result};
 pub use gan::{Discriminator, GanConfig, Generator};
 pub use init::{seeded_vars, truncated_normal};
 pub use mnist_cnn::{MnistCnn, MnistCnnConfig};
+pub use summary::{LayerSummary, ModelSummary, Trace};

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::layers::{conv2d_same_with, linear_hinted, linear_with, Conv2d, InitScheme, Linear};
 use crate::truncated_normal;
-use crate::{ImageClassifier, Mode, ModelError, Result};
+use crate::{ImageClassifier, Mode, ModelError, Result, Trace};
 
 /// The MNIST tutorial's CNN: two blocks of SAME convolution, ReLU and 2x2
 /// max-pooling, then one linear layer. The defaults are the tutorial's
@@ -82,16 +82,35 @@ pub struct MnistCnn {
     config: MnistCnnConfig,
 }
 
+impl MnistCnn {
+    /// The 392 (by default) pooled activations of the second convolution.
+    fn features_traced(&self, images: &Tensor, trace: &mut Trace) -> candle_core::Result<Tensor> {
+        let x = self.c1.forward_leaky_relu_max_pool(images, 0.0, 2)?;
+        let x = trace.record("c1", x);
+        let x = trace.record("c2", self.c2.forward_leaky_relu_max_pool(&x, 0.0, 2)?);
+        Ok(trace.record("flatten", x.flatten_from(1)?))
+    }
+
+    fn logits_traced(&self, images: &Tensor, trace: &mut Trace) -> candle_core::Result<Tensor> {
+        let features = self.features_traced(images, trace)?;
+        Ok(trace.record("fc", self.fc.forward(&features)?))
+    }
+}
+
 impl ImageClassifier for MnistCnn {
     fn logits(&self, images: &Tensor, _mode: Mode<'_>) -> candle_core::Result<Tensor> {
-        self.fc.forward(&self.features(images)?)
+        self.logits_traced(images, &mut Trace::off())
     }
 
     /// The 392 (by default) pooled activations of the second convolution.
     fn features(&self, images: &Tensor) -> candle_core::Result<Tensor> {
-        let x = self.c1.forward_leaky_relu_max_pool(images, 0.0, 2)?;
-        let x = self.c2.forward_leaky_relu_max_pool(&x, 0.0, 2)?;
-        x.flatten_from(1)
+        self.features_traced(images, &mut Trace::off())
+    }
+
+    fn layer_outputs(&self, images: &Tensor) -> candle_core::Result<Vec<(String, Vec<usize>)>> {
+        let mut trace = Trace::on();
+        self.logits_traced(images, &mut trace)?;
+        Ok(trace.into_shapes())
     }
 
     fn num_classes(&self) -> usize {
