@@ -247,7 +247,10 @@ mod tests {
         );
         assert_eq!((summary.total(), summary.non_trainable()), (4518, 0));
         let text = summary.to_string();
-        assert!(text.contains("c2       (None, 8, 7, 7)       520"), "{text}");
+        assert!(
+            text.contains("c2       (None, 8, 7, 7)       520"),
+            "{text}"
+        );
         assert!(text.contains("Total params: 4,518"), "{text}");
     }
 

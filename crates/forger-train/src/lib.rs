@@ -15,8 +15,8 @@
 //! paired DeLong tests and the pigeonhole bootstrap for replicated
 //! classifiers), [`quality`] (Fréchet distance, KID, density/coverage,
 //! GAN-train/GAN-test), [`loss`], [`plot`], [`memory`] (peak
-//! RSS), `progress` (bars on a terminal, log lines elsewhere), `run_dir`
-//! and `error`.
+//! RSS), `progress` (bars on a terminal, log lines elsewhere), [`scores`]
+//! (per-image scores as CSV, ROC curves per class), `run_dir` and `error`.
 //!
 //! Every run writes the same directory layout ([`RunDir`]); all files are
 //! written atomically.
@@ -39,6 +39,7 @@ pub mod plot;
 mod progress;
 pub mod quality;
 mod run_dir;
+pub mod scores;
 mod train_batches;
 mod trained;
 
@@ -55,7 +56,7 @@ pub use optim::{LrSchedule, Optimizer, OptimizerConfig, PlateauMode};
 pub use progress::Progress;
 pub use run_dir::RunDir;
 pub use train_batches::train_loader;
-pub use trained::{load_weights, save_weights, Prediction, TrainedClassifier};
+pub use trained::{load_weights, run_summary, save_weights, Prediction, TrainedClassifier};
 
 /// The device to train on: the first CUDA GPU when `cuda` is set (an error
 /// if forger was built without the `cuda` feature or none is present),
