@@ -11,7 +11,7 @@ use forger_data::limits::DEFAULT_MAX_IMAGE_PIXELS;
 use forger_data::preview::{write_augment_preview, PreviewConfig};
 use forger_data::{load, LoadConfig, Splits};
 use forger_models::{CatDogCnnConfig, ClassifierConfig};
-use forger_train::{fit, EarlyStopping, FitConfig, FitData, RunConfig, Schedule};
+use forger_train::{fit, EarlyStopping, FitConfig, FitData, RunConfig, RunKind, Schedule};
 use serde::{Deserialize, Serialize};
 
 use crate::run_args::{fill_from, named, Color, RunArgs};
@@ -129,7 +129,7 @@ pub struct CatDogCnnArgs {
 }
 
 pub fn train(args: CatDogCnnArgs) -> anyhow::Result<()> {
-    let file: Option<RunConfig> = args.run.config_file("fit", "forger train")?;
+    let file: Option<RunConfig> = args.run.config_file(RunKind::Classifier)?;
     let data_args = fill_from(args.data, file.as_ref().and_then(|f| f.inputs.as_ref()))?;
     let run = args.run.run_dir("catdog-cnn")?;
     let seed = args

@@ -12,6 +12,7 @@ use forger_teach::{build_site, SiteInputs, SiteOptions};
 use forger_train::gan::{train_gan, DataRecord, Frechet, GanRunConfig, GanTrainConfig, TrainedGan};
 use forger_train::plot::{captioned_grid, Tile};
 use forger_train::RunDir;
+use forger_train::RunKind;
 use serde::{Deserialize, Serialize};
 
 use crate::gan_data::{gan_data, sample};
@@ -75,7 +76,7 @@ pub struct GanTrainArgs {
 }
 
 pub fn train(args: GanTrainArgs) -> anyhow::Result<()> {
-    let file: Option<GanRunConfig> = args.run.config_file("train", "forger gan train")?;
+    let file: Option<GanRunConfig> = args.run.config_file(RunKind::Gan)?;
     let data_args = fill_from(args.data, file.as_ref().and_then(|f| f.inputs.as_ref()))?;
     let run = args.run.run_dir("gan")?;
     let path = data_args

@@ -1,16 +1,21 @@
 //! `forger`: train, evaluate and use image classifiers and GANs, and
 //! download data sets, from the command line. Each subcommand parses its
 //! arguments and calls one library function; the capabilities live in the
-//! `forger-*` crates. `classify` holds the MNIST-style subcommands, `catdog`
-//! the cats-vs-dogs tutorial's, `gan` the GAN and teaching-site ones, and
+//! `forger-*` crates. `classify` holds `train mnist-cnn`; `eval` and
+//! `predict` the commands that use a trained classifier; `model_summary`
+//! `forger summary` (layers and parameters); `catdog` the cats-vs-dogs
+//! tutorial's commands, `gan` the GAN and teaching-site ones, and
 //! `summary` what both classifier trainings print at the end; `ranges`
 //! checks the numeric flags.
 
 mod audit;
 mod catdog;
 mod classify;
+mod eval;
 mod gan;
 mod gan_data;
+mod model_summary;
+mod predict;
 mod ranges;
 mod run_args;
 mod summary;
@@ -36,9 +41,11 @@ enum Command {
     #[command(subcommand)]
     Train(TrainCommand),
     /// Evaluate a trained classifier on a data set.
-    Eval(classify::EvalArgs),
+    Eval(eval::EvalArgs),
     /// Classify image files with a trained classifier.
-    Predict(classify::PredictArgs),
+    Predict(predict::PredictArgs),
+    /// Print a classifier's layers, output shapes and parameter counts.
+    Summary(model_summary::SummaryArgs),
     /// Write a grid of augmented training images, to see what the model sees.
     AugmentPreview(catdog::AugmentPreviewArgs),
     /// Train GANs and generate synthetic image sets.
@@ -65,8 +72,9 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Train(TrainCommand::MnistCnn(args)) => classify::train(args),
         Command::Train(TrainCommand::CatdogCnn(args)) => catdog::train(args),
-        Command::Eval(args) => classify::eval(args),
-        Command::Predict(args) => classify::predict(args),
+        Command::Eval(args) => eval::eval(args),
+        Command::Predict(args) => predict::predict(args),
+        Command::Summary(args) => model_summary::run(args),
         Command::AugmentPreview(args) => catdog::augment_preview(args),
         Command::Gan(gan::GanCommand::Train(args)) => gan::train(args),
         Command::Gan(gan::GanCommand::Sample(args)) => gan::sample_command(args),

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 use forger_data::image_folder::ColorMode;
 use forger_data::Dataset;
-use forger_train::RunDir;
+use forger_train::{RunDir, RunKind};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -49,17 +49,12 @@ impl RunArgs {
         Ok(run)
     }
 
-    /// The run configuration of `--config`, read as a run of `kind` whose
-    /// settings are under `key`.
-    pub fn config_file<T: DeserializeOwned>(
-        &self,
-        key: &str,
-        kind: &str,
-    ) -> anyhow::Result<Option<T>> {
+    /// The run configuration of `--config`, read as a run of `kind`.
+    pub fn config_file<T: DeserializeOwned>(&self, kind: RunKind) -> anyhow::Result<Option<T>> {
         Ok(self
             .config
             .as_deref()
-            .map(|path| forger_train::read_run_config(path, key, kind))
+            .map(|path| forger_train::read_run_config(path, kind))
             .transpose()?)
     }
 }

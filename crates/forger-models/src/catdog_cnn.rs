@@ -3,7 +3,7 @@ use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
 use crate::layers::{conv2d_same_with, dropout, linear_with, Conv2d, InitScheme, Linear};
-use crate::{ImageClassifier, Mode, ModelError, Result};
+use crate::{ImageClassifier, Mode, ModelError, Result, Trace};
 use forger_kernels::relu;
 
 /// The cats-vs-dogs tutorial's CNN: three blocks of 3x3 SAME convolution,
@@ -68,9 +68,9 @@ impl CatDogCnnConfig {
         let init = self.init;
         Ok(CatDogCnn {
             convs: [
-                conv2d_same_with(self.input[0], f1, KERNEL, init, vb.pp("c1"))?,
-                conv2d_same_with(f1, f2, KERNEL, init, vb.pp("c2"))?,
-                conv2d_same_with(f2, f3, KERNEL, init, vb.pp("c3"))?,
+                conv2d_same_with(self.input[0], f1, KERNEL, init, vb.pp(CONVS[0]))?,
+                conv2d_same_with(f1, f2, KERNEL, init, vb.pp(CONVS[1]))?,
+                conv2d_same_with(f2, f3, KERNEL, init, vb.pp(CONVS[2]))?,
             ],
             fc1: linear_with(self.features(), d1, init, vb.pp("fc1"))?,
             fc2: linear_with(d1, d2, init, vb.pp("fc2"))?,
@@ -90,29 +90,55 @@ pub struct CatDogCnn {
     config: CatDogCnnConfig,
 }
 
+/// The names of the convolutions' weights, and of their stages.
+const CONVS: [&str; 3] = ["c1", "c2", "c3"];
+
 impl CatDogCnn {
     /// The blocks and the hidden dense layers: the input of the output layer.
-    fn hidden(&self, images: &Tensor, mut mode: Mode<'_>) -> candle_core::Result<Tensor> {
+    fn hidden(
+        &self,
+        images: &Tensor,
+        mut mode: Mode<'_>,
+        trace: &mut Trace,
+    ) -> candle_core::Result<Tensor> {
         let mut x = images.clone();
-        for conv in &self.convs {
+        for (conv, name) in self.convs.iter().zip(CONVS) {
             x = conv.forward_leaky_relu_max_pool(&x, 0.0, 2)?;
             if let Mode::Train(rng) = &mut mode {
                 x = dropout(&x, self.config.dropout, rng)?;
             }
+            x = trace.record(name, x);
         }
-        let x = relu(&self.fc1.forward(&x.flatten_from(1)?)?)?;
-        relu(&self.fc2.forward(&x)?)
+        let x = trace.record("flatten", x.flatten_from(1)?);
+        let x = trace.record("fc1", relu(&self.fc1.forward(&x)?)?);
+        Ok(trace.record("fc2", relu(&self.fc2.forward(&x)?)?))
+    }
+
+    fn logits_traced(
+        &self,
+        images: &Tensor,
+        mode: Mode<'_>,
+        trace: &mut Trace,
+    ) -> candle_core::Result<Tensor> {
+        let hidden = self.hidden(images, mode, trace)?;
+        Ok(trace.record("out", self.out.forward(&hidden)?))
     }
 }
 
 impl ImageClassifier for CatDogCnn {
     fn logits(&self, images: &Tensor, mode: Mode<'_>) -> candle_core::Result<Tensor> {
-        self.out.forward(&self.hidden(images, mode)?)
+        self.logits_traced(images, mode, &mut Trace::off())
     }
 
     /// The 256 (by default) activations of the second dense layer.
     fn features(&self, images: &Tensor) -> candle_core::Result<Tensor> {
-        self.hidden(images, Mode::Eval)
+        self.hidden(images, Mode::Eval, &mut Trace::off())
+    }
+
+    fn layer_outputs(&self, images: &Tensor) -> candle_core::Result<Vec<(String, Vec<usize>)>> {
+        let mut trace = Trace::on();
+        self.logits_traced(images, Mode::Eval, &mut trace)?;
+        Ok(trace.into_shapes())
     }
 
     fn num_classes(&self) -> usize {

@@ -26,6 +26,15 @@ pub trait ImageClassifier {
     fn features(&self, _images: &Tensor) -> candle_core::Result<Tensor> {
         candle_core::bail!("this classifier exposes no features (ImageClassifier::features)")
     }
+    /// Each top-level layer's name (the prefix of its weights' names) and
+    /// output shape for a batch of `images`, in forward order, for
+    /// [`crate::ModelSummary`]. The default runs [`Self::logits`] and reports
+    /// only its output, as `logits`; forger's models report every stage
+    /// through a [`crate::Trace`].
+    fn layer_outputs(&self, images: &Tensor) -> candle_core::Result<Vec<(String, Vec<usize>)>> {
+        let logits = self.logits(images, Mode::Eval)?;
+        Ok(vec![("logits".to_string(), logits.dims().to_vec())])
+    }
     /// Number of classes (columns of the logits).
     fn num_classes(&self) -> usize;
     /// `[channels, height, width]` of the images the model takes.

@@ -21,6 +21,21 @@ pub fn seeded_vars(varmap: &VarMap, rng: Pcg64, device: &Device) -> VarBuilder<'
     VarBuilder::from_backend(Box::new(backend), DType::F32, device.clone())
 }
 
+/// A normal of mean 0 and `stdev`, truncated at two stddevs: values
+/// further out are redrawn, as TensorFlow's `tf.truncated_normal` does.
+/// Candle's [`Init`] has no such variant, so it travels as a `Randn` hint
+/// with a negative `stdev`, which [`seeded_vars`] reads this way (Candle's
+/// own initialisers refuse a negative stdev rather than draw from it).
+pub fn truncated_normal(stdev: f64) -> Init {
+    Init::Randn {
+        mean: 0.0,
+        stdev: -stdev.abs(),
+    }
+}
+
+/// How many stddevs [`truncated_normal`] keeps.
+const TRUNCATION: f64 = 2.0;
+
 /// The most values one weight may hold (1 GiB of `f32`).
 const MAX_WEIGHT_ELEMENTS: usize = 1 << 28;
 
@@ -43,6 +58,18 @@ impl SeededInit {
         };
         match init {
             Init::Const(v) => vec![v as f32; n],
+            Init::Randn { mean, stdev } if stdev < 0.0 => {
+                let d = Normal::new(mean, -stdev).expect("finite std");
+                let bound = TRUNCATION * -stdev;
+                (0..n)
+                    .map(|_| loop {
+                        let x: f64 = d.sample(&mut *rng);
+                        if (x - mean).abs() <= bound {
+                            break x as f32;
+                        }
+                    })
+                    .collect()
+            }
             Init::Randn { mean, stdev } => normal(&mut rng, mean, stdev),
             Init::Uniform { lo, up } => uniform(&mut rng, lo, up),
             Init::Kaiming {
@@ -156,6 +183,24 @@ mod tests {
         let b = vb.get_with_hints(2, "b", Init::Const(9.0)).unwrap();
         assert_eq!(a.to_vec1::<f32>().unwrap(), b.to_vec1::<f32>().unwrap());
         assert!(vb.get_with_hints(3, "b", Init::Const(0.0)).is_err());
+    }
+
+    #[test]
+    fn truncated_normals_stay_within_two_stddevs() {
+        let vm = VarMap::new();
+        let vb = seeded_vars(&vm, Pcg64::seed_from_u64(3), &Device::Cpu);
+        let draw = |name: &str| -> Vec<f32> {
+            vb.get_with_hints(20_000, name, truncated_normal(0.1))
+                .unwrap()
+                .to_vec1()
+                .unwrap()
+        };
+        let w = draw("w");
+        assert!(w.iter().all(|x| x.abs() <= 0.2), "a draw beyond 2 stddevs");
+        // A normal truncated at 2 sigma has stddev 0.88 sigma, not sigma.
+        let var = w.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>() / w.len() as f64;
+        assert!((var.sqrt() - 0.088).abs() < 0.003, "stddev {}", var.sqrt());
+        assert_ne!(w, draw("v"));
     }
 
     /// Issue 22, item 1: a weight for an input of 2^31 x 2^31 pixels is an

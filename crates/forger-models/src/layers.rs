@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use forger_kernels::{self as kernels, Padding};
 
+use crate::init::truncated_normal;
+
 /// PyTorch's default initialisation for a layer with `fan_in` inputs:
 /// uniform in `+-1/sqrt(fan_in)` for weights and biases alike. Used so that
 /// forger's tutorials start where the PyTorch and Keras ones do.
@@ -29,6 +31,10 @@ pub enum InitScheme {
     /// Keras' default: Glorot-uniform weights (`+-sqrt(6 / (fan_in +
     /// fan_out))`), zero biases.
     Keras,
+    /// The TensorFlow 1 MNIST tutorial's: weights and biases from a normal
+    /// of stddev 0.1 truncated at two stddevs (`tf.truncated_normal`). The
+    /// MNIST CNN's output layer uses stddev 1.0, as the tutorial's code does.
+    Tf1,
 }
 
 impl InitScheme {
@@ -45,6 +51,7 @@ impl InitScheme {
                 };
                 (weight, Init::Const(0.0))
             }
+            Self::Tf1 => (truncated_normal(0.1), truncated_normal(0.1)),
         }
     }
 }
@@ -98,7 +105,16 @@ pub fn linear_with(
     init: InitScheme,
     vb: VarBuilder,
 ) -> Result<Linear> {
-    let (w_init, b_init) = init.weight_and_bias(in_dim, out_dim);
+    linear_hinted(in_dim, out_dim, init.weight_and_bias(in_dim, out_dim), vb)
+}
+
+/// A fully connected layer whose weight and bias start as the two hints say.
+pub fn linear_hinted(
+    in_dim: usize,
+    out_dim: usize,
+    (w_init, b_init): (Init, Init),
+    vb: VarBuilder,
+) -> Result<Linear> {
     let weight = vb.get_with_hints((out_dim, in_dim), "weight", w_init)?;
     let bias = vb.get_with_hints(out_dim, "bias", b_init)?;
     Ok(Linear::new(weight, Some(bias)))

@@ -5,12 +5,14 @@
 //! Modules: [`layers`] (convolutions with SAME padding, transposed
 //! convolutions, batch norm, max-pooling, dropout and fully connected
 //! layers, on forger's CPU kernels from `forger-kernels`), `init`
-//! (PyTorch or Keras initialisation from a seeded generator), `mnist_cnn`
+//! (PyTorch, Keras or TensorFlow-1 initialisation from a seeded generator), `mnist_cnn`
 //! and `catdog_cnn` (the tutorial CNNs), `architecture` (a serde choice
 //! between them), `classifier` (the [`ImageClassifier`] and [`ModelConfig`] traits, which a
 //! model of your own implements), `gan` (the
 //! DCGAN and conditional DCGAN), `describe` (how configurations read in
-//! reports: `Display`) and `error`.
+//! reports: `Display`), `summary` (a Keras-style
+//! [`ModelSummary`] of any classifier: layers, output shapes, parameter
+//! counts) and `error`.
 //!
 //! Every model here implements [`ImageClassifier`]; forger-train's
 //! `Learner` takes any of them, so adding a model touches no loop.
@@ -24,11 +26,13 @@ mod gan;
 mod init;
 pub mod layers;
 mod mnist_cnn;
+mod summary;
 
 pub use architecture::ClassifierConfig;
 pub use catdog_cnn::{CatDogCnn, CatDogCnnConfig};
 pub use classifier::{ImageClassifier, Mode, ModelConfig};
 pub use error::{ModelError, Result};
 pub use gan::{Discriminator, GanConfig, Generator};
-pub use init::seeded_vars;
+pub use init::{seeded_vars, truncated_normal};
 pub use mnist_cnn::{MnistCnn, MnistCnnConfig};
+pub use summary::{LayerSummary, ModelSummary, Trace};

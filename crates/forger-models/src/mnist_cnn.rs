@@ -2,8 +2,9 @@ use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
-use crate::layers::{conv2d_same, linear, Conv2d, Linear};
-use crate::{ImageClassifier, Mode, ModelError, Result};
+use crate::layers::{conv2d_same_with, linear_hinted, linear_with, Conv2d, InitScheme, Linear};
+use crate::truncated_normal;
+use crate::{ImageClassifier, Mode, ModelError, Result, Trace};
 
 /// The MNIST tutorial's CNN: two blocks of SAME convolution, ReLU and 2x2
 /// max-pooling, then one linear layer. The defaults are the tutorial's
@@ -19,6 +20,11 @@ pub struct MnistCnnConfig {
     pub kernel: usize,
     /// Number of classes.
     pub classes: usize,
+    /// How the weights start: PyTorch's default (`torch`, the default) or
+    /// the TensorFlow 1 tutorial's truncated normals (`tf1`: stddev 0.1
+    /// for the convolutions, 1.0 for the output layer). `keras` gives
+    /// Glorot-uniform weights and zero biases.
+    pub init: InitScheme,
 }
 
 impl Default for MnistCnnConfig {
@@ -28,6 +34,7 @@ impl Default for MnistCnnConfig {
             channels: [4, 8],
             kernel: 4,
             classes: 10,
+            init: InitScheme::Torch,
         }
     }
 }
@@ -46,10 +53,21 @@ impl MnistCnnConfig {
                 self.input, self.kernel, self.classes
             )));
         }
+        let (features, classes, init) = (self.features(), self.classes, self.init);
+        let [ch1, ch2] = self.channels;
+        let c1 = conv2d_same_with(self.input[0], ch1, self.kernel, init, vb.pp("c1"))?;
+        let c2 = conv2d_same_with(ch1, ch2, self.kernel, init, vb.pp("c2"))?;
+        let fc = match init {
+            InitScheme::Tf1 => {
+                let hints = (truncated_normal(1.0), truncated_normal(1.0));
+                linear_hinted(features, classes, hints, vb.pp("fc"))?
+            }
+            _ => linear_with(features, classes, init, vb.pp("fc"))?,
+        };
         Ok(MnistCnn {
-            c1: conv2d_same(self.input[0], self.channels[0], self.kernel, vb.pp("c1"))?,
-            c2: conv2d_same(self.channels[0], self.channels[1], self.kernel, vb.pp("c2"))?,
-            fc: linear(self.features(), self.classes, vb.pp("fc"))?,
+            c1,
+            c2,
+            fc,
             config: self.clone(),
         })
     }
@@ -64,16 +82,35 @@ pub struct MnistCnn {
     config: MnistCnnConfig,
 }
 
+impl MnistCnn {
+    /// The 392 (by default) pooled activations of the second convolution.
+    fn features_traced(&self, images: &Tensor, trace: &mut Trace) -> candle_core::Result<Tensor> {
+        let x = self.c1.forward_leaky_relu_max_pool(images, 0.0, 2)?;
+        let x = trace.record("c1", x);
+        let x = trace.record("c2", self.c2.forward_leaky_relu_max_pool(&x, 0.0, 2)?);
+        Ok(trace.record("flatten", x.flatten_from(1)?))
+    }
+
+    fn logits_traced(&self, images: &Tensor, trace: &mut Trace) -> candle_core::Result<Tensor> {
+        let features = self.features_traced(images, trace)?;
+        Ok(trace.record("fc", self.fc.forward(&features)?))
+    }
+}
+
 impl ImageClassifier for MnistCnn {
     fn logits(&self, images: &Tensor, _mode: Mode<'_>) -> candle_core::Result<Tensor> {
-        self.fc.forward(&self.features(images)?)
+        self.logits_traced(images, &mut Trace::off())
     }
 
     /// The 392 (by default) pooled activations of the second convolution.
     fn features(&self, images: &Tensor) -> candle_core::Result<Tensor> {
-        let x = self.c1.forward_leaky_relu_max_pool(images, 0.0, 2)?;
-        let x = self.c2.forward_leaky_relu_max_pool(&x, 0.0, 2)?;
-        x.flatten_from(1)
+        self.features_traced(images, &mut Trace::off())
+    }
+
+    fn layer_outputs(&self, images: &Tensor) -> candle_core::Result<Vec<(String, Vec<usize>)>> {
+        let mut trace = Trace::on();
+        self.logits_traced(images, &mut trace)?;
+        Ok(trace.into_shapes())
     }
 
     fn num_classes(&self) -> usize {
@@ -113,6 +150,18 @@ mod tests {
             ..Default::default()
         };
         let model = cfg.init(vb.pp("a")).unwrap();
+        let tf1 = MnistCnnConfig {
+            init: InitScheme::Tf1,
+            ..Default::default()
+        };
+        tf1.init(vb.pp("t")).unwrap();
+        let max_abs = |name: &str| {
+            let v = vm.data().lock().unwrap()[name].flatten_all().unwrap();
+            v.abs().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap()
+        };
+        // Truncated at 2 stddevs: 0.2 for the convolutions, 2.0 for the output.
+        assert!(max_abs("t.c1.weight") <= 0.2 && max_abs("t.c2.bias") <= 0.2);
+        assert!(max_abs("t.fc.weight") > 1.0 && max_abs("t.fc.weight") <= 2.0);
         let x = Tensor::zeros((2, 3, 30, 30), DType::F32, &Device::Cpu).unwrap();
         assert_eq!(model.logits(&x, Mode::Eval).unwrap().dims(), &[2, 2]);
         let bad = MnistCnnConfig {

@@ -24,6 +24,9 @@ pub struct Evaluation {
     pub positive_scores: Vec<f64>,
     #[serde(skip)]
     pub labels: Vec<u32>,
+    /// Each image's class probabilities, in the data's order.
+    #[serde(skip)]
+    pub probabilities: Vec<Vec<f32>>,
 }
 
 /// Probabilities `(N, K)` for every image of `data`, in order.
@@ -79,6 +82,7 @@ pub fn evaluate(
         auc,
         positive_scores,
         labels,
+        probabilities: probs,
     })
 }
 

@@ -7,7 +7,7 @@
 use candle_core::Device;
 use forger_data::augment::AugmentConfig;
 use forger_data::Dataset;
-use forger_models::{ClassifierConfig, ImageClassifier, ModelConfig};
+use forger_models::{ClassifierConfig, ImageClassifier, ModelConfig, ModelSummary};
 use serde::{Deserialize, Serialize};
 
 use crate::atomic::write_json;
@@ -247,6 +247,7 @@ pub fn fit<M: ModelConfig>(
     };
     let (model, varmap) = init_classifier(&config.model, config.seed, device)?;
     check_data(model.as_ref(), config, data)?;
+    tracing::info!("model\n{}", ModelSummary::new(model.as_ref(), &varmap)?);
     let mut optimizer = config.optimizer.build(named_vars(&varmap))?;
     if let Some(schedule) = config.lr_schedule {
         optimizer = optimizer.with_schedule(schedule)?;
@@ -333,7 +334,7 @@ pub fn fit<M: ModelConfig>(
         last,
     };
     write_json(&run.metrics(), &metrics)?;
-    plot_curves(&run.curves(), &trained.history)?;
+    plot_curves(&run.curves(), &trained.history, &config.schedule)?;
     Ok(FitReport {
         metrics,
         test,
@@ -390,14 +391,20 @@ fn check_data<M>(model: &dyn ImageClassifier, config: &FitConfig<M>, data: &FitD
     Ok(())
 }
 
-/// The two-panel training-curve plot: accuracy and loss against step.
-pub fn plot_curves(path: &std::path::Path, history: &[HistoryRow]) -> Result<()> {
+/// The two-panel training-curve plot: accuracy and loss against epoch for
+/// a run of [`Schedule::Epochs`], against step for one of [`Schedule::Steps`].
+pub fn plot_curves(
+    path: &std::path::Path,
+    history: &[HistoryRow],
+    schedule: &Schedule,
+) -> Result<()> {
+    let (x_label, x) = curve_axis(schedule);
     let series = |name: &str, f: fn(&HistoryRow) -> f64| {
-        Series::new(name, history.iter().map(|r| (r.step as f64, f(r))))
+        Series::new(name, history.iter().map(|r| (x(r), f(r))))
     };
     let mut accuracy = Panel::new(
         "Accuracy",
-        "step",
+        x_label,
         "accuracy",
         vec![
             series("train", |r| r.accuracy),
@@ -407,7 +414,7 @@ pub fn plot_curves(path: &std::path::Path, history: &[HistoryRow]) -> Result<()>
     accuracy.y_range = Some((0.0, 1.0));
     let loss = Panel::new(
         "Loss",
-        "step",
+        x_label,
         "loss",
         vec![
             series("train", |r| r.loss),
@@ -415,4 +422,35 @@ pub fn plot_curves(path: &std::path::Path, history: &[HistoryRow]) -> Result<()>
         ],
     );
     plot::draw(path, &[accuracy, loss])
+}
+
+/// The x axis of the training curves: its label and each row's value.
+fn curve_axis(schedule: &Schedule) -> (&'static str, fn(&HistoryRow) -> f64) {
+    match schedule {
+        Schedule::Epochs(_) => ("epoch", |r| r.epoch),
+        Schedule::Steps(_) => ("step", |r| r.step as f64),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn curves_run_over_epochs_for_epoch_runs_and_steps_for_step_runs() {
+        let row = HistoryRow {
+            step: 250,
+            epoch: 2.5,
+            loss: 0.0,
+            accuracy: 0.0,
+            val_loss: 0.0,
+            val_accuracy: 0.0,
+            val_auc: None,
+            seconds: 0.0,
+        };
+        let (label, x) = curve_axis(&Schedule::Epochs(4));
+        assert_eq!((label, x(&row)), ("epoch", 2.5));
+        let (label, x) = curve_axis(&Schedule::Steps(1000));
+        assert_eq!((label, x(&row)), ("step", 250.0));
+    }
 }

@@ -16,8 +16,8 @@
 //! classifiers), [`quality`] (Fréchet distance, KID, density/coverage,
 //! GAN-train/GAN-test), [`loss`], [`plot`], [`memory`] (peak
 //! RSS), `progress` (bars on a terminal, log lines elsewhere), [`provenance`]
-//! (what every run's `config.json` records of how it was made), `run_dir`
-//! and `error`.
+//! (what every run's `config.json` records of how it was made), [`scores`]
+//! (per-image scores as CSV, ROC curves per class), `run_dir` and `error`.
 //!
 //! Every run writes the same directory layout ([`RunDir`]); all files are
 //! written atomically.
@@ -41,6 +41,7 @@ mod progress;
 pub mod provenance;
 pub mod quality;
 mod run_dir;
+pub mod scores;
 mod train_batches;
 mod trained;
 
@@ -56,9 +57,9 @@ pub use loss::LossKind;
 pub use optim::{LrSchedule, Optimizer, OptimizerConfig, PlateauMode};
 pub use progress::{init_logging, Progress};
 pub use provenance::Provenance;
-pub use run_dir::{read_run_config, RunDir};
+pub use run_dir::{read_run_config, RunDir, RunKind};
 pub use train_batches::train_loader;
-pub use trained::{load_weights, save_weights, Prediction, TrainedClassifier};
+pub use trained::{load_weights, run_summary, save_weights, Prediction, TrainedClassifier};
 
 /// The device to train on: the first CUDA GPU when `cuda` is set (an error
 /// if forger was built without the `cuda` feature or none is present),

@@ -73,15 +73,11 @@ impl RunDir {
         )))
     }
 
-    /// Reads `config.json` as the config of a run of `kind` (`forger
-    /// train`, `forger gan train`), whose settings are under `key`: a run of
-    /// another kind is an error saying so, not a missing field.
-    pub(crate) fn read_config<T: DeserializeOwned>(
-        &self,
-        key: &str,
-        kind: &str,
-    ) -> crate::Result<T> {
-        read_run_config(&self.config(), key, kind)
+    /// Reads `config.json` as the config of a run of `kind`: a run of the
+    /// other kind is an error naming the file, what it holds and the
+    /// command to use instead, not a missing field.
+    pub(crate) fn read_config<T: DeserializeOwned>(&self, kind: RunKind) -> crate::Result<T> {
+        read_run_config(&self.config(), kind)
     }
 
     /// A new numbered run directory `base/NNN` (`001`, `002`, ...): the
@@ -100,28 +96,116 @@ impl RunDir {
     }
 }
 
-/// Reads a run configuration of a run of `kind` (`forger train`, `forger
-/// gan train`) whose settings are under `key`: a run folder's
-/// `config.json`, or a file in the same shape written by hand, as JSON or,
-/// when its name ends in `.toml`, TOML. A file of another kind of run is an
-/// error saying so, not a missing field; a bad field is named with its path.
-pub fn read_run_config<T: DeserializeOwned>(
-    path: &Path,
-    key: &str,
-    kind: &str,
-) -> crate::Result<T> {
+/// Reads the run configuration at `path` as one of a run of `kind` (see
+/// [`RunDir::read_config`]): a run folder's `config.json`, or a file in the
+/// same shape written by hand, as JSON or, when its name ends in `.toml`,
+/// TOML.
+pub fn read_run_config<T: DeserializeOwned>(path: &Path, kind: RunKind) -> crate::Result<T> {
     let value: serde_json::Value = if path.extension().is_some_and(|e| e == "toml") {
         let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
         toml::from_str(&text).map_err(|e| TrainError::file(path, format!("not valid TOML: {e}")))?
     } else {
         read_json(path)?
     };
-    if value.get(key).is_none() {
-        return Err(TrainError::file(
-            path,
-            format!("not a run of `{kind}` (it has no `{key}` settings): pass a folder or config that `{kind}` wrote"),
-        ));
+    if value.get(kind.key()).is_none() {
+        let found = [RunKind::Classifier, RunKind::Gan]
+            .into_iter()
+            .find(|k| value.get(k.key()).is_some());
+        let message = match found {
+            Some(other) => format!(
+                "this is a {} run (its config has `{}` settings, as `{}` writes), not a {} run; use {}",
+                other.name(),
+                other.key(),
+                other.command(),
+                kind.name(),
+                other.tools()
+            ),
+            None => format!(
+                "not a run of `{}` (it has no `{}` settings): pass a folder or config that `{}` wrote",
+                kind.command(),
+                kind.key(),
+                kind.command()
+            ),
+        };
+        return Err(TrainError::file(path, message));
     }
     serde_json::from_value(value)
         .map_err(|e| TrainError::file(path, format!("unreadable run config: {e}")))
+}
+
+/// The two kinds of run folder, told apart by their `config.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunKind {
+    /// `forger train`: settings under `fit`.
+    Classifier,
+    /// `forger gan train`: settings under `train`.
+    Gan,
+}
+
+impl RunKind {
+    fn key(self) -> &'static str {
+        match self {
+            Self::Classifier => "fit",
+            Self::Gan => "train",
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Classifier => "classifier",
+            Self::Gan => "GAN",
+        }
+    }
+
+    fn command(self) -> &'static str {
+        match self {
+            Self::Classifier => "forger train",
+            Self::Gan => "forger gan train",
+        }
+    }
+
+    /// The commands that take a run of this kind.
+    fn tools(self) -> &'static str {
+        match self {
+            Self::Classifier => "`forger eval` or `forger predict`",
+            Self::Gan => "`forger gan sample` or `forger gan audit`",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_of_the_other_kind_is_named_with_the_command_to_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path());
+        std::fs::write(run.config(), r#"{"train": {}, "classes": []}"#).unwrap();
+        let err = run
+            .read_config::<serde_json::Value>(RunKind::Classifier)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("config.json"), "{err}");
+        assert!(
+            err.contains("is a GAN run") && err.contains("not a classifier run"),
+            "{err}"
+        );
+        assert!(err.contains("forger gan sample"), "{err}");
+        std::fs::write(run.config(), r#"{"fit": {}}"#).unwrap();
+        let err = run
+            .read_config::<serde_json::Value>(RunKind::Gan)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("is a classifier run") && err.contains("forger eval"),
+            "{err}"
+        );
+        std::fs::write(run.config(), r#"{"other": 1}"#).unwrap();
+        let err = run
+            .read_config::<serde_json::Value>(RunKind::Gan)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a run of `forger gan train`"), "{err}");
+    }
 }

@@ -4,12 +4,15 @@
 use candle_core::{Device, Tensor};
 use candle_nn::VarMap;
 use forger_data::{rng, Dataset};
-use forger_models::{seeded_vars, ClassifierConfig, ImageClassifier, Mode, ModelConfig};
+use forger_models::{
+    seeded_vars, ClassifierConfig, ImageClassifier, Mode, ModelConfig, ModelSummary,
+};
 
 use crate::atomic::write_atomic;
 use crate::checksum::{add_checksums, verify_checksums};
 use crate::evaluate::{evaluate, Evaluation};
 use crate::optim::named_vars;
+use crate::run_dir::{read_run_config, RunKind};
 use crate::{Result, RunConfig, RunDir, TrainError};
 
 /// A trained classifier with the config it was trained with: as [`crate::fit`]
@@ -23,7 +26,7 @@ pub struct TrainedClassifier<M: ModelConfig = ClassifierConfig> {
 impl<M: ModelConfig> TrainedClassifier<M> {
     /// Rebuilds the model of `run` from its `config.json` and `model.safetensors`.
     pub fn load(run: &RunDir, device: &Device) -> Result<Self> {
-        let config: RunConfig<M> = run.read_config("fit", "forger train")?;
+        let config: RunConfig<M> = run.read_config(RunKind::Classifier)?;
         let varmap = VarMap::new();
         let model =
             config
@@ -80,6 +83,20 @@ impl<M: ModelConfig> TrainedClassifier<M> {
             pixels,
         })
     }
+}
+
+/// The [`ModelSummary`] of the classifier a run describes: `path` is the
+/// run folder or a run config file (`config.json`). The model is built
+/// from the config alone, so the summary needs no weights.
+pub fn run_summary<M: ModelConfig>(path: &std::path::Path) -> Result<ModelSummary> {
+    let file = if path.is_dir() {
+        RunDir::new(path).config()
+    } else {
+        path.to_path_buf()
+    };
+    let config: RunConfig<M> = read_run_config(&file, RunKind::Classifier)?;
+    let (model, varmap) = crate::init_classifier(&config.fit.model, 0, &Device::Cpu)?;
+    Ok(ModelSummary::new(model.as_ref(), &varmap)?)
 }
 
 /// What [`TrainedClassifier::predict_file`] says of one image.

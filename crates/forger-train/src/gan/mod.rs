@@ -24,6 +24,7 @@ use crate::history::Record;
 use crate::learner::{Hook, Learner, RunRecord, Schedule};
 use crate::optim::OptimizerConfig;
 use crate::plot::{self, Panel, Series};
+use crate::run_dir::RunKind;
 use crate::{Result, RunDir, TrainError};
 
 /// Images per class in the sample grids.
@@ -429,7 +430,7 @@ pub fn plot_losses(
 /// labels condition a projection discriminator), from the checkpoint of
 /// the GAN run `run`: high means "real" to it. For membership inference.
 pub fn discriminator_scores(run: &RunDir, data: &Dataset, device: &Device) -> Result<Vec<f64>> {
-    let config: GanRunConfig = run.read_config("train", "forger gan train")?;
+    let config: GanRunConfig = run.read_config(RunKind::Gan)?;
     if data.image_shape() != config.train.gan.image {
         return Err(TrainError::Invalid(format!(
             "the images are {:?} (channels, height, width) but the GAN of {} takes {:?}",
@@ -473,7 +474,7 @@ pub struct TrainedGan {
 impl TrainedGan {
     /// Loads the generator of `run` from its `config.json` and checkpoint.
     pub fn load(run: &RunDir, device: &Device) -> Result<Self> {
-        let config: GanRunConfig = run.read_config("train", "forger gan train")?;
+        let config: GanRunConfig = run.read_config(RunKind::Gan)?;
         if !run.checkpoint().exists() {
             return Err(TrainError::file(
                 &run.checkpoint(),
