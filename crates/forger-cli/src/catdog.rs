@@ -124,7 +124,7 @@ pub fn train(args: CatDogCnnArgs) -> anyhow::Result<()> {
     }
     let split = LoadConfig {
         folder: args.folder.folder_config(),
-        val_split: args.val_split,
+        val_split: Some(args.val_split),
         test_split: args.test_split,
         seed: args.seed,
         holdout: None,
