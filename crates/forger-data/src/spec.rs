@@ -17,7 +17,7 @@ use crate::image_folder::{
     FolderIndex, FolderLoad, ImageFolderConfig, DEFAULT_TEST_SPLIT, FOLDER_SPLIT_SEED,
 };
 use crate::source::{FolderSource, IdxSource, NpzSource, Source};
-use crate::split_folders::{is_split_root, stray_split_folders, SplitTrees};
+use crate::split_folders::{check_split_root, SplitTrees};
 use crate::{idx, npz, DataError, Dataset, Result, Splits};
 
 /// What a data set path holds.
@@ -39,22 +39,13 @@ pub enum Layout {
 /// a training and a test folder.
 pub fn layout(path: &Path) -> Result<Layout> {
     if path.is_dir() {
-        if is_idx_dir(path) {
-            Ok(Layout::Idx)
-        } else if is_split_root(path) {
-            Ok(Layout::Splits)
-        } else if let [first, ..] = &stray_split_folders(path)[..] {
-            Err(DataError::format(
-                path,
-                format!(
-                    "has the split folder {} but not both train/ and test/: a root of split \
-                     folders holds train/ and test/ (val/ optional), each with one folder per class",
-                    first.display()
-                ),
-            ))
+        Ok(if is_idx_dir(path) {
+            Layout::Idx
+        } else if check_split_root(path)? {
+            Layout::Splits
         } else {
-            Ok(Layout::Tree)
-        }
+            Layout::Tree
+        })
     } else if path.extension().is_some_and(|e| e == "npz") {
         Ok(Layout::Npz)
     } else if !path.exists() {

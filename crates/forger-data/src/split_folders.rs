@@ -44,16 +44,27 @@ pub fn is_split_root(root: &Path) -> bool {
         .all(|&part| !present(root, part).is_empty())
 }
 
-/// The split folders `root` has although it is not a root of split folders
-/// (a `val/` without `train/` and `test/`, say): a likely mistake.
-pub fn stray_split_folders(root: &Path) -> Vec<PathBuf> {
+/// Whether `root` is a root of split folders (`Ok(true)`) or holds none of
+/// them (`Ok(false)`); some split folders without both a training and a
+/// test folder (a lone `val/`, say) are an error naming one of them.
+pub fn check_split_root(root: &Path) -> Result<bool> {
     if is_split_root(root) {
-        return Vec::new();
+        return Ok(true);
     }
-    SPLIT_FOLDER_NAMES
+    let stray = SPLIT_FOLDER_NAMES
         .iter()
-        .flat_map(|&(part, _)| present(root, part))
-        .collect()
+        .find_map(|&(part, _)| present(root, part).pop());
+    match stray {
+        None => Ok(false),
+        Some(folder) => Err(DataError::format(
+            root,
+            format!(
+                "has the split folder {} but not both train/ and test/: a root of split \
+                 folders holds train/ and test/ (val/ optional), each with one folder per class",
+                folder.display()
+            ),
+        )),
+    }
 }
 
 /// The folder of `part` under `root`: `None` where there is none, an error
@@ -74,9 +85,10 @@ pub fn split_folder(root: &Path, part: Part) -> Result<Option<PathBuf>> {
 }
 
 /// The training tree of `root`: its training folder where it is a root of
-/// split folders, `root` itself otherwise.
+/// split folders, `root` itself where it has no split folders (an error
+/// as [`check_split_root`] says otherwise).
 pub fn training_root(root: &Path) -> Result<PathBuf> {
-    Ok(match is_split_root(root) {
+    Ok(match check_split_root(root)? {
         true => split_folder(root, Part::Train)?.unwrap_or_else(|| root.to_path_buf()),
         false => root.to_path_buf(),
     })
@@ -154,11 +166,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         assert!(!is_split_root(root));
+        assert!(!check_split_root(root).unwrap());
         write_tree(&root.join("train"), &["a", "b"], &[3, 2]);
         assert!(!is_split_root(root));
-        assert_eq!(stray_split_folders(root), vec![root.join("train")]);
+        let err = training_root(root).unwrap_err().to_string();
+        let train = root.join("train").display().to_string();
+        assert!(
+            err.contains(&format!("has the split folder {train} but not both")),
+            "{err}"
+        );
         write_tree(&root.join("test_set"), &["a", "b"], &[1, 1]);
-        assert!(is_split_root(root) && stray_split_folders(root).is_empty());
+        assert!(is_split_root(root) && check_split_root(root).unwrap());
         assert_eq!(training_root(root).unwrap(), root.join("train"));
         let trees = SplitTrees::discover(root).unwrap();
         assert_eq!((trees.train.len(), trees.test.len()), (5, 2));
