@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use candle_core::Device;
+use forger_data::augment::AugmentConfig;
 use forger_data::image_folder::ImageFolderConfig;
 use forger_data::{load, BatchConfig, Dataset, LoadConfig, Loader};
 use forger_models::{ClassifierConfig, ResNetConfig};
@@ -173,8 +174,9 @@ fn steps_per_second_at_64_and_128_px() {
 
 /// BUSI (`../shared/data/busi_256`, train 412 / val 58 / test 118) read
 /// grey at 64 px, the default residual network, Adam 1e-3, batch 32, 400
-/// steps, the weights of the best validation AUC kept: the test AUC
-/// (run with `--ignored --nocapture`).
+/// steps, the weights of the best validation AUC kept, without and with
+/// the tutorial's augmentation: the test AUC (run with `--ignored
+/// --nocapture`).
 #[test]
 #[ignore = "a real run of a few minutes: run with --ignored --nocapture"]
 fn busi_at_64_px() {
@@ -184,40 +186,42 @@ fn busi_at_64_px() {
         ..Default::default()
     };
     let splits = load(&root, &config).unwrap().splits;
-    assert_eq!(
-        [splits.train.len(), splits.val.len(), splits.test.len()],
-        [412, 58, 118]
-    );
-    let fit_config = FitConfig {
-        optimizer: OptimizerConfig::adam(1e-3),
-        batch_size: 32,
-        schedule: Schedule::Steps(400),
-        eval_every: Some(50),
-        selection: Some(forger_train::Selection::Auc),
-        ..FitConfig::mnist_tutorial(ClassifierConfig::ResNet(ResNetConfig::new([1, 64, 64], 2)))
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let start = Instant::now();
-    let report = fit(
-        &fit_config,
-        &FitData::from_splits(&splits, root.display().to_string()),
-        &RunDir::new(dir.path()),
-        &Device::Cpu,
-        false,
-    )
-    .unwrap();
-    println!(
-        "BUSI 64 px ResNet: test AUC {:.3}, accuracy {:.3}, kept step {}, {:.0} s",
-        report.metrics.test_auc.unwrap(),
-        report.metrics.test_accuracy,
-        report.metrics.kept_step,
-        start.elapsed().as_secs_f64()
-    );
-    for row in &report.history {
+    let counts = [&splits.train, &splits.val, &splits.test].map(|d| d.len());
+    assert_eq!(counts, [412, 58, 118]);
+    for augment in [None, Some(AugmentConfig::tutorial())] {
+        let fit_config = FitConfig {
+            optimizer: OptimizerConfig::adam(1e-3),
+            batch_size: 32,
+            schedule: Schedule::Steps(400),
+            eval_every: Some(50),
+            selection: Some(forger_train::Selection::Auc),
+            augment: augment.clone(),
+            ..FitConfig::mnist_tutorial(ClassifierConfig::ResNet(ResNetConfig::new([1, 64, 64], 2)))
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let start = Instant::now();
+        let report = fit(
+            &fit_config,
+            &FitData::from_splits(&splits, root.display().to_string()),
+            &RunDir::new(dir.path()),
+            &Device::Cpu,
+            false,
+        )
+        .unwrap();
         println!(
-            "step {:>4}: loss {:.3}, val AUC {:?}",
-            row.step, row.loss, row.val_auc
+            "BUSI 64 px ResNet, augmented: {}: test AUC {:.3}, accuracy {:.3}, kept step {}, {:.0} s",
+            augment.is_some(),
+            report.metrics.test_auc.unwrap(),
+            report.metrics.test_accuracy,
+            report.metrics.kept_step,
+            start.elapsed().as_secs_f64()
         );
+        for row in &report.history {
+            println!(
+                "step {:>4}: loss {:.3}, val AUC {:?}",
+                row.step, row.loss, row.val_auc
+            );
+        }
+        assert!(report.metrics.test_auc.unwrap() > 0.6);
     }
-    assert!(report.metrics.test_auc.unwrap() > 0.6);
 }
