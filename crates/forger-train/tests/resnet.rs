@@ -95,6 +95,32 @@ fn learns_a_separable_set_and_reloads_with_its_batch_norm_statistics() {
     assert_eq!(again.positive_scores, report.test.positive_scores);
 }
 
+/// A run cut at step 10 and resumed to 20 ends with the bits of an
+/// unbroken one: the checkpoint holds the batch-norm statistics too.
+#[test]
+fn a_resumed_run_matches_an_unbroken_one() {
+    let (train, test) = (halves(48, 28, 0), halves(16, 28, 2));
+    let data = FitData {
+        train: &train,
+        eval: &test,
+        test: &test,
+        source: "halves".into(),
+        skipped: Vec::new(),
+    };
+    let run = |dir: &Path, steps, resume| {
+        let mut config = config([1, 28, 28], 20);
+        config.schedule = Schedule::Steps(steps);
+        config.eval_every = Some(10);
+        fit(&config, &data, &RunDir::new(dir), &Device::Cpu, resume).unwrap()
+    };
+    let (whole, cut) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let unbroken = run(whole.path(), 20, false);
+    run(cut.path(), 10, false);
+    let resumed = run(cut.path(), 20, true);
+    assert_eq!(resumed.test.positive_scores, unbroken.test.positive_scores);
+    assert_eq!(resumed.history.len(), unbroken.history.len());
+}
+
 #[test]
 fn images_of_another_size_are_an_error_naming_both_sizes() {
     let err = check_image_shape("test", [1, 64, 64], [1, 128, 128]).unwrap_err();
