@@ -48,7 +48,7 @@ fn load(root: &Path) -> Splits {
             size: [12, 12],
             ..Default::default()
         },
-        val_split: 0.25,
+        val_split: Some(0.25),
         ..Default::default()
     };
     forger::data::load(root, &config).unwrap().splits

@@ -50,7 +50,7 @@ pub fn run(args: CatsDogsArgs) -> anyhow::Result<()> {
             size: [args.image_size; 2],
             ..Default::default()
         },
-        val_split: args.val_split,
+        val_split: Some(args.val_split),
         ..Default::default()
     };
     let splits = load(&args.data, &split)?.splits;

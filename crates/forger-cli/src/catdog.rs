@@ -139,7 +139,7 @@ pub fn train(args: CatDogCnnArgs) -> anyhow::Result<()> {
         .unwrap_or(0);
     let split = LoadConfig {
         folder: data_args.folder.folder_config(),
-        val_split: data_args.val_split.unwrap_or(0.1),
+        val_split: Some(data_args.val_split.unwrap_or(0.1)),
         test_split: data_args.test_split.unwrap_or(0.2),
         seed,
         holdout: None,

@@ -8,9 +8,9 @@ use forger_data::{load, Dataset, LoadConfig, Splits};
 use forger_train::gan::TrainedGan;
 
 /// The splits of `path` as a GAN reads them: the train split of an IDX
-/// folder or NPZ, or every image of a class-per-folder tree (`training_set/`
-/// of a Kaggle layout) resized to `size`, with any test split the source
-/// defines (none is cut from the training images).
+/// folder or NPZ, or every image of a class-per-folder tree (the training
+/// folder of a root of split folders) resized to `size`, with any test split
+/// the source defines (none is cut from the training images).
 pub fn gan_data(path: &Path, size: usize, rgb: bool) -> anyhow::Result<Splits> {
     let config = LoadConfig {
         folder: ImageFolderConfig {
@@ -18,6 +18,7 @@ pub fn gan_data(path: &Path, size: usize, rgb: bool) -> anyhow::Result<Splits> {
             color: if rgb { ColorMode::Rgb } else { ColorMode::Grey },
             ..Default::default()
         },
+        val_split: Some(0.0),
         test_split: 0.0,
         ..Default::default()
     };

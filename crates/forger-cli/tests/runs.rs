@@ -162,7 +162,10 @@ optimizer = {{ kind = "adam", lr = 0.01, beta1 = 0.9, beta2 = 0.999, eps = 1e-8 
     std::fs::write(dir.path().join("gan.toml"), "[train]\nsteps = 3\n").unwrap();
     let output = forger(dir.path(), &["train", "mnist-cnn", "--config", "gan.toml"]);
     let err = String::from_utf8_lossy(&output.stderr);
-    assert!(err.contains("is a GAN run") && err.contains("gan.toml"), "{err}");
+    assert!(
+        err.contains("is a GAN run") && err.contains("gan.toml"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -6,8 +6,9 @@ use std::time::Instant;
 use candle_core::Device;
 
 use crate::augment::AugmentConfig;
-use crate::image_folder::{training_root, ImageFolderConfig};
+use crate::image_folder::ImageFolderConfig;
 use crate::source::FolderSource;
+use crate::split_folders::training_root;
 use crate::{BatchConfig, Loader, Result};
 
 /// Batch size of W4.
@@ -25,13 +26,13 @@ pub struct PipelineBench {
 }
 
 /// W4 `folder_pipeline`: images per second that a [`Loader`] with one
-/// worker per core delivers from the class-per-folder tree at `root` (or its `training_set`
-/// in the Kaggle layout): JPEG decoding, resizing to RGB 64x64, the
+/// worker per core delivers from the class-per-folder tree at `root` (or its training folder
+/// in a root of split folders): JPEG decoding, resizing to RGB 64x64, the
 /// tutorial's augmentation ([`AugmentConfig::tutorial`]), batches of 32 as
 /// `f32` tensors on the CPU. Runs whole batches, epoch after epoch, until
 /// `seconds` have passed (at least one batch).
 pub fn folder_pipeline(root: &Path, seconds: f64) -> Result<PipelineBench> {
-    let source = FolderSource::open(&training_root(root), ImageFolderConfig::default())?;
+    let source = FolderSource::open(&training_root(root)?, ImageFolderConfig::default())?;
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let loader = Loader::new(source, BatchConfig::new(W4_BATCH_SIZE))?
         .augment(AugmentConfig::tutorial())?

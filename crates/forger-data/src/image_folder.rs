@@ -102,7 +102,11 @@ impl ResizeFilter {
 /// How images of a tree are decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageFolderConfig {
-    /// `[height, width]` every image is resized to (64x64 by default).
+    /// `[height, width]` every image is resized to (64x64 by default): any
+    /// size (forger's models and study take squares of 28, 64, 128 and
+    /// 256). Images larger than it are shrunk by the filter (area averaging
+    /// by default); images smaller in a direction are enlarged, with the
+    /// area filter by interpolation ([`ResizeFilter::Area`]).
     pub size: [usize; 2],
     /// Grey or RGB (RGB by default).
     pub color: ColorMode,
@@ -226,7 +230,9 @@ impl FolderIndex {
                 if entry.is_dir() {
                     return Err(DataError::format(
                         &entry,
-                        "unexpected folder inside a class folder: class folders hold image files only",
+                        "unexpected folder inside a class folder: class folders hold image files only \
+                         (a root of split folders names them train/, val/ and test/, or training_set/, \
+                         validation_set/ and test_set/)",
                     ));
                 }
                 if !entry.is_file() {
@@ -451,22 +457,6 @@ pub fn to_chw(image: &DynamicImage, config: &ImageFolderConfig) -> Vec<u8> {
         }
     }
     chw
-}
-
-/// Whether `root` holds `training_set/` and `test_set/` folders (the Kaggle
-/// layout, each a class-per-folder tree).
-pub fn is_kaggle_layout(root: &Path) -> bool {
-    root.join("training_set").is_dir() && root.join("test_set").is_dir()
-}
-
-/// The training tree of `root`: `root/training_set` in the Kaggle layout,
-/// `root` itself otherwise.
-pub fn training_root(root: &Path) -> PathBuf {
-    if is_kaggle_layout(root) {
-        root.join("training_set")
-    } else {
-        root.to_path_buf()
-    }
 }
 
 fn is_image_name(path: &Path) -> bool {
@@ -717,6 +707,36 @@ pub(crate) mod tests {
         if status.is_ok_and(|s| s.success()) {
             refused();
         }
+    }
+
+    /// Square sizes from 28 to 256 px: shrinking averages areas exactly
+    /// (a 256-px checkerboard halves to flat grey), enlarging
+    /// interpolates (a flat 12x10 image stays flat at 256 px).
+    #[test]
+    fn images_shrink_by_area_and_enlarge_to_any_square_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let checks = image::GrayImage::from_fn(256, 256, |x, y| {
+            image::Luma([if (x + y) % 2 == 0 { 0 } else { 200 }])
+        });
+        let path = dir.path().join("checks.png");
+        checks.save(&path).unwrap();
+        for side in [28, 64, 128, 256] {
+            let config = ImageFolderConfig::for_shape([1, side, side]).unwrap();
+            let pixels = decode_image(&path, &config).unwrap();
+            assert_eq!(pixels.len(), side * side);
+            if side == 128 {
+                assert!(pixels.iter().all(|&p| p == 100), "{side} px");
+            }
+        }
+        write_tree(dir.path(), &["a", "b"], &[1, 1]);
+        let flat = dir.path().join("b/img00.png");
+        let config = ImageFolderConfig::for_shape([3, 256, 256]).unwrap();
+        let pixels = decode_image(&flat, &config).unwrap();
+        assert_eq!(pixels.len(), 3 * 256 * 256);
+        assert!(
+            pixels[..256 * 256].iter().all(|&p| p == 40),
+            "red stays flat"
+        );
     }
 
     /// A JPEG file decodes to the same shape, and nearly the same pixels,

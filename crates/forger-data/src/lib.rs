@@ -2,7 +2,8 @@
 //! (MedMNIST), [`image_folder`] (class-per-folder image trees: the one
 //! folder listing, [`image_folder::FolderIndex`], and decoding), with
 //! [`scaled_jpeg`] and `area_shrink` behind it and [`load_image`] for single
-//! files; [`spec`] opens any of them from a path ([`load`] into memory,
+//! files; [`split_folders`], roots whose `train/`, `val/` and `test/`
+//! folders are the splits; [`spec`] opens any of them from a path ([`load`] into memory,
 //! [`open_source`] on demand). The in-memory [`Dataset`]
 //! (`dataset`) and its stratified hold-out splits ([`split`]); [`source`],
 //! the [`source::Source`] trait of images read one at a time, implemented by
@@ -49,6 +50,7 @@ pub mod scaled_jpeg;
 pub mod source;
 pub mod spec;
 pub mod split;
+pub mod split_folders;
 
 pub use batch::{Batch, BatchConfig, PixelScale};
 pub use dataset::{Dataset, Splits};

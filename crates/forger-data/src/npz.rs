@@ -355,6 +355,32 @@ mod tests {
         );
     }
 
+    /// MedMNIST+ files (`<set>_64.npz`, `<set>_128.npz`, `<set>_224.npz`)
+    /// have the keys of the 28-px ones and load at their own size.
+    #[test]
+    fn medmnist_plus_files_load_at_their_size() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, shape) in [
+            ("pneumoniamnist_128.npz", vec![2, 128, 128]),
+            ("bloodmnist_64.npz", vec![2, 64, 64, 3]),
+        ] {
+            let len: usize = shape.iter().product();
+            let pixels: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let img = || encode_npy(&shape, &pixels);
+            let path = dir.path().join(name);
+            npz(&path, &splits([img(), img(), img()]));
+            let side = shape[1];
+            let channels = if shape.len() == 4 { 3 } else { 1 };
+            let config = crate::LoadConfig::default();
+            let loaded = crate::load(&path, &config).unwrap().splits;
+            assert_eq!(loaded.test.image_shape(), [channels, side, side], "{name}");
+            assert_eq!(loaded.train.labels(), [0, 1]);
+            // The last pixel of image 1, channel-first.
+            let last = loaded.val.image(1)[channels * side * side - 1];
+            assert_eq!(last, pixels[len - 1], "{name}");
+        }
+    }
+
     #[test]
     fn rgb_is_made_channel_first() {
         // one 1x2 image, pixels (r,g,b) = (1,2,3), (4,5,6)

@@ -5,8 +5,9 @@ use std::path::Path;
 
 use crate::atomic::write_atomic;
 use crate::augment::AugmentConfig;
-use crate::image_folder::{training_root, FolderIndex, ImageFolderConfig};
+use crate::image_folder::{FolderIndex, ImageFolderConfig};
 use crate::png::encode_grid;
+use crate::split_folders::training_root;
 use crate::{rng, DataError, Dataset, Result};
 
 /// The layout of a preview grid.
@@ -70,7 +71,7 @@ pub fn preview_png(
 }
 
 /// Writes a preview grid PNG to `out` (atomically) for the class-per-folder
-/// tree at `root` (its `training_set` in the Kaggle layout), decoding only
+/// tree at `root` (its training folder in a root of split folders), decoding only
 /// the images shown.
 pub fn write_augment_preview(
     root: &Path,
@@ -79,7 +80,7 @@ pub fn write_augment_preview(
     augment: &AugmentConfig,
     config: &PreviewConfig,
 ) -> Result<()> {
-    let index = FolderIndex::discover(&training_root(root))?;
+    let index = FolderIndex::discover(&training_root(root)?)?;
     let picked = round_robin(index.labels(), index.classes().len(), config.rows);
     let data = index.subset(&picked)?.load(folder)?.dataset;
     write_atomic(out, &preview_png(&data, augment, config)?)

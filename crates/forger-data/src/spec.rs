@@ -5,18 +5,19 @@
 //! - a MedMNIST `.npz` file;
 //! - a folder holding the IDX files of MNIST or Fashion-MNIST (recognised by
 //!   any of the four standard names, [`idx::STANDARD_FILES`]);
-//! - a Kaggle layout: `training_set/` and `test_set/`, each a class-per-folder
-//!   tree with the same classes;
+//! - a root of split folders ([`crate::split_folders`]): `train/`, an
+//!   optional `val/` and `test/` (or `training_set/`, `validation_set/`,
+//!   `test_set/`), each a class-per-folder tree with the same classes;
 //! - any other folder, a single class-per-folder tree.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::image_folder::{
-    is_kaggle_layout, FolderIndex, FolderLoad, ImageFolderConfig, DEFAULT_TEST_SPLIT,
-    FOLDER_SPLIT_SEED,
+    FolderIndex, FolderLoad, ImageFolderConfig, DEFAULT_TEST_SPLIT, FOLDER_SPLIT_SEED,
 };
 use crate::source::{FolderSource, IdxSource, NpzSource, Source};
+use crate::split_folders::{check_split_root, SplitTrees};
 use crate::{idx, npz, DataError, Dataset, Result, Splits};
 
 /// What a data set path holds.
@@ -26,20 +27,22 @@ pub enum Layout {
     Npz,
     /// A folder of IDX files: train and test (`t10k`) splits.
     Idx,
-    /// `training_set/` and `test_set/` class-per-folder trees.
-    Kaggle,
+    /// Split folders (`train/`, optional `val/`, `test/`), each a
+    /// class-per-folder tree.
+    Splits,
     /// One class-per-folder tree.
     Tree,
 }
 
-/// What `path` holds; fails, naming it, when it is missing or is a file
-/// other than `.npz`.
+/// What `path` holds; fails, naming it, when it is missing, is a file
+/// other than `.npz`, or is a folder with some split folders but not both
+/// a training and a test folder.
 pub fn layout(path: &Path) -> Result<Layout> {
     if path.is_dir() {
         Ok(if is_idx_dir(path) {
             Layout::Idx
-        } else if is_kaggle_layout(path) {
-            Layout::Kaggle
+        } else if check_split_root(path)? {
+            Layout::Splits
         } else {
             Layout::Tree
         })
@@ -72,10 +75,12 @@ pub struct LoadConfig {
     /// default); `.npz` and IDX images stay as stored.
     pub folder: ImageFolderConfig,
     /// For sources without a validation split of their own (IDX files,
-    /// image folders), the fraction of each class of the training images
-    /// held out for validation, drawn by `seed` (Keras' `validation_split`,
-    /// but stratified); 0 by default, leaving `val` empty.
-    pub val_split: f64,
+    /// image folders, split folders without `val/`), the fraction of each
+    /// class of the training images held out for validation, drawn by
+    /// `seed` (Keras' `validation_split`, but stratified). `None` (the
+    /// default) holds out [`DEFAULT_VAL_SPLIT`] of a root of split folders
+    /// without `val/` and nothing elsewhere; `Some(0.0)` leaves `val` empty.
+    pub val_split: Option<f64>,
     /// For a single class-per-folder tree, the fraction of each class held
     /// out as the test set, always with seed [`FOLDER_SPLIT_SEED`], so that
     /// runs with different seeds are tested on the same images (20% by
@@ -91,12 +96,12 @@ pub struct LoadConfig {
 }
 
 impl Default for LoadConfig {
-    /// RGB 64x64 images, no validation split, a 20% test split of a single
-    /// tree, no hold-out.
+    /// RGB 64x64 images, a 10% validation split of split folders without
+    /// `val/` only, a 20% test split of a single tree, no hold-out.
     fn default() -> Self {
         Self {
             folder: ImageFolderConfig::default(),
-            val_split: 0.0,
+            val_split: None,
             test_split: DEFAULT_TEST_SPLIT,
             seed: 0,
             holdout: None,
@@ -114,11 +119,15 @@ pub struct Loaded {
     pub skipped: Vec<PathBuf>,
 }
 
+/// The fraction of the training images of a root of split folders without
+/// `val/` that [`load`] holds out for validation by default.
+pub const DEFAULT_VAL_SPLIT: f64 = 0.1;
+
 /// Reads the data set at `path` (see the module docs for what it may be)
-/// into memory as `config` says. A Kaggle layout gives its two trees; a
-/// single tree is split, stratified ([`crate::split::stratified_indices`]),
-/// into train and test; then, where the source has no validation split,
-/// `val_split` of the training images become `val`.
+/// into memory as `config` says. Split folders give their trees; a single
+/// tree is split, stratified ([`crate::split::stratified_indices`]), into
+/// train and test; then, where the source has no validation split,
+/// [`LoadConfig::val_split`] of the training images become `val`.
 pub fn load(path: &Path, config: &LoadConfig) -> Result<Loaded> {
     let layout = layout(path)?;
     let (mut splits, skipped) = match (layout, config.holdout) {
@@ -133,7 +142,7 @@ pub fn load(path: &Path, config: &LoadConfig) -> Result<Loaded> {
             let (splits, skipped) = match layout {
                 Layout::Npz => (npz::load(path)?, Vec::new()),
                 Layout::Idx => (idx::load_dir(path)?, Vec::new()),
-                Layout::Kaggle => load_kaggle(path, &config.folder)?,
+                Layout::Splits => load_split_folders(path, &config.folder)?,
                 Layout::Tree => load_tree(path, config)?,
             };
             match holdout {
@@ -142,10 +151,12 @@ pub fn load(path: &Path, config: &LoadConfig) -> Result<Loaded> {
             }
         }
     };
-    if splits.val.is_empty() && config.val_split != 0.0 {
-        let (train, val) = splits
-            .train
-            .split_stratified(config.val_split, config.seed)?;
+    let val_split = config.val_split.unwrap_or(match (layout, config.holdout) {
+        (Layout::Splits, None) => DEFAULT_VAL_SPLIT,
+        _ => 0.0,
+    });
+    if splits.val.is_empty() && val_split != 0.0 {
+        let (train, val) = splits.train.split_stratified(val_split, config.seed)?;
         splits = Splits {
             val,
             train,
@@ -188,36 +199,25 @@ fn hold_out(test: Dataset, holdout: usize) -> Result<Splits> {
     Ok(Splits { train, val, test })
 }
 
-/// A Kaggle layout, decoded. The test tree must have the same class names
-/// as the training tree, so that labels mean the same in both.
-fn load_kaggle(root: &Path, folder: &ImageFolderConfig) -> Result<(Splits, Vec<PathBuf>)> {
-    let [train, test] = kaggle_indices(root)?.map(|index| index.load(folder));
-    let (train, test): (FolderLoad, FolderLoad) = (train?, test?);
-    let val = train.dataset.subset(&[])?;
+/// Split folders, decoded; `val` is empty where the root has no `val/`.
+fn load_split_folders(root: &Path, folder: &ImageFolderConfig) -> Result<(Splits, Vec<PathBuf>)> {
+    let trees = SplitTrees::discover(root)?;
+    let load = |index: &FolderIndex| index.load(folder);
+    let (train, test): (FolderLoad, FolderLoad) = (load(&trees.train)?, load(&trees.test)?);
+    let val = match &trees.val {
+        Some(index) => load(index)?,
+        None => FolderLoad {
+            dataset: train.dataset.subset(&[])?,
+            skipped: Vec::new(),
+        },
+    };
+    let skipped = [train.skipped, val.skipped, test.skipped].concat();
     let splits = Splits {
         train: train.dataset,
-        val,
+        val: val.dataset,
         test: test.dataset,
     };
-    Ok((splits, [train.skipped, test.skipped].concat()))
-}
-
-/// The listings of `training_set/` and `test_set/`, checked to have the
-/// same classes.
-fn kaggle_indices(root: &Path) -> Result<[FolderIndex; 2]> {
-    let train = FolderIndex::discover(&root.join("training_set"))?;
-    let test = FolderIndex::discover(&root.join("test_set"))?;
-    if train.classes() != test.classes() {
-        return Err(DataError::format(
-            &root.join("test_set"),
-            format!(
-                "class folders {:?} differ from those of training_set, {:?}",
-                test.classes(),
-                train.classes()
-            ),
-        ));
-    }
-    Ok([train, test])
+    Ok((splits, skipped))
 }
 
 /// A single tree, decoded and split into train and test.
@@ -242,8 +242,8 @@ pub enum Part {
 /// each image when it is asked for, for data larger than memory: the raw
 /// IDX files of that split (gzip-compressed files cannot be read by
 /// offset), the stored (uncompressed) members of a `.npz` file, or a
-/// class-per-folder tree decoded by `folder` (`training_set/` or
-/// `test_set/` of a Kaggle layout; a single tree is one training part).
+/// class-per-folder tree decoded by `folder` (a split folder; a single
+/// tree is one training part).
 /// Fails, naming the path, for a part the data set does not have.
 pub fn open_source(path: &Path, part: Part, folder: &ImageFolderConfig) -> Result<Arc<dyn Source>> {
     let missing = |what: &str| Err(DataError::format(path, what.to_string()));
@@ -265,14 +265,10 @@ pub fn open_source(path: &Path, part: Part, folder: &ImageFolderConfig) -> Resul
             .map(|k| idx::find_file(path, idx::STANDARD_FILES[k]));
             Arc::new(IdxSource::open(&images?, &labels?)?)
         }
-        (Layout::Kaggle, Part::Val) => {
-            return missing("a Kaggle layout has no validation split (training_set/, test_set/)")
-        }
-        (Layout::Kaggle, part) => {
-            let [train, test] = kaggle_indices(path)?;
-            let index = if part == Part::Train { train } else { test };
-            Arc::new(FolderSource::new(index, folder.clone()))
-        }
+        (Layout::Splits, part) => match SplitTrees::discover(path)?.part(part) {
+            Some(index) => Arc::new(FolderSource::new(index.clone(), folder.clone())),
+            None => return missing("has no val/ folder: its validation split exists only when it is loaded into memory"),
+        },
         (Layout::Tree, Part::Train) => Arc::new(FolderSource::open(path, folder.clone())?),
         (Layout::Tree, _) => {
             return missing(
@@ -304,7 +300,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write_tree(&dir.path().join("training_set"), &["cats", "dogs"], &[2, 3]);
         write_tree(&dir.path().join("test_set"), &["cats", "dogs"], &[1, 1]);
-        assert_eq!(layout(dir.path()).unwrap(), Layout::Kaggle);
+        assert_eq!(layout(dir.path()).unwrap(), Layout::Splits);
         let splits = load(dir.path(), &LoadConfig::default()).unwrap().splits;
         assert_eq!(splits.train.class_counts(), vec![2, 3]);
         assert_eq!(splits.test.image_shape(), [3, 64, 64]);
@@ -334,7 +330,7 @@ mod tests {
     }
 
     #[test]
-    fn kaggle_layout_and_single_trees() {
+    fn split_folders_and_single_trees() {
         let dir = tempfile::tempdir().unwrap();
         write_tree(&dir.path().join("training_set"), &["cats", "dogs"], &[5, 5]);
         write_tree(&dir.path().join("test_set"), &["cats", "dogs"], &[1, 2]);
@@ -342,10 +338,11 @@ mod tests {
             folder: small(),
             ..Default::default()
         };
+        // No val/: 10% of each class of training_set/ by default.
         let splits = load(dir.path(), &config).unwrap().splits;
         assert_eq!(
             (splits.train.len(), splits.val.len(), splits.test.len()),
-            (10, 0, 3)
+            (8, 2, 3)
         );
         assert_eq!(splits.test.classes(), ["cats", "dogs"]);
 
@@ -371,12 +368,100 @@ mod tests {
     }
 
     #[test]
+    fn train_val_test_folders_are_the_three_splits() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write_tree(&root.join("train"), &["benign", "malignant"], &[6, 4]);
+        write_tree(&root.join("val"), &["benign", "malignant"], &[2, 1]);
+        write_tree(&root.join("test"), &["benign", "malignant"], &[3, 2]);
+        let config = LoadConfig {
+            folder: small(),
+            ..Default::default()
+        };
+        assert_eq!(layout(root).unwrap(), Layout::Splits);
+        let splits = load(root, &config).unwrap().splits;
+        assert_eq!(splits.train.class_counts(), vec![6, 4]);
+        assert_eq!(splits.val.class_counts(), vec![2, 1]);
+        assert_eq!(splits.test.class_counts(), vec![3, 2]);
+        assert_eq!(splits.val.classes(), ["benign", "malignant"]);
+        // val/ is the validation split, whatever `val_split` asks.
+        let asked = LoadConfig {
+            val_split: Some(0.5),
+            ..config.clone()
+        };
+        assert_eq!(load(root, &asked).unwrap().splits.train.len(), 10);
+        let val = open_source(root, Part::Val, &small()).unwrap();
+        assert_eq!((val.len(), val.image_shape()), (3, [3, 4, 6]));
+
+        // Without val/, a stratified, seeded share of train/.
+        std::fs::remove_dir_all(root.join("val")).unwrap();
+        let cut = |val_split, seed| {
+            let config = LoadConfig {
+                val_split,
+                seed,
+                ..config.clone()
+            };
+            load(root, &config).unwrap().splits
+        };
+        let default = cut(None, 3);
+        assert_eq!(default.val.class_counts(), vec![1, 0]);
+        let quarter = cut(Some(0.25), 3);
+        assert_eq!(quarter.val.class_counts(), vec![2, 1]);
+        assert_eq!(quarter.train.class_counts(), vec![4, 3]);
+        assert_eq!(pixels(&cut(Some(0.25), 3).val), pixels(&quarter.val));
+        assert_ne!(pixels(&cut(Some(0.25), 4).val), pixels(&quarter.val));
+        assert!(cut(Some(0.0), 3).val.is_empty());
+
+        // Splits with other classes, and a lone split folder, are errors
+        // naming the folder.
+        write_tree(&root.join("test"), &["normal"], &[1]);
+        let err = load(root, &config).unwrap_err().to_string();
+        let test = root.join("test").display().to_string();
+        assert!(
+            err.starts_with(&test) && err.contains("\"normal\""),
+            "{err}"
+        );
+        std::fs::remove_dir_all(root.join("test")).unwrap();
+        let err = load(root, &config).unwrap_err().to_string();
+        assert!(
+            err.contains("split folder") && err.contains("train") && err.contains("test/"),
+            "{err}"
+        );
+    }
+
+    /// The shared real folders (`../shared/data`), where this checkout has
+    /// them: the counts of their README.
+    #[test]
+    fn the_shared_split_folders_load_with_their_counts() {
+        let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+        for (name, side, counts) in [
+            ("busi_256", 64, [412, 58, 118]),
+            ("shenzhen_montgomery_128", 128, [434, 62, 124]),
+        ] {
+            let root = shared.join(name);
+            if !root.is_dir() {
+                eprintln!("skipped: {} is not here", root.display());
+                continue;
+            }
+            let config = LoadConfig {
+                folder: ImageFolderConfig::for_shape([1, side, side]).unwrap(),
+                ..Default::default()
+            };
+            let splits = load(&root, &config).unwrap().splits;
+            let got = [&splits.train, &splits.val, &splits.test].map(|d| d.len());
+            assert_eq!(got, counts, "{name}");
+            assert_eq!(splits.test.image_shape(), [1, side, side], "{name}");
+            assert_eq!(splits.train.classes(), splits.test.classes(), "{name}");
+        }
+    }
+
+    #[test]
     fn validation_split_is_stratified_seeded_and_the_test_split_fixed() {
         let dir = tempfile::tempdir().unwrap();
         write_tree(dir.path(), &["cats", "dogs"], &[10, 20]);
         let config = |seed| LoadConfig {
             folder: small(),
-            val_split: 0.2,
+            val_split: Some(0.2),
             test_split: 0.1,
             seed,
             holdout: None,
@@ -432,7 +517,7 @@ mod tests {
             .err()
             .unwrap()
             .to_string();
-        assert!(err.contains("no validation split"), "{err}");
+        assert!(err.contains("has no val/ folder"), "{err}");
         let err = open_source(&dir.path().join("test_set"), Part::Test, &small())
             .err()
             .unwrap()

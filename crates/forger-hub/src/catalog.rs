@@ -18,8 +18,8 @@ pub enum Split {
 }
 
 impl Split {
-    /// The split's folder in an image folder: the names forger's loader
-    /// reads as a Kaggle layout (`training_set/`, `test_set/`).
+    /// The split's folder in an image folder: names forger's loader reads
+    /// as split folders (`training_set/`, `validation_set/`, `test_set/`).
     pub fn folder(self) -> &'static str {
         match self {
             Self::Train => "training_set",
@@ -289,6 +289,32 @@ pub const CATALOG: &[DataSet] = &[
     },
 ];
 
+/// Where MedMNIST+ (Doerrich et al. 2025) is published: the MedMNIST v2 2D
+/// sets at larger sizes, one npz per set and size, `<set>_<size>.npz`
+/// (`pneumoniamnist_128.npz`), with the keys and splits of the 28x28 files.
+/// Only this Zenodo record has them, and forger downloads from the Hub
+/// only, so they are named in the list but fetched by hand; forger's npz
+/// reader takes them at their size.
+pub const MEDMNIST_PLUS_RECORD: &str = "https://zenodo.org/records/10519652";
+
+/// The image sides MedMNIST+ adds to the 28x28 files.
+pub const MEDMNIST_PLUS_SIDES: [usize; 3] = [64, 128, 224];
+
+/// The MedMNIST+ file names of each MedMNIST set in [`CATALOG`], by set:
+/// `[<set>_64.npz, <set>_128.npz, <set>_224.npz]`.
+pub fn medmnist_plus_files() -> Vec<(&'static str, [String; 3])> {
+    CATALOG
+        .iter()
+        .filter(|d| d.repo == MEDMNIST_REPO)
+        .map(|d| {
+            (
+                d.name,
+                MEDMNIST_PLUS_SIDES.map(|side| format!("{}_{side}.npz", d.name)),
+            )
+        })
+        .collect()
+}
+
 /// The data set called `name`; an unknown name is an error listing the
 /// catalog's names.
 pub fn find(name: &str) -> Result<&'static DataSet> {
@@ -323,6 +349,10 @@ mod tests {
             assert!(CATALOG[i + 1..].iter().all(|e| e.name != d.name));
         }
         assert_eq!(find("pneumoniamnist").unwrap().name, "pneumoniamnist");
+        let plus = medmnist_plus_files();
+        assert_eq!(plus.len(), 11);
+        let (_, pneumonia) = plus.iter().find(|(n, _)| *n == "pneumoniamnist").unwrap();
+        assert_eq!(pneumonia[1], "pneumoniamnist_128.npz");
         let unknown = find("nope").unwrap_err().to_string();
         assert!(
             unknown.contains("`nope`")

@@ -39,7 +39,10 @@ use std::time::Duration;
 
 #[cfg(feature = "clap")]
 pub use args::DownloadArgs;
-pub use catalog::{find, DataSet, Layout, Remote, Split, CATALOG};
+pub use catalog::{
+    find, medmnist_plus_files, DataSet, Layout, Remote, Split, CATALOG, MEDMNIST_PLUS_RECORD,
+    MEDMNIST_PLUS_SIDES,
+};
 pub use error::{HubError, ParquetImageError, Result};
 
 /// The Hugging Face Hub.
@@ -159,6 +162,17 @@ pub fn list(opts: &Options) -> String {
             opts.endpoint,
             set.repo,
         ));
+    }
+    out.push_str(&format!(
+        "\nMedMNIST+ ({}, {} and {} px; not downloaded: fetch them from {}/files/<file>\n\
+         and give forger the file's path, as `--data pneumoniamnist_128.npz`):\n",
+        MEDMNIST_PLUS_SIDES[0],
+        MEDMNIST_PLUS_SIDES[1],
+        MEDMNIST_PLUS_SIDES[2],
+        MEDMNIST_PLUS_RECORD
+    ));
+    for (_, files) in medmnist_plus_files() {
+        out.push_str(&format!("  {}\n", files.join("  ")));
     }
     out.push_str(
         "\nNot offered: ChestMNIST (14 labels per image: forger reads single-label data).\n",

@@ -560,6 +560,13 @@ fn the_list_shows_every_data_set_with_its_size_licence_and_source() {
             set.name
         );
     }
+    assert!(
+        text.contains("fetch them from https://zenodo.org/records/10519652/files/<file>")
+            && text.contains(
+                "  pneumoniamnist_64.npz  pneumoniamnist_128.npz  pneumoniamnist_224.npz\n"
+            ),
+        "{text}"
+    );
 }
 
 #[test]

@@ -1,7 +1,7 @@
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
-use crate::{CatDogCnnConfig, ImageClassifier, MnistCnnConfig, ModelConfig, Result};
+use crate::{CatDogCnnConfig, ImageClassifier, MnistCnnConfig, ModelConfig, ResNetConfig, Result};
 
 /// Every classifier forger can build, by configuration. A run directory
 /// stores this, so `eval` and `predict` rebuild the model that was trained.
@@ -12,6 +12,9 @@ pub enum ClassifierConfig {
     MnistCnn(MnistCnnConfig),
     /// The cats-vs-dogs tutorial's CNN.
     CatDogCnn(CatDogCnnConfig),
+    /// A small residual network with batch norm, for 28 to 256 px.
+    #[serde(rename = "resnet")]
+    ResNet(ResNetConfig),
 }
 
 impl ModelConfig for ClassifierConfig {
@@ -19,6 +22,7 @@ impl ModelConfig for ClassifierConfig {
         Ok(match self {
             Self::MnistCnn(c) => Box::new(c.init(vb)?),
             Self::CatDogCnn(c) => Box::new(c.init(vb)?),
+            Self::ResNet(c) => Box::new(c.init(vb)?),
         })
     }
 }
@@ -29,6 +33,7 @@ impl ClassifierConfig {
         match self {
             Self::MnistCnn(c) => c.input,
             Self::CatDogCnn(c) => c.input,
+            Self::ResNet(c) => c.input,
         }
     }
 
@@ -37,6 +42,7 @@ impl ClassifierConfig {
         match self {
             Self::MnistCnn(c) => c.classes,
             Self::CatDogCnn(c) => c.classes,
+            Self::ResNet(c) => c.classes,
         }
     }
 }

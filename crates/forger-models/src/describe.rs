@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::{CatDogCnnConfig, ClassifierConfig, MnistCnnConfig};
+use crate::{CatDogCnnConfig, ClassifierConfig, MnistCnnConfig, ResNetConfig};
 
 fn shape([c, h, w]: [usize; 3]) -> String {
     format!("{c}x{h}x{w}")
@@ -40,11 +40,28 @@ impl fmt::Display for CatDogCnnConfig {
     }
 }
 
+impl fmt::Display for ResNetConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let widths: Vec<String> = self.widths.iter().map(ToString::to_string).collect();
+        write!(
+            f,
+            "a residual network ({} input; 3x3 stem of stride {}, stages of {} channels with {} basic \
+             block(s) each, batch norm and ReLU, global average pooling, linear -> {})",
+            shape(self.input),
+            self.stem_stride,
+            widths.join("/"),
+            self.blocks,
+            self.classes
+        )
+    }
+}
+
 impl fmt::Display for ClassifierConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::MnistCnn(c) => c.fmt(f),
             Self::CatDogCnn(c) => c.fmt(f),
+            Self::ResNet(c) => c.fmt(f),
         }
     }
 }

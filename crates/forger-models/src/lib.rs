@@ -6,7 +6,8 @@
 //! convolutions, batch norm, max-pooling, dropout and fully connected
 //! layers, on forger's CPU kernels from `forger-kernels`), `init`
 //! (PyTorch, Keras or TensorFlow-1 initialisation from a seeded generator), `mnist_cnn`
-//! and `catdog_cnn` (the tutorial CNNs), `architecture` (a serde choice
+//! and `catdog_cnn` (the tutorial CNNs), `resnet` (a small residual
+//! network that scales from 28 to 256 px), `architecture` (a serde choice
 //! between them), `classifier` (the [`ImageClassifier`] and [`ModelConfig`] traits, which a
 //! model of your own implements), `gan` (the
 //! DCGAN and conditional DCGAN), `describe` (how configurations read in
@@ -26,6 +27,7 @@ mod gan;
 mod init;
 pub mod layers;
 mod mnist_cnn;
+mod resnet;
 mod summary;
 
 pub use architecture::ClassifierConfig;
@@ -35,4 +37,5 @@ pub use error::{ModelError, Result};
 pub use gan::{Discriminator, GanConfig, Generator};
 pub use init::{seeded_vars, truncated_normal};
 pub use mnist_cnn::{MnistCnn, MnistCnnConfig};
+pub use resnet::{ResNet, ResNetConfig};
 pub use summary::{LayerSummary, ModelSummary, Trace};

@@ -16,6 +16,22 @@ pub enum TrainError {
     /// Arguments that cannot work together.
     #[error("{0}")]
     Invalid(String),
+    /// Images of one shape given to a model built for another
+    /// ([`crate::check_image_shape`]).
+    #[error(
+        "the {what} images are {} but the model was built for {}: read the images at the \
+         model's size and colour, or build the model for theirs",
+        shape_text(*.images),
+        shape_text(*.model)
+    )]
+    ImageShape {
+        /// Which images (`training`, `test`, ...).
+        what: String,
+        /// `[channels, height, width]` of the images.
+        images: [usize; 3],
+        /// `[channels, height, width]` the model takes.
+        model: [usize; 3],
+    },
     /// The loss became NaN or infinite.
     #[error("training diverged at step {step}: {what}")]
     Diverged { step: u64, what: String },
@@ -25,6 +41,12 @@ pub enum TrainError {
     Model(#[from] forger_models::ModelError),
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
+}
+
+/// `[channels, height, width]` in words: `64x64 px, 1 channel`.
+fn shape_text([channels, height, width]: [usize; 3]) -> String {
+    let plural = if channels == 1 { "" } else { "s" };
+    format!("{height}x{width} px, {channels} channel{plural}")
 }
 
 /// Result with [`TrainError`].

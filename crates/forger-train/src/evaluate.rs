@@ -6,7 +6,7 @@ use forger_models::{ImageClassifier, Mode};
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::{roc_auc, ConfusionMatrix};
-use crate::{LossKind, Result};
+use crate::{LossKind, Result, TrainError};
 
 /// Batch size for evaluation: large, as nothing is kept for backprop.
 const EVAL_BATCH: usize = 512;
@@ -29,6 +29,22 @@ pub struct Evaluation {
     pub probabilities: Vec<Vec<f32>>,
 }
 
+/// Checks that images of shape `images` (`[channels, height, width]`, as
+/// [`Dataset::image_shape`] gives it) fit a model that takes `model` (as
+/// `ClassifierConfig::input_shape` or [`ImageClassifier::input_shape`]
+/// gives it); otherwise a [`TrainError::ImageShape`] naming `what` images
+/// and both sizes. [`crate::fit`] and [`evaluate`] call it.
+pub fn check_image_shape(what: &str, images: [usize; 3], model: [usize; 3]) -> Result<()> {
+    if images == model {
+        return Ok(());
+    }
+    Err(TrainError::ImageShape {
+        what: what.to_string(),
+        images,
+        model,
+    })
+}
+
 /// Probabilities `(N, K)` for every image of `data`, in order.
 pub fn predict_probabilities(
     model: &dyn ImageClassifier,
@@ -36,6 +52,7 @@ pub fn predict_probabilities(
     data: &Dataset,
     device: &Device,
 ) -> Result<(Vec<Vec<f32>>, f64)> {
+    check_image_shape("evaluated", data.image_shape(), model.input_shape())?;
     let batcher = Loader::new(data, BatchConfig::sequential(EVAL_BATCH))?;
     let mut probs = Vec::with_capacity(data.len());
     let mut loss_sum = 0.0;

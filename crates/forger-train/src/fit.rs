@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::atomic::write_json;
 use crate::classifier_step::{init_classifier, ClassifierStep, Validation};
-use crate::evaluate::{evaluate, Evaluation};
+use crate::evaluate::{check_image_shape, evaluate, Evaluation};
 use crate::history::HistoryRow;
 use crate::learner::{EarlyStopping, Learner, RunRecord, Schedule, Select};
 use crate::optim::{named_vars, LrSchedule, OptimizerConfig};
@@ -362,12 +362,7 @@ fn check_data<M>(model: &dyn ImageClassifier, config: &FitConfig<M>, data: &FitD
         if set.is_empty() {
             return Err(TrainError::Invalid(format!("the {name} set is empty")));
         }
-        if set.image_shape() != expected {
-            return Err(TrainError::Invalid(format!(
-                "the {name} images are {:?} (channels, height, width) but the model takes {expected:?}",
-                set.image_shape()
-            )));
-        }
+        check_image_shape(name, set.image_shape(), expected)?;
         if set.classes() != data.train.classes() {
             return Err(TrainError::Invalid(format!(
                 "the {name} set has classes {:?}, the training set {:?}",

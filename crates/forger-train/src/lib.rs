@@ -47,7 +47,9 @@ mod trained;
 
 pub use classifier_step::{init_classifier, ClassifierStep, Validation};
 pub use error::{Result, TrainError};
-pub use evaluate::{argmax, evaluate, positive_score, predict_probabilities, Evaluation};
+pub use evaluate::{
+    argmax, check_image_shape, evaluate, positive_score, predict_probabilities, Evaluation,
+};
 pub use fit::{
     fit, plot_curves, FitConfig, FitData, FitMetrics, FitReport, RunConfig, Selection, TestScores,
 };

@@ -50,13 +50,6 @@ impl<M: ModelConfig> TrainedClassifier<M> {
                 self.config.classes
             )));
         }
-        if data.image_shape() != self.model.input_shape() {
-            return Err(TrainError::Invalid(format!(
-                "the images are {:?} (channels, height, width), the model takes {:?}",
-                data.image_shape(),
-                self.model.input_shape()
-            )));
-        }
         evaluate(self.model.as_ref(), self.config.fit.loss, data, device)
     }
 
