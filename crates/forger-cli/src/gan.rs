@@ -206,8 +206,10 @@ pub struct TeachArgs {
     /// Also ask for each image's class.
     #[arg(long)]
     ask_class: bool,
+    /// Seed of the synthetic cases and of every draw and shuffle of the site.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Generate the synthetic cases on an NVIDIA GPU.
     #[arg(long)]
     cuda: bool,
 }
