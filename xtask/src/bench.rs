@@ -182,9 +182,15 @@ fn readers(runs: usize) -> anyhow::Result<serde_json::Value> {
     let mut reports = Vec::new();
     for _ in 0..runs {
         let dir = tempfile::tempdir()?;
-        let r = forger_readers::load::load_run(dir.path(), 50, 20, std::time::Duration::from_secs(30))?;
+        let r =
+            forger_readers::load::load_run(dir.path(), 50, 20, std::time::Duration::from_secs(30))?;
         if r.errors > 0 || r.lost > 0 {
-            bail!("readers: {} errors ({:?}), {} answers lost", r.errors, r.first_error, r.lost);
+            bail!(
+                "readers: {} errors ({:?}), {} answers lost",
+                r.errors,
+                r.first_error,
+                r.lost
+            );
         }
         println!(
             "readers          {} readers, {} answers in {:.2} s: answer latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",

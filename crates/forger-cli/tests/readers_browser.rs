@@ -10,6 +10,8 @@
 //! without Chromium, Node or playwright-core the test is skipped with a
 //! notice, except in CI (`CI` set), where that is a failure.
 
+// The HTTP helpers of `common` are for the other reader-study tests.
+#[allow(dead_code)]
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -23,18 +25,28 @@ fn missing_tools(browser_dir: &Path, chromium: &Path) -> Vec<String> {
     if !chromium.is_file() {
         missing.push(format!("Chromium at {}", chromium.display()));
     }
-    if Command::new("node").arg("--version").output().map_or(true, |o| !o.status.success()) {
+    if Command::new("node")
+        .arg("--version")
+        .output()
+        .map_or(true, |o| !o.status.success())
+    {
         missing.push("node on PATH".to_string());
     }
     if !browser_dir.join("node_modules/playwright-core").is_dir() {
-        missing.push(format!("{}/node_modules/playwright-core", browser_dir.display()));
+        missing.push(format!(
+            "{}/node_modules/playwright-core",
+            browser_dir.display()
+        ));
     }
     missing
 }
 
 fn close(got: &Value, want: &Value, what: &str) {
     match (got.as_f64(), want.as_f64()) {
-        (Some(g), Some(w)) => assert!((g - w).abs() < 1e-9, "{what}: summary.json {g}, browser test {w}"),
+        (Some(g), Some(w)) => assert!(
+            (g - w).abs() < 1e-9,
+            "{what}: summary.json {g}, browser test {w}"
+        ),
         _ => assert_eq!(got, want, "{what}"),
     }
 }
@@ -42,7 +54,8 @@ fn close(got: &Value, want: &Value, what: &str) {
 #[test]
 fn two_readers_in_chromium_and_the_results_agree() {
     let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../forger-teach/tests/browser");
-    let chromium = std::env::var_os("CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
+    let chromium = std::env::var_os("CHROMIUM")
+        .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
     let missing = missing_tools(&browser_dir, &chromium);
     if !missing.is_empty() {
         let notice = format!(
@@ -75,7 +88,11 @@ fn two_readers_in_chromium_and_the_results_agree() {
         .expect("running node");
     println!("{}", String::from_utf8_lossy(&output.stdout));
     eprintln!("{}", String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success(), "the browser check failed: {}", output.status);
+    assert!(
+        output.status.success(),
+        "the browser check failed: {}",
+        output.status
+    );
     served.kill();
 
     let out = work.join("results");
@@ -87,19 +104,36 @@ fn two_readers_in_chromium_and_the_results_agree() {
         .status()
         .unwrap();
     assert!(status.success());
-    let read = |p: &Path| -> Value { serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap() };
+    let read =
+        |p: &Path| -> Value { serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap() };
     let (summary, expected) = (read(&out.join("summary.json")), read(&expected_path));
     let readers = summary["readers"].as_array().unwrap();
     assert_eq!(readers.len(), 2);
     for reader in readers {
         let name = reader["reader"].as_str().unwrap();
         let want = &expected["readers"][name];
-        for stat in ["answered", "correct", "accuracy", "p_value", "sensitivity", "specificity", "auc"] {
+        for stat in [
+            "answered",
+            "correct",
+            "accuracy",
+            "p_value",
+            "sensitivity",
+            "specificity",
+            "auc",
+        ] {
             close(&reader[stat], &want[stat], &format!("{name}: {stat}"));
         }
     }
-    close(&summary["overall"]["fleiss_kappa"], &expected["fleiss_kappa"], "Fleiss' kappa");
+    close(
+        &summary["overall"]["fleiss_kappa"],
+        &expected["fleiss_kappa"],
+        "Fleiss' kappa",
+    );
     for stat in ["answered", "correct", "accuracy", "p_value", "auc"] {
-        close(&summary["overall"][stat], &expected["overall"][stat], &format!("pooled {stat}"));
+        close(
+            &summary["overall"][stat],
+            &expected["overall"][stat],
+            &format!("pooled {stat}"),
+        );
     }
 }

@@ -108,7 +108,7 @@ pub fn results_html(
         r#"<h1>Reader study: results</h1>
 <p>{readers} readers, {answers} answers on {cases} cases. Sensitivity and specificity are for "synthetic"; ROC AUC from the 5-point ratings (1 definitely real, 5 definitely synthetic), ties counted half; p is the exact two-sided binomial test of the accuracy against 50%.</p>
 <table id="overall"><tr><th></th>{SCORE_HEADS}<th>Fleiss' kappa</th></tr>
-<tr><th>all readers (pooled)</th>{cells}<td data-stat="fleiss_kappa">{kappa}</td></tr>
+<tr id="pooled"><th>all readers (pooled)</th>{cells}<td data-stat="fleiss_kappa">{kappa}</td></tr>
 "#,
         readers = o.readers,
         answers = o.scores.answered,

@@ -380,7 +380,10 @@ fn reading_an_answer_key_names_what_is_wrong() {
     build_site(&inputs.site_inputs(), &options(3), &out).unwrap();
     fs::write(out.join("quiz.json"), r#"{"questions": [{"image": 1}]}"#).unwrap();
     let err = AnswerKey::read(&out).unwrap_err().to_string();
-    assert!(err.contains("quiz.json") && err.contains("not a forger answer key"), "{err}");
+    assert!(
+        err.contains("quiz.json") && err.contains("not a forger answer key"),
+        "{err}"
+    );
     let err = AnswerKey::read(inputs.dir.path()).unwrap_err();
     assert!(matches!(err, TeachError::NotASite { .. }), "{err}");
 }

@@ -12,7 +12,9 @@ use serde_json::{json, Value};
 
 /// A 12x12 grey picture, different for every `id`.
 fn picture(id: u32) -> Vec<u8> {
-    (0..144u32).map(|i| ((i * 7 + id * 37 + i * i * id) % 251) as u8).collect()
+    (0..144u32)
+        .map(|i| ((i * 7 + id * 37 + i * i * id) % 251) as u8)
+        .collect()
 }
 
 /// Builds a site with `quiz` questions (half synthetic) in `dir/site` and
@@ -50,7 +52,9 @@ pub fn tiny_site(dir: &Path, quiz: usize) -> AnswerKey {
         real: &real,
         study_dir: None,
     };
-    build_site(&inputs, &options, &dir.join("site")).unwrap().answer_key
+    build_site(&inputs, &options, &dir.join("site"))
+        .unwrap()
+        .answer_key
 }
 
 /// `forger teach serve` running on a free loopback port.
@@ -77,8 +81,13 @@ impl Served {
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let mut url = |prefix: &str| {
-            let line = lines.next().expect("forger teach serve printed nothing").unwrap();
-            line.strip_prefix(prefix).unwrap_or_else(|| panic!("expected `{prefix}...`, got {line:?}")).to_string()
+            let line = lines
+                .next()
+                .expect("forger teach serve printed nothing")
+                .unwrap();
+            line.strip_prefix(prefix)
+                .unwrap_or_else(|| panic!("expected `{prefix}...`, got {line:?}"))
+                .to_string()
         };
         let reader_url = url("reader URL: ");
         let results_url = url("results URL: ");
@@ -115,14 +124,27 @@ impl Served {
     pub fn post(&self, path: &str, cookie: Option<&str>, body: &Value) -> HttpResponse {
         let mut headers = vec![("content-type", "application/json")];
         headers.extend(cookie.map(|c| ("cookie", c)));
-        request(self.addr, "POST", path, &headers, body.to_string().as_bytes()).unwrap()
+        request(
+            self.addr,
+            "POST",
+            path,
+            &headers,
+            body.to_string().as_bytes(),
+        )
+        .unwrap()
     }
 
     /// Signs `name` in: the session cookie and the state.
     pub fn sign_in(&self, name: &str, level: &str) -> (String, Value) {
         let r = self.post("/api/sign-in", None, &json!({"name": name, "level": level}));
         assert_eq!(r.status, 200, "{}", r.text());
-        let cookie = r.header("set-cookie").unwrap().split(';').next().unwrap().to_string();
+        let cookie = r
+            .header("set-cookie")
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
         (cookie, serde_json::from_slice(&r.body).unwrap())
     }
 }

@@ -204,8 +204,8 @@ try {
     }
     assert.equal(await row.locator('[data-stat="p_value"]').textContent(), fmtP(s.p_value), `${reader.name}: p`);
   }
-  assert.equal(await shown('#overall [data-stat="fleiss_kappa"]'), fmt(expected.fleiss_kappa), "Fleiss' kappa");
-  assert.equal(await shown('#overall [data-stat="auc"]'), fmt(expected.overall.auc), "pooled AUC");
+  assert.equal(await shown('#pooled [data-stat="fleiss_kappa"]'), fmt(expected.fleiss_kappa), "Fleiss' kappa");
+  assert.equal(await shown('#pooled [data-stat="auc"]'), fmt(expected.overall.auc), "pooled AUC");
   assert.equal(await results.locator("main b, main script").count(), 0, "names and notes are shown as text");
   for (const img of await results.locator(".misjudged img").all()) {
     assert.ok(await img.evaluate((i) => i.decode().then(() => i.naturalWidth > 0)), "misjudged case image loads");
