@@ -11,13 +11,6 @@ use common::{tiny_site, Served};
 use forger_teach::{AnswerKey, Truth};
 use serde_json::{json, Value};
 
-fn word(t: Truth) -> &'static str {
-    match t {
-        Truth::Real => "real",
-        Truth::Synthetic => "synthetic",
-    }
-}
-
 /// Answers the reader's current case right, with the surest rating.
 fn answer_right(s: &Served, key: &AnswerKey, cookie: &str, state: &Value) -> Value {
     let case = state["case"]["id"].as_u64().unwrap();
@@ -26,7 +19,7 @@ fn answer_right(s: &Served, key: &AnswerKey, cookie: &str, state: &Value) -> Val
     let r = s.post(
         "/api/answer",
         Some(cookie),
-        &json!({"case": case, "answer": word(truth), "confidence": confidence, "note": "edges"}),
+        &json!({"case": case, "answer": truth.word(), "confidence": confidence, "note": "edges"}),
     );
     assert_eq!(r.status, 200, "{}", r.text());
     serde_json::from_slice(&r.body).unwrap()

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
 
-use forger_teach::{escape_html as esc, Truth};
+use forger_teach::escape_html as esc;
 
 use crate::stats::{summarize, CaseScores, Scores, Summary};
 use crate::store::{AnswerRow, Store};
@@ -21,13 +21,6 @@ pub fn summarize_store(store: &Store) -> Result<Summary> {
         });
     }
     Ok(summarize(&cases, &store.readers()?, &store.answers()?))
-}
-
-fn truth_word(t: Truth) -> &'static str {
-    match t {
-        Truth::Real => "real",
-        Truth::Synthetic => "synthetic",
-    }
 }
 
 /// One CSV field: quoted when it holds a comma, quote or line break, and
@@ -55,8 +48,8 @@ pub fn answers_csv(rows: &[AnswerRow]) -> String {
             r.level.word().to_string(),
             r.case.to_string(),
             csv_field(&r.class),
-            truth_word(r.truth).to_string(),
-            truth_word(r.answer).to_string(),
+            r.truth.word().to_string(),
+            r.answer.word().to_string(),
             r.confidence.to_string(),
             u8::from(r.truth == r.answer).to_string(),
             csv_field(&r.note),
@@ -152,7 +145,7 @@ pub fn results_html(
             r#"<figure data-case="{id}"><img src="{src}" alt="case {id}"><figcaption>case {id}: {truth} {class}, wrong {wrong} of {answered}<ul>{notes}</ul></figcaption></figure>"#,
             id = c.case,
             src = esc(&image_url(c)),
-            truth = truth_word(c.truth),
+            truth = c.truth.word(),
             class = esc(&c.class),
             wrong = c.wrong,
             answered = c.answered,

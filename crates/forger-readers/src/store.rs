@@ -124,13 +124,6 @@ pub struct Store {
     path: PathBuf,
 }
 
-fn truth_word(t: Truth) -> &'static str {
-    match t {
-        Truth::Real => "real",
-        Truth::Synthetic => "synthetic",
-    }
-}
-
 fn truth_from(word: &str) -> rusqlite::Result<Truth> {
     match word {
         "real" => Ok(Truth::Real),
@@ -205,7 +198,7 @@ impl Store {
             for c in cases {
                 tx.execute(
                     "INSERT INTO cases (id, image, class, truth, png) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![c.id, c.image, c.class, truth_word(c.truth), c.png],
+                    params![c.id, c.image, c.class, c.truth.word(), c.png],
                 )
                 .map_err(|e| ReadersError::Sqlite {
                     db: self.path.clone(),
@@ -335,7 +328,7 @@ impl Store {
                 params![
                     reader,
                     answer.case,
-                    truth_word(answer.answer),
+                    answer.answer.word(),
                     answer.confidence,
                     answer.note,
                     now_ms()

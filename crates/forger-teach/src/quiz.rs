@@ -18,6 +18,16 @@ pub enum Truth {
     Synthetic,
 }
 
+impl Truth {
+    /// The truth's word, as `quiz.json` writes it: `real` or `synthetic`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Truth::Real => "real",
+            Truth::Synthetic => "synthetic",
+        }
+    }
+}
+
 impl From<Origin> for Truth {
     fn from(origin: Origin) -> Self {
         match origin {
