@@ -4,8 +4,8 @@
 //!
 //! Modules: `cases` (the site's cases and each reader's seeded order),
 //! `store` (the SQLite database, WAL mode: cases, readers, answers),
-//! `server` (the axum server: reader page, JSON API, token-guarded
-//! results), `pages` (the reader page and its script), `stats` (accuracy
+//! `server` (the axum server: binding, running, routes), `api` (its
+//! handlers: the reader's JSON API, case images, token-guarded results), `pages` (the reader page and its script), `stats` (accuracy
 //! and its exact binomial p-value, sensitivity and specificity, ROC AUC,
 //! Fleiss' kappa, per reader, group and pooled), `results` (CSV, JSON and
 //! HTML results), `load` (simulated concurrent readers), `http` (the
@@ -21,6 +21,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod api;
 mod cases;
 mod error;
 pub mod http;
@@ -31,9 +32,10 @@ mod server;
 pub mod stats;
 mod store;
 
+pub use api::{NAME_LIMIT, NOTE_LIMIT};
 pub use cases::{read_site, reader_order, Case};
 pub use error::{ReadersError, Result};
 pub use results::{answers_csv, results_html, summarize_store, write_results};
-pub use server::{ReaderServer, RunningServer, BODY_LIMIT, NAME_LIMIT, NOTE_LIMIT};
+pub use server::{ReaderServer, RunningServer, BODY_LIMIT};
 pub use stats::{fleiss_kappa, Summary};
 pub use store::{Answer, AnswerRow, Level, Reader, RecordError, Store};
