@@ -12,13 +12,14 @@ use serde_json::json;
 
 use crate::workspace_root;
 
-const WORKLOADS: [&str; 6] = [
+const WORKLOADS: [&str; 7] = [
     "mnist_cnn",
     "catdog_cnn",
     "dcgan28",
     "folder_pipeline",
     "stream-memory",
     "audit",
+    "readers",
 ];
 
 #[derive(Args)]
@@ -28,7 +29,9 @@ pub struct BenchArgs {
     /// the augmenting JPEG pipeline delivers from `--folder`), and
     /// `stream-memory` (peak RSS of streaming N and 10N images), and `audit`
     /// (the memorisation audit's nearest-neighbour search, N x N images at
-    /// 28 and 128 px, and at half N to show how it grows).
+    /// 28 and 128 px, and at half N to show how it grows), and `readers`
+    /// (the reader-study server: 50 concurrent simulated readers over
+    /// loopback, p99 latency of an answer).
     #[arg(long, default_value = "mnist_cnn,catdog_cnn,dcgan28,folder_pipeline")]
     workloads: String,
     /// Class-per-folder image tree for `folder_pipeline` (W4), e.g. the
@@ -80,6 +83,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
         if workload == "audit" {
             results.push(audit(args.runs)?);
+            continue;
+        }
+        if workload == "readers" {
+            results.push(readers(args.runs)?);
             continue;
         }
         if workload == "stream-memory" {
@@ -166,6 +173,32 @@ fn audit(runs: usize) -> anyhow::Result<serde_json::Value> {
         rows.push(json!({"n": n, "side": side, "seconds": times}));
     }
     Ok(json!({"workload": "audit", "runs": rows}))
+}
+
+/// The reader-study server under the load test's workload: 50 simulated
+/// readers at once, 20 cases each, at most 30 s a run; fails on any error
+/// or lost answer.
+fn readers(runs: usize) -> anyhow::Result<serde_json::Value> {
+    let mut reports = Vec::new();
+    for _ in 0..runs {
+        let dir = tempfile::tempdir()?;
+        let r =
+            forger_readers::load::load_run(dir.path(), 50, 20, std::time::Duration::from_secs(30))?;
+        if r.errors > 0 || r.lost > 0 {
+            bail!(
+                "readers: {} errors ({:?}), {} answers lost",
+                r.errors,
+                r.first_error,
+                r.lost
+            );
+        }
+        println!(
+            "readers          {} readers, {} answers in {:.2} s: answer latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            r.readers, r.answers, r.seconds, r.p50_ms, r.p99_ms, r.max_ms
+        );
+        reports.push(r);
+    }
+    Ok(json!({"workload": "readers", "runs": reports}))
 }
 
 fn forger_workload(workload: &str, device: &candle_core::Device) -> anyhow::Result<f64> {

@@ -4,7 +4,7 @@
 //! `forger-*` crates. `classify` holds `train mnist-cnn`; `eval` and
 //! `predict` the commands that use a trained classifier; `model_summary`
 //! `forger summary` (layers and parameters); `catdog` the cats-vs-dogs
-//! tutorial's commands, `gan` the GAN and teaching-site ones, and
+//! tutorial's commands, `gan` the GAN and teaching-site ones, `teach` the reader study's, and
 //! `summary` what both classifier trainings print at the end; `ranges`
 //! checks the numeric flags.
 
@@ -19,6 +19,7 @@ mod predict;
 mod ranges;
 mod run_args;
 mod summary;
+mod teach;
 
 use std::path::PathBuf;
 
@@ -51,8 +52,9 @@ enum Command {
     /// Train GANs and generate synthetic image sets.
     #[command(subcommand)]
     Gan(gan::GanCommand),
-    /// Build the teaching site (case library and reader test) from a GAN run.
-    Teach(gan::TeachArgs),
+    /// Build the teaching site (case library and reader test) from a GAN run,
+    /// or run a reader study on it (`teach serve`, `teach results`).
+    Teach(teach::TeachCommand),
     /// Download a data set from the Hugging Face Hub into the data cache.
     Download(forger_hub::DownloadArgs),
 }
@@ -79,7 +81,7 @@ fn main() -> anyhow::Result<()> {
         Command::Gan(gan::GanCommand::Train(args)) => gan::train(args),
         Command::Gan(gan::GanCommand::Sample(args)) => gan::sample_command(args),
         Command::Gan(gan::GanCommand::Audit(args)) => audit::run(args),
-        Command::Teach(args) => gan::teach(args),
+        Command::Teach(command) => teach::run(command),
         Command::Download(args) => {
             // Without a workspace, the default cache is `data/` here.
             print!("{}", args.run(PathBuf::from("data"), "forger download")?);

@@ -56,6 +56,13 @@ pub enum TeachError {
         url: String,
         what: String,
     },
+    /// A site's answer key is not the JSON this crate writes.
+    #[error("{path}: not a forger answer key (expected {{\"questions\": [{{\"image\", \"answer\", \"class\"}}, ...]}}): {source}")]
+    BadKey {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
     /// The quiz data could not be written as JSON.
     #[error("writing JSON: {0}")]
     Json(#[from] serde_json::Error),

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 /// Escapes text for HTML content and double-quoted attribute values.
-pub(crate) fn escape(text: &str) -> String {
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

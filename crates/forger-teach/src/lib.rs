@@ -14,7 +14,7 @@
 //! Modules: `site` (the entry point, [`build_site`]), `cases` (reading the
 //! synthetic and real cases), `selection` (which cases the library and the
 //! quiz show, seeded), `quiz` (the reader test and its [`AnswerKey`]),
-//! `pages` and `html` (the pages and their escaping), `report` (the study
+//! `pages` and `html` (the pages and their escaping, [`escape_html`]), `report` (the study
 //! report as HTML) and `error`.
 //!
 //! ```no_run
@@ -41,5 +41,6 @@ mod selection;
 mod site;
 
 pub use error::{Result, TeachError};
-pub use quiz::{AnswerKey, Question, Truth};
+pub use html::escape as escape_html;
+pub use quiz::{AnswerKey, Question, Truth, ANSWER_KEY_FILE};
 pub use site::{build_site, SiteInputs, SiteOptions, SiteSummary, SITE_MARKER};

@@ -1,8 +1,14 @@
 //! The reader test's answer key (`quiz.json`) and the data its page embeds.
 
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
 
 use crate::cases::Origin;
+use crate::{Result, TeachError, SITE_MARKER};
+
+/// The answer key's file name in a site folder.
+pub const ANSWER_KEY_FILE: &str = "quiz.json";
 
 /// The truth about a quiz image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -10,6 +16,16 @@ use crate::cases::Origin;
 pub enum Truth {
     Real,
     Synthetic,
+}
+
+impl Truth {
+    /// The truth's word, as `quiz.json` writes it: `real` or `synthetic`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Truth::Real => "real",
+            Truth::Synthetic => "synthetic",
+        }
+    }
 }
 
 impl From<Origin> for Truth {
@@ -36,6 +52,23 @@ pub struct Question {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AnswerKey {
     pub questions: Vec<Question>,
+}
+
+impl AnswerKey {
+    /// Reads the answer key of a site that [`crate::build_site`] wrote in
+    /// `site_dir`. Fails naming the path when the folder is not such a site
+    /// or its `quiz.json` does not parse.
+    pub fn read(site_dir: &Path) -> Result<Self> {
+        if !site_dir.join(SITE_MARKER).is_file() {
+            return Err(TeachError::NotASite {
+                path: site_dir.to_path_buf(),
+                marker: SITE_MARKER,
+            });
+        }
+        let path = site_dir.join(ANSWER_KEY_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| TeachError::io(&path, e))?;
+        serde_json::from_str(&text).map_err(|source| TeachError::BadKey { path, source })
+    }
 }
 
 /// What `quiz.html` embeds: the key plus what the page needs to show it.

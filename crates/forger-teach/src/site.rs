@@ -250,7 +250,7 @@ pub fn build_site(
     write(site, "quiz.html", &quiz_html)?;
     write(
         site,
-        "quiz.json",
+        crate::quiz::ANSWER_KEY_FILE,
         &serde_json::to_string_pretty(&answer_key)?,
     )?;
     write(site, "assets/site.css", STYLE_CSS)?;

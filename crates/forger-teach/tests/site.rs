@@ -91,8 +91,7 @@ fn writes_every_page_with_a_key_that_matches_the_options() {
     assert_eq!((summary.library_synthetic, summary.library_real), (10, 6));
     assert!(summary.has_report);
 
-    let key: AnswerKey =
-        serde_json::from_str(&fs::read_to_string(out.join("quiz.json")).unwrap()).unwrap();
+    let key = AnswerKey::read(&out).unwrap();
     assert_eq!(key, summary.answer_key);
     assert_eq!(key.questions.len(), 10);
     let synthetic = key
@@ -372,4 +371,19 @@ fn bad_inputs_are_clear_errors_naming_the_path() {
         leftovers.iter().all(|&n| n == 0),
         "staging folders were left behind"
     );
+}
+
+#[test]
+fn reading_an_answer_key_names_what_is_wrong() {
+    let inputs = Inputs::new(12, 8);
+    let out = inputs.out();
+    build_site(&inputs.site_inputs(), &options(3), &out).unwrap();
+    fs::write(out.join("quiz.json"), r#"{"questions": [{"image": 1}]}"#).unwrap();
+    let err = AnswerKey::read(&out).unwrap_err().to_string();
+    assert!(
+        err.contains("quiz.json") && err.contains("not a forger answer key"),
+        "{err}"
+    );
+    let err = AnswerKey::read(inputs.dir.path()).unwrap_err();
+    assert!(matches!(err, TeachError::NotASite { .. }), "{err}");
 }

@@ -44,7 +44,7 @@ impl Proportion {
 }
 
 /// `P(X <= k)` for `X ~ Binomial(n, p)`, summed in log space.
-fn cdf(k: usize, n: usize, p: f64) -> f64 {
+pub(crate) fn cdf(k: usize, n: usize, p: f64) -> f64 {
     if p <= 0.0 {
         return 1.0;
     }

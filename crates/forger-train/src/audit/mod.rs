@@ -14,7 +14,7 @@
 //!
 //! Searches are blocked matrix products (module `nearest`), not pair loops.
 
-mod binomial;
+pub(crate) mod binomial;
 mod figures;
 pub mod nearest;
 

@@ -3,18 +3,21 @@
 //! area: operating points (Youden's J, `operating_point`), DeLong intervals
 //! and paired tests for classifiers trained several times (`paired`, with
 //! Holm's adjustment), and the pigeonhole bootstrap over test images and
-//! replicates (`bootstrap`).
+//! replicates (`bootstrap`); and the exact binomial test against
+//! guessing (`binomial_test`), for readers' accuracy.
 
 use serde::{Deserialize, Serialize};
 
 use crate::{Result, TrainError};
 
+mod binomial_test;
 mod bootstrap;
 pub(crate) use bootstrap::quantile;
 mod normal;
 mod operating_point;
 mod paired;
 
+pub use binomial_test::binomial_test_half;
 pub use bootstrap::{bootstrap_auc_difference, bootstrap_mean_auc, BootstrapInterval};
 pub use operating_point::{operating_point, youden_point, OperatingPoint};
 pub use paired::{delong_mean, holm, paired_delong, roc_auc_delong, AucInterval, PairedComparison};
