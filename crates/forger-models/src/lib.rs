@@ -3,13 +3,14 @@
 //! that the same seed gives the same network on every run.
 //!
 //! Modules: [`layers`] (convolutions with SAME padding, transposed
-//! convolutions, batch norm, max-pooling, dropout and fully connected
-//! layers, on forger's CPU kernels from `forger-kernels`), `init`
+//! convolutions, batch norm, spectral normalisation, max-pooling, dropout
+//! and fully connected layers, on forger's CPU kernels from `forger-kernels`), `init`
 //! (PyTorch or Keras initialisation from a seeded generator), `mnist_cnn`
 //! and `catdog_cnn` (the tutorial CNNs), `architecture` (a serde choice
 //! between them), `classifier` (the [`ImageClassifier`] and [`ModelConfig`] traits, which a
 //! model of your own implements), `gan` (the
-//! DCGAN and conditional DCGAN) and `error`.
+//! DCGAN, and the scaled GAN whose depth follows the image size, both
+//! optionally class-conditional) and `error`.
 //!
 //! Every model here implements [`ImageClassifier`]; forger-train's
 //! `Learner` takes any of them, so adding a model touches no loop.
@@ -27,6 +28,6 @@ pub use architecture::ClassifierConfig;
 pub use catdog_cnn::{CatDogCnn, CatDogCnnConfig};
 pub use classifier::{ImageClassifier, Mode, ModelConfig};
 pub use error::{ModelError, Result};
-pub use gan::{Discriminator, GanConfig, Generator};
+pub use gan::{Discriminator, GanArchitecture, GanConfig, Generator};
 pub use init::seeded_vars;
 pub use mnist_cnn::{MnistCnn, MnistCnnConfig};
