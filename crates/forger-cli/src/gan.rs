@@ -6,9 +6,9 @@ use clap::{Args, Subcommand};
 use forger_data::image_folder::ImageFolderConfig;
 use forger_data::png::{encode_grid, write_image_folder};
 use forger_data::{atomic::write_atomic, load, LoadConfig};
-use forger_models::GanConfig;
+use forger_models::{GanArchitecture, GanConfig};
 use forger_teach::{build_site, SiteInputs, SiteOptions};
-use forger_train::gan::{train_gan, Frechet, GanTrainConfig, TrainedGan};
+use forger_train::gan::{train_gan, DiffAugment, Frechet, GanTrainConfig, LeCam, TrainedGan};
 use forger_train::RunDir;
 
 use crate::gan_data::{gan_data, sample};
@@ -48,6 +48,23 @@ pub struct GanTrainArgs {
     /// Measure the Fréchet distance at every sample grid.
     #[arg(long)]
     frechet: bool,
+    /// The networks: `dcgan` (28 or 64 px) or `scaled` (one block per
+    /// doubling of the side from 4x4 or 7x7: 28, 32, 64, 128, 256 px).
+    #[arg(long, value_enum, default_value_t = Architecture::Dcgan)]
+    architecture: Architecture,
+    /// Spectral normalisation of D's weights (`--architecture scaled` only).
+    #[arg(long)]
+    spectral_norm: bool,
+    /// DiffAugment of every image D sees, real and generated: `all`, or a
+    /// comma-separated list of translation, cutout, brightness, contrast,
+    /// saturation (RGB only) and color (the last three), at the paper's
+    /// strengths.
+    #[arg(long, value_parser = crate::ranges::diff_augment)]
+    diff_augment: Option<DiffAugment>,
+    /// LeCam regularisation of D with this weight λ (0.3 in the paper's
+    /// low-data runs); the moving averages decay by 0.99.
+    #[arg(long, value_name = "WEIGHT", value_parser = crate::ranges::lecam_weight)]
+    lecam: Option<f64>,
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     sample_every: u64,
     #[arg(long, default_value_t = 0)]
@@ -60,7 +77,21 @@ pub struct GanTrainArgs {
     cuda: bool,
 }
 
+/// `--architecture`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Architecture {
+    Dcgan,
+    Scaled,
+}
+
 pub fn train(args: GanTrainArgs) -> anyhow::Result<()> {
+    let architecture = match args.architecture {
+        Architecture::Scaled => GanArchitecture::scaled(args.spectral_norm),
+        Architecture::Dcgan if args.spectral_norm => {
+            anyhow::bail!("--spectral-norm is an option of --architecture scaled, not of the DCGAN")
+        }
+        Architecture::Dcgan => GanArchitecture::Dcgan,
+    };
     let run = RunDir::new(&args.out);
     if args.resume {
         run.require_checkpoint()?;
@@ -69,9 +100,15 @@ pub fn train(args: GanTrainArgs) -> anyhow::Result<()> {
     let gan = GanConfig {
         image: data.image_shape(),
         classes: args.conditional.then_some(data.classes().len()),
+        architecture,
         ..Default::default()
     };
     let config = GanTrainConfig {
+        diff_augment: args.diff_augment,
+        lecam: args.lecam.map(|weight| LeCam {
+            weight,
+            ..LeCam::default()
+        }),
         batch_size: args.batch_size as usize,
         real_target: args.real_target,
         sample_every: args.sample_every,

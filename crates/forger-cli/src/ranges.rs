@@ -33,6 +33,16 @@ pub fn fraction(text: &str) -> Result<f64, String> {
     real(text, 0.0..=1.0, false)
 }
 
+/// LeCam's weight λ: in [0, 10].
+pub fn lecam_weight(text: &str) -> Result<f64, String> {
+    real(text, 0.0..=10.0, false)
+}
+
+/// DiffAugment's operations: a comma-separated list, or `all`.
+pub fn diff_augment(text: &str) -> Result<forger_train::gan::DiffAugment, String> {
+    forger_train::gan::DiffAugment::from_ops(text).map_err(|e| e.to_string())
+}
+
 /// D's target for real images: in (0, 1].
 pub fn target(text: &str) -> Result<f64, String> {
     real(text, 0.0..=1.0, true)
