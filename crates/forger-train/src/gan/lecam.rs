@@ -52,17 +52,17 @@ impl LeCam {
 
 /// The moving averages α_R (real) and α_F (fake) of D's mean logits.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LeCamEma {
+pub(super) struct LeCamEma {
     pub real: f64,
     pub fake: f64,
 }
 
 /// LeCam's settings and state in a GAN step.
 #[derive(Debug, Clone, PartialEq)]
-pub struct LeCamState {
-    pub config: LeCam,
+pub(super) struct LeCamState {
+    config: LeCam,
     /// `None` before the first D step, which sets the averages to its means.
-    pub ema: Option<LeCamEma>,
+    ema: Option<LeCamEma>,
 }
 
 impl LeCamState {

@@ -24,7 +24,8 @@ use serde::{Deserialize, Serialize};
 pub use cutout_leak::{cutout_fill, cutout_leaks, largest_fill_square, CUTOUT_TOLERANCE};
 pub use diff_augment::{DiffAugment, DIFF_AUGMENT_OPS};
 pub use hooks::Frechet;
-pub use lecam::{LeCam, LeCamEma, LeCamState};
+pub use lecam::LeCam;
+use lecam::LeCamState;
 pub use step::GanStep;
 
 use crate::atomic::write_atomic;

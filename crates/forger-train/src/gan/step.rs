@@ -75,16 +75,6 @@ impl GanStep {
         &self.g
     }
 
-    /// The discriminator.
-    pub fn discriminator(&self) -> &Discriminator {
-        &self.d
-    }
-
-    /// LeCam's state, when the run uses it.
-    pub fn lecam(&self) -> Option<&LeCamState> {
-        self.lecam.as_ref()
-    }
-
     /// `images` as D sees them at `step` in the pass `pass`: augmented
     /// when DiffAugment is on.
     fn augment(&self, images: &Tensor, pass: &str, step: u64) -> Result<Tensor> {
