@@ -7,6 +7,8 @@
 
 use forger_data::{Dataset, PixelScale};
 
+use crate::{Result, TrainError};
+
 /// Pixels within this many 8-bit levels of the fill count as filled.
 pub const CUTOUT_TOLERANCE: u8 = 3;
 
@@ -17,9 +19,21 @@ pub fn cutout_fill() -> u8 {
 
 /// Side of the largest axis-aligned square of `image` (`[c, h, w]`, 8-bit,
 /// channel-major) whose pixels are all within `tolerance` of `fill` in
-/// every channel.
-pub fn largest_fill_square(image: &[u8], shape: [usize; 3], fill: u8, tolerance: u8) -> usize {
+/// every channel. An image of another length than `shape` says is an error.
+pub fn largest_fill_square(
+    image: &[u8],
+    shape: [usize; 3],
+    fill: u8,
+    tolerance: u8,
+) -> Result<usize> {
     let [c, h, w] = shape;
+    if image.len() != c * h * w {
+        return Err(TrainError::Invalid(format!(
+            "a {c}x{h}x{w} image has {} pixels, not {}",
+            c * h * w,
+            image.len()
+        )));
+    }
     let filled = |y: usize, x: usize| {
         (0..c).all(|ch| image[ch * h * w + y * w + x].abs_diff(fill) <= tolerance)
     };
@@ -40,21 +54,24 @@ pub fn largest_fill_square(image: &[u8], shape: [usize; 3], fill: u8, tolerance:
         }
         std::mem::swap(&mut above, &mut side);
     }
-    best
+    Ok(best)
 }
 
 /// Indices of the images of `data` holding a square of the cutout fill
 /// ([`cutout_fill`], within [`CUTOUT_TOLERANCE`]) of side at least
 /// `min_fraction` of the image side (e.g. 0.25: half of DiffAugment's
 /// cutout square).
-pub fn cutout_leaks(data: &Dataset, min_fraction: f64) -> Vec<usize> {
+pub fn cutout_leaks(data: &Dataset, min_fraction: f64) -> Result<Vec<usize>> {
     let shape = data.image_shape();
     let min_side = ((shape[1].min(shape[2]) as f64 * min_fraction).ceil() as usize).max(1);
-    (0..data.len())
-        .filter(|&i| {
-            largest_fill_square(data.image(i), shape, cutout_fill(), CUTOUT_TOLERANCE) >= min_side
-        })
-        .collect()
+    let mut flagged = Vec::new();
+    for i in 0..data.len() {
+        let side = largest_fill_square(data.image(i), shape, cutout_fill(), CUTOUT_TOLERANCE)?;
+        if side >= min_side {
+            flagged.push(i);
+        }
+    }
+    Ok(flagged)
 }
 
 #[cfg(test)]
@@ -81,24 +98,26 @@ mod tests {
     fn finds_the_pasted_square_and_nothing_in_texture() {
         for c in [1, 3] {
             let plain = image(c, 32, 0, (0, 0), 1);
-            assert!(largest_fill_square(&plain, [c, 32, 32], cutout_fill(), 3) <= 2);
+            assert!(largest_fill_square(&plain, [c, 32, 32], cutout_fill(), 3).unwrap() <= 2);
             let pasted = image(c, 32, 12, (5, 17), 2);
             assert_eq!(
-                largest_fill_square(&pasted, [c, 32, 32], cutout_fill(), 3),
+                largest_fill_square(&pasted, [c, 32, 32], cutout_fill(), 3).unwrap(),
                 12
             );
             // A square at the border (clipped cutout) counts too.
             let corner = image(c, 32, 9, (23, 23), 3);
             assert_eq!(
-                largest_fill_square(&corner, [c, 32, 32], cutout_fill(), 3),
+                largest_fill_square(&corner, [c, 32, 32], cutout_fill(), 3).unwrap(),
                 9
             );
         }
         // A flat image of another grey is no cutout.
         assert_eq!(
-            largest_fill_square(&[40; 64], [1, 8, 8], cutout_fill(), 3),
+            largest_fill_square(&[40; 64], [1, 8, 8], cutout_fill(), 3).unwrap(),
             0
         );
+        let err = largest_fill_square(&[128; 60], [1, 8, 8], cutout_fill(), 3).unwrap_err();
+        assert!(err.to_string().contains("not 60"), "{err}");
     }
 
     #[test]
@@ -108,6 +127,6 @@ mod tests {
             pixels.extend(image(1, 32, k, (3, 3), i as u64));
         }
         let data = Dataset::new(pixels, vec![0; 5], [1, 32, 32], vec!["a".into()]).unwrap();
-        assert_eq!(cutout_leaks(&data, 0.25), vec![1, 4]);
+        assert_eq!(cutout_leaks(&data, 0.25).unwrap(), vec![1, 4]);
     }
 }
