@@ -3,8 +3,10 @@
 
 use candle_core::Device;
 use forger::data::Dataset;
-use forger::models::GanConfig;
-use forger::train::gan::{train_gan, GanHistoryRow, GanTrainConfig, TrainedGan};
+use forger::models::{GanArchitecture, GanConfig};
+use forger::train::gan::{
+    discriminator_scores, train_gan, DiffAugment, GanHistoryRow, GanTrainConfig, LeCam, TrainedGan,
+};
 use forger::train::{OptimizerConfig, RunDir, TrainError};
 
 /// Two easy classes: dark images (class 0) and bright ones (class 1), with
@@ -134,6 +136,56 @@ fn resumed_gan_run_equals_an_unbroken_one() {
         [d.image(0).to_vec(), d.image(1).to_vec()]
     };
     assert_eq!(sample(&resumed), sample(&unbroken));
+}
+
+/// The scaled GAN with spectral norm, DiffAugment and LeCam resumes
+/// exactly: its spectral norms' `u`, LeCam's averages and the augmentation
+/// draws all continue where the unbroken run is.
+#[test]
+fn resumed_scaled_gan_with_spectral_norm_diff_augment_and_lecam_equals_an_unbroken_one() {
+    let data = dark_and_bright(96);
+    let mut config = small_gan(true, 8);
+    config.gan.architecture = GanArchitecture::Scaled {
+        width: 4,
+        max_width: 16,
+        spectral_norm: true,
+    };
+    config.diff_augment = Some(DiffAugment::default());
+    config.lecam = Some(LeCam::default());
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (a, b) = (RunDir::new(dirs[0].path()), RunDir::new(dirs[1].path()));
+    let gan = |steps, run: &RunDir, resume| {
+        let config = GanTrainConfig {
+            steps,
+            ..config.clone()
+        };
+        train_gan(&config, &data, "d", run, &Device::Cpu, resume, None).unwrap()
+    };
+    let unbroken = gan(8, &a, false);
+    gan(5, &b, false);
+    let resumed = gan(8, &b, true);
+    assert_eq!(
+        without_time(&resumed.history),
+        without_time(&unbroken.history)
+    );
+    let sample = |r: &forger::train::gan::GanReport| r.generator.sample(&[0, 1], 3).unwrap();
+    assert_eq!(sample(&resumed).image(1), sample(&unbroken).image(1));
+    let scores = |run: &RunDir| discriminator_scores(run, &data, &Device::Cpu).unwrap();
+    assert_eq!(scores(&a), scores(&b));
+    let saved = forger::train::checkpoint::Checkpoint::read(&b.checkpoint(), &Device::Cpu).unwrap();
+    let d = saved.group("d");
+    assert!(d.contains_key("down1.weight_u") && d.contains_key("head.weight_u"));
+    assert_eq!(saved.group("lecam").len(), 2);
+    // The same run without the options differs: they did something.
+    let plain = RunDir::new(dirs[0].path().join("plain"));
+    let mut bare = config.clone();
+    bare.diff_augment = None;
+    bare.lecam = None;
+    let plain = train_gan(&bare, &data, "d", &plain, &Device::Cpu, false, None).unwrap();
+    assert_ne!(
+        without_time(&plain.history),
+        without_time(&unbroken.history)
+    );
 }
 
 #[test]

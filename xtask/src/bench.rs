@@ -12,10 +12,11 @@ use serde_json::json;
 
 use crate::workspace_root;
 
-const WORKLOADS: [&str; 7] = [
+const WORKLOADS: [&str; 8] = [
     "mnist_cnn",
     "catdog_cnn",
     "dcgan28",
+    "gan128",
     "folder_pipeline",
     "stream-memory",
     "audit",
@@ -24,8 +25,9 @@ const WORKLOADS: [&str; 7] = [
 
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Comma-separated workloads: `mnist_cnn` (W1), `catdog_cnn` (W2) and
-    /// `dcgan28` (W3) training throughput, `folder_pipeline` (W4: images/s
+    /// Comma-separated workloads: `mnist_cnn` (W1), `catdog_cnn` (W2),
+    /// `dcgan28` (W3) and `gan128` (W5: the scaled conditional GAN at 128
+    /// px, spectral norm on D, 32 real + 32 fake) training throughput, `folder_pipeline` (W4: images/s
     /// the augmenting JPEG pipeline delivers from `--folder`), and
     /// `stream-memory` (peak RSS of streaming N and 10N images), and `audit`
     /// (the memorisation audit's nearest-neighbour search, N x N images at
@@ -44,9 +46,12 @@ pub struct BenchArgs {
     /// Python interpreter with torch, to run the reference beside forger.
     #[arg(long)]
     torch: Option<PathBuf>,
-    /// The PyTorch reference script.
+    /// The PyTorch reference script (W1-W3).
     #[arg(long)]
     reference: Option<PathBuf>,
+    /// The PyTorch reference of W5 `gan128`.
+    #[arg(long)]
+    reference_w5: Option<PathBuf>,
     /// Threads for both forger and PyTorch.
     #[arg(long, default_value_t = 2)]
     threads: usize,
@@ -69,6 +74,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         .reference
         .clone()
         .unwrap_or_else(|| workspace_root().join("../shared/bench/reference_torch.py"));
+    let reference_w5 = args
+        .reference_w5
+        .clone()
+        .unwrap_or_else(|| workspace_root().join("xtask/bench/reference_w5.py"));
     let device = candle_core::Device::Cpu;
     let mut results = Vec::new();
     // Medians of W2 and W4, for their ratio when both ran.
@@ -124,7 +133,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         for _ in 0..args.runs {
             ours.push(forger_workload(workload, &device)?);
             if let Some(python) = &args.torch {
-                theirs.push(torch_workload(python, &reference, workload, args.threads)?);
+                let script = if workload == "gan128" {
+                    &reference_w5
+                } else {
+                    &reference
+                };
+                theirs.push(torch_workload(python, script, workload, args.threads)?);
             }
         }
         let line = format!("{workload:<16} forger {}", summary(&ours));
@@ -206,6 +220,7 @@ fn forger_workload(workload: &str, device: &candle_core::Device) -> anyhow::Resu
         "mnist_cnn" => bench::mnist_cnn(300, 20, device)?,
         "catdog_cnn" => bench::catdog_cnn(60, 5, device)?,
         "dcgan28" => bench::dcgan28(30, device)?,
+        "gan128" => bench::gan128(10, 2, device)?,
         other => bail!("unknown workload `{other}`"),
     };
     Ok(t.images_per_s)

@@ -7,9 +7,11 @@ use clap::{Args, Subcommand};
 use forger_data::image_folder::ImageFolderConfig;
 use forger_data::png::write_image_folder;
 use forger_data::{load, LoadConfig};
-use forger_models::GanConfig;
+use forger_models::{GanArchitecture, GanConfig};
 use forger_teach::{build_site, SiteInputs, SiteOptions};
-use forger_train::gan::{train_gan, DataRecord, Frechet, GanRunConfig, GanTrainConfig, TrainedGan};
+use forger_train::gan::{
+    train_gan, DataRecord, DiffAugment, Frechet, GanRunConfig, GanTrainConfig, LeCam, TrainedGan,
+};
 use forger_train::plot::{captioned_grid, Tile};
 use forger_train::RunDir;
 use forger_train::RunKind;
@@ -36,7 +38,8 @@ pub struct GanDataArgs {
     /// (required unless `--config` records it).
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Image side for image folders: 28 or 64 (default 28).
+    /// Image side for image folders: 28 or 64 for the DCGAN, also 32, 128
+    /// or 256 for `--architecture scaled` (default 28).
     #[arg(long, value_parser = crate::ranges::gan_side)]
     image_size: Option<usize>,
     /// Decode image folders to one grey channel or to RGB (default grey).
@@ -73,6 +76,32 @@ pub struct GanTrainArgs {
     /// Write a sample grid (and measure the Fréchet distance) every N steps (default 500).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     sample_every: Option<u64>,
+    /// The networks: `dcgan` (28 or 64 px; the default) or `scaled` (one
+    /// block per doubling of the side from 4x4 or 7x7: 28, 32, 64, 128, 256 px).
+    #[arg(long, value_enum)]
+    architecture: Option<Architecture>,
+    /// Spectral normalisation of D's weights (`--architecture scaled` only).
+    #[arg(long)]
+    spectral_norm: bool,
+    /// DiffAugment of every image D sees, real and generated: `all`, or a
+    /// comma-separated list of translation, cutout, brightness, contrast,
+    /// saturation (RGB only) and color (the last three), at the paper's
+    /// strengths.
+    #[arg(long, value_parser = crate::ranges::diff_augment)]
+    diff_augment: Option<DiffAugment>,
+    /// LeCam regularisation of D with this weight λ (0.3 in the paper's
+    /// low-data runs); the moving averages decay by 0.99.
+    #[arg(long, value_name = "WEIGHT", value_parser = crate::ranges::lecam_weight)]
+    lecam: Option<f64>,
+}
+
+/// `--architecture`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Architecture {
+    /// The DCGAN of the TensorFlow tutorial (28 or 64 px).
+    Dcgan,
+    /// The GAN whose depth follows the image size.
+    Scaled,
 }
 
 pub fn train(args: GanTrainArgs) -> anyhow::Result<()> {
@@ -103,6 +132,30 @@ pub fn train(args: GanTrainArgs) -> anyhow::Result<()> {
     };
     if args.unconditional {
         config.gan.classes = None;
+    }
+    match args.architecture {
+        Some(Architecture::Scaled) => {
+            config.gan.architecture = GanArchitecture::scaled(args.spectral_norm)
+        }
+        Some(Architecture::Dcgan) => config.gan.architecture = GanArchitecture::Dcgan,
+        None => {}
+    }
+    if args.spectral_norm {
+        match &mut config.gan.architecture {
+            GanArchitecture::Scaled { spectral_norm, .. } => *spectral_norm = true,
+            GanArchitecture::Dcgan => anyhow::bail!(
+                "--spectral-norm is an option of --architecture scaled, not of the DCGAN"
+            ),
+        }
+    }
+    if args.diff_augment.is_some() {
+        config.diff_augment = args.diff_augment;
+    }
+    if let Some(weight) = args.lecam {
+        config.lecam = Some(LeCam {
+            weight,
+            ..LeCam::default()
+        });
     }
     if let Some(steps) = args.steps {
         config.steps = steps;

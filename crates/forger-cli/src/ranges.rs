@@ -33,6 +33,16 @@ pub fn fraction(text: &str) -> Result<f64, String> {
     real(text, 0.0..=1.0, false)
 }
 
+/// LeCam's weight λ: in [0, 10].
+pub fn lecam_weight(text: &str) -> Result<f64, String> {
+    real(text, 0.0..=10.0, false)
+}
+
+/// DiffAugment's operations: a comma-separated list, or `all`.
+pub fn diff_augment(text: &str) -> Result<forger_train::gan::DiffAugment, String> {
+    forger_train::gan::DiffAugment::from_ops(text).map_err(|e| e.to_string())
+}
+
 /// D's target for real images: in (0, 1].
 pub fn target(text: &str) -> Result<f64, String> {
     real(text, 0.0..=1.0, true)
@@ -43,12 +53,12 @@ pub fn min_delta(text: &str) -> Result<f64, String> {
     real(text, 0.0..=1000.0, false)
 }
 
-/// The image side a DCGAN takes: 28 or 64.
+/// An image side a GAN takes: 28, 32, 64, 128 or 256 (the DCGAN: 28 or 64).
 pub fn gan_side(text: &str) -> Result<usize, String> {
     match text.parse() {
-        Ok(side @ (28 | 64)) => Ok(side),
+        Ok(side @ (28 | 32 | 64 | 128 | 256)) => Ok(side),
         _ => Err(format!(
-            "`{text}` is not 28 or 64 (the sides a DCGAN takes)"
+            "`{text}` is not 28, 32, 64, 128 or 256 (the sides a GAN takes; the DCGAN only 28 or 64)"
         )),
     }
 }

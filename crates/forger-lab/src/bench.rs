@@ -5,7 +5,9 @@
 
 use candle_core::Device;
 use forger_data::{rng, Dataset};
-use forger_models::{CatDogCnnConfig, ClassifierConfig, GanConfig, MnistCnnConfig};
+use forger_models::{
+    CatDogCnnConfig, ClassifierConfig, GanArchitecture, GanConfig, MnistCnnConfig,
+};
 use rand::Rng;
 
 use forger_train::gan::{self, GanStep, GanTrainConfig};
@@ -117,14 +119,51 @@ pub fn catdog_cnn(steps: usize, warmup: usize, device: &Device) -> Result<Throug
 /// in memory (no files).
 pub fn dcgan28(steps: usize, device: &Device) -> Result<Throughput> {
     let data = random_images(640, [1, 28, 28], 1)?;
+    gan_steps(
+        GanTrainConfig::new(GanConfig::default(), 0),
+        &data,
+        (steps, 0),
+        device,
+    )
+}
+
+/// W5 `gan128`: one conditional GAN step at 128 px grey, 32 real + 32
+/// generated images (one D step on the mixed batch, one G step), the
+/// scaled G and D of [`GanArchitecture::scaled`] with spectral norm on D,
+/// two classes, Adam 2e-4 (0.5, 0.999), on random images in memory; the
+/// updates after `warmup` untimed ones are timed.
+pub fn gan128(steps: usize, warmup: usize, device: &Device) -> Result<Throughput> {
+    let data = random_images(128, [1, 128, 128], 2)?;
+    let gan = GanConfig {
+        image: [1, 128, 128],
+        classes: Some(2),
+        architecture: GanArchitecture::scaled(true),
+        ..Default::default()
+    };
     let config = GanTrainConfig {
-        log_every: steps as u64,
-        ..GanTrainConfig::new(GanConfig::default(), steps as u64)
+        batch_size: 32,
+        ..GanTrainConfig::new(gan, 0)
+    };
+    gan_steps(config, &data, (steps, warmup), device)
+}
+
+/// Times `steps` GAN updates of `config` after `warmup` untimed ones,
+/// through the [`Learner`] with the [`GanStep`] on `data`, in memory.
+fn gan_steps(
+    config: GanTrainConfig,
+    data: &Dataset,
+    (steps, warmup): (usize, usize),
+    device: &Device,
+) -> Result<Throughput> {
+    let config = GanTrainConfig {
+        steps: (warmup + steps) as u64,
+        log_every: if warmup == 0 { steps } else { warmup } as u64,
+        ..config
     };
     let step = GanStep::new(&config, device)?;
     let trained = gan::learner(&config).fit(
         step,
-        &gan::gan_batches(&config, &data)?,
+        &gan::gan_batches(&config, data)?,
         &mut [],
         RunRecord::in_memory(),
         device,
@@ -134,7 +173,7 @@ pub fn dcgan28(steps: usize, device: &Device) -> Result<Throughput> {
         .iter()
         .map(|r| (r.step, r.seconds))
         .collect();
-    Ok(throughput(&seconds, 0, steps, config.batch_size))
+    Ok(throughput(&seconds, warmup, steps, config.batch_size))
 }
 
 /// The memorisation audit's nearest-neighbour search: seconds to find,

@@ -387,6 +387,75 @@ impl ModuleT for BatchNorm {
     }
 }
 
+/// Spectral normalisation (Miyato et al. 2018): a weight divided by an
+/// estimate of its largest singular value σ, the weight read as a `(rows,
+/// rest)` matrix (rows: its first dimension). Each training forward pass
+/// takes one power-iteration step, `v = unit(W^T u)`, `u = unit(W v)`, `σ =
+/// u^T W v`, as PyTorch's `spectral_norm` does; the gradient flows through
+/// `W` in σ, not through `u` or `v`. The state `u` is a variable of the
+/// `VarBuilder` (so a checkpoint saves it and a resumed run continues
+/// exactly), and no gradient ever reaches it, so optimizers leave it alone.
+#[derive(Debug, Clone)]
+pub struct SpectralNorm {
+    u: Var,
+}
+
+impl SpectralNorm {
+    /// Below this norm a vector is not rescaled (PyTorch's `normalize` eps).
+    const EPS: f64 = 1e-12;
+
+    /// The state of a weight with `rows` rows, the variable `name` of `vb`,
+    /// drawn from N(0, 1).
+    pub fn new(rows: usize, name: &str, vb: &VarBuilder) -> Result<Self> {
+        let u = vb.get_with_hints(
+            rows,
+            name,
+            Init::Randn {
+                mean: 0.0,
+                stdev: 1.0,
+            },
+        )?;
+        Ok(Self {
+            u: Var::from_tensor(&u)?,
+        })
+    }
+
+    /// The current estimate of the left singular vector (not normalised).
+    pub fn u(&self) -> &Tensor {
+        self.u.as_tensor()
+    }
+
+    /// σ as a `(1, 1)` tensor. With `update`, one power-iteration step
+    /// first and `u` replaced by its result; without, `σ = |W^T unit(u)|`
+    /// from the stored `u`.
+    pub fn sigma(&self, weight: &Tensor, update: bool) -> Result<Tensor> {
+        let rows = weight.dim(0)?;
+        let w = weight.reshape((rows, ()))?;
+        let fixed = w.detach();
+        let u = unit(&self.u.as_tensor().detach().reshape((rows, 1))?)?;
+        let v = unit(&fixed.t()?.matmul(&u)?)?;
+        let u = if update {
+            let next = unit(&fixed.matmul(&v)?)?;
+            self.u.set(&next.flatten_all()?)?;
+            next
+        } else {
+            u
+        };
+        u.t()?.matmul(&w.matmul(&v)?)
+    }
+
+    /// `weight / σ` ([`SpectralNorm::sigma`]).
+    pub fn normalise(&self, weight: &Tensor, update: bool) -> Result<Tensor> {
+        weight.broadcast_div(&self.sigma(weight, update)?)
+    }
+}
+
+/// `x / max(|x|, eps)` for a column `x`.
+fn unit(x: &Tensor) -> Result<Tensor> {
+    let norm = x.sqr()?.sum_all()?.sqrt()?.maximum(SpectralNorm::EPS)?;
+    x.broadcast_div(&norm)
+}
+
 /// Max-pooling with a `k x k` window and stride `k` (floor mode: trailing
 /// rows and columns that do not fill a window are dropped), with the right
 /// gradient: Candle's `max_pool2d` divides it by `k^2`. See
@@ -410,6 +479,73 @@ pub fn dropout(xs: &Tensor, p: f64, rng: &mut rand_pcg::Pcg64) -> Result<Tensor>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One power-iteration step by hand, in f64, on the weight as a
+    /// `(rows, cols)` matrix `w`: the new `u` and σ.
+    fn power_step(w: &[f64], rows: usize, u: &[f64]) -> (Vec<f64>, f64) {
+        let cols = w.len() / rows;
+        let unit = |x: Vec<f64>| {
+            let n = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+            x.into_iter().map(|v| v / n).collect::<Vec<_>>()
+        };
+        let u = unit(u.to_vec());
+        let v = unit(
+            (0..cols)
+                .map(|j| (0..rows).map(|i| w[i * cols + j] * u[i]).sum())
+                .collect(),
+        );
+        let wv: Vec<f64> = (0..rows)
+            .map(|i| (0..cols).map(|j| w[i * cols + j] * v[j]).sum())
+            .collect();
+        let next = unit(wv.clone());
+        let sigma = next.iter().zip(&wv).map(|(a, b)| a * b).sum();
+        (next, sigma)
+    }
+
+    #[test]
+    fn spectral_norm_step_matches_a_hand_power_iteration_and_converges() {
+        let dev = Device::Cpu;
+        let vm = candle_nn::VarMap::new();
+        let vb = VarBuilder::from_varmap(&vm, DType::F64, &dev);
+        let sn = SpectralNorm::new(3, "w_u", &vb).unwrap();
+        // A (3, 2, 2, 1) weight: a 3 x 4 matrix.
+        let values: Vec<f64> = (0..12).map(|i| ((i * 7) % 5) as f64 - 1.5).collect();
+        let weight = Tensor::from_vec(values.clone(), (3, 2, 2, 1), &dev).unwrap();
+        let u0 = sn.u().to_vec1::<f64>().unwrap();
+        let (u1, sigma1) = power_step(&values, 3, &u0);
+        let sigma = sn.sigma(&weight, true).unwrap().reshape(()).unwrap();
+        assert!((sigma.to_scalar::<f64>().unwrap() - sigma1).abs() < 1e-12);
+        let stored = sn.u().to_vec1::<f64>().unwrap();
+        assert!(stored.iter().zip(&u1).all(|(a, b)| (a - b).abs() < 1e-12));
+        // Without an update, σ is |W^T unit(u)| from the stored u, and u stays.
+        let wt_u: f64 = (0..4)
+            .map(|j| {
+                (0..3)
+                    .map(|i| values[i * 4 + j] * u1[i])
+                    .sum::<f64>()
+                    .powi(2)
+            })
+            .sum::<f64>()
+            .sqrt();
+        let again = sn.sigma(&weight, false).unwrap().reshape(()).unwrap();
+        assert!((again.to_scalar::<f64>().unwrap() - wt_u).abs() < 1e-12);
+        assert_eq!(sn.u().to_vec1::<f64>().unwrap(), stored);
+        // Iterated, σ converges to the largest singular value: 5 for
+        // diag(5, 2, 1) padded to 3 x 4; the normalised weight's is 1.
+        let mut diag = vec![0f64; 12];
+        for (i, s) in [5.0, 2.0, 1.0].into_iter().enumerate() {
+            diag[i * 4 + i] = s;
+        }
+        let diag = Tensor::from_vec(diag, (3, 4), &dev).unwrap();
+        for _ in 0..60 {
+            sn.sigma(&diag, true).unwrap();
+        }
+        let top = sn.sigma(&diag, true).unwrap().reshape(()).unwrap();
+        assert!((top.to_scalar::<f64>().unwrap() - 5.0).abs() < 1e-9);
+        let normalised = sn.normalise(&diag, false).unwrap();
+        let max = normalised.max_all().unwrap().to_scalar::<f64>().unwrap();
+        assert!((max - 1.0).abs() < 1e-9, "{max}");
+    }
 
     #[test]
     fn dropout_keeps_the_expectation_and_is_seeded() {

@@ -2,9 +2,15 @@
 //! tutorial's D and G updates) through the [`Learner`] with the sample-grid
 //! and, when asked, the [`Frechet`] hooks (module `hooks`), and returns the
 //! trained generator ([`TrainedGan`]), which also loads from a run directory
-//! to generate labelled synthetic sets.
+//! to generate labelled synthetic sets. For small data sets, two options of
+//! the step: [`DiffAugment`] (module `diff_augment`) and [`LeCam`]
+//! regularisation (module `lecam`); `cutout_leak` checks generated images
+//! for DiffAugment's cutout squares ([`cutout_leaks`]).
 
+mod cutout_leak;
+mod diff_augment;
 mod hooks;
+mod lecam;
 mod step;
 
 use candle_core::{Device, Tensor};
@@ -15,7 +21,11 @@ use forger_models::{GanConfig, Generator, Mode};
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
+pub use cutout_leak::{cutout_fill, cutout_leaks, largest_fill_square, CUTOUT_TOLERANCE};
+pub use diff_augment::{DiffAugment, DIFF_AUGMENT_OPS};
 pub use hooks::Frechet;
+pub use lecam::LeCam;
+use lecam::LeCamState;
 pub use step::GanStep;
 
 use crate::atomic::write_atomic;
@@ -46,6 +56,13 @@ pub struct GanTrainConfig {
     /// Steps between sample grids (and Fréchet distances, when measured).
     pub sample_every: u64,
     pub seed: u64,
+    /// DiffAugment of every image D sees, real and generated, in both
+    /// steps; `None` (the default): off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diff_augment: Option<DiffAugment>,
+    /// LeCam regularisation of D's loss; `None` (the default): off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lecam: Option<LeCam>,
 }
 
 impl GanTrainConfig {
@@ -65,6 +82,8 @@ impl GanTrainConfig {
             log_every: 50,
             sample_every: 250,
             seed: 0,
+            diff_augment: None,
+            lecam: None,
         }
     }
 }
@@ -287,6 +306,12 @@ fn check(config: &GanTrainConfig, data: &Dataset) -> Result<()> {
         return Err(TrainError::Invalid(
             "log_every and sample_every must be at least 1".into(),
         ));
+    }
+    if let Some(augment) = &config.diff_augment {
+        augment.validate()?;
+    }
+    if let Some(lecam) = &config.lecam {
+        lecam.validate()?;
     }
     Ok(())
 }
@@ -516,5 +541,29 @@ impl TrainedGan {
             &self.config.classes,
             &self.device,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configs_without_the_new_options_read_and_write_as_before() {
+        let config = GanTrainConfig::new(GanConfig::default(), 10);
+        let json = serde_json::to_value(&config).unwrap();
+        for field in ["diff_augment", "lecam"] {
+            assert!(json.get(field).is_none(), "{field} written: {json}");
+        }
+        assert!(json["gan"].get("architecture").is_none());
+        let back: GanTrainConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(back, config);
+        let on = GanTrainConfig {
+            diff_augment: Some(DiffAugment::from_ops("translation,cutout").unwrap()),
+            lecam: Some(LeCam::default()),
+            ..config
+        };
+        let text = serde_json::to_string(&on).unwrap();
+        assert_eq!(serde_json::from_str::<GanTrainConfig>(&text).unwrap(), on);
     }
 }

@@ -1,14 +1,17 @@
 //! The GAN's [`TrainStep`]: each step, D learns real = 1 (or the smoothed
 //! target) and fake = 0 on one mixed batch of real and generated images,
 //! then G learns to make D say real (the non-saturating loss). Two weight
-//! sets, two optimizers; the fakes are detached for the D step.
+//! sets, two optimizers; the fakes are detached for the D step. With
+//! [`DiffAugment`], D sees every image augmented, in both steps; with
+//! LeCam, D's loss has the regulariser added, its averages kept here and
+//! in the checkpoint.
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarMap;
 use forger_data::{rng, Batch};
 use forger_models::{seeded_vars, Discriminator, Generator, Mode};
 
-use super::{noise, GanHistoryRow, GanTrainConfig};
+use super::{noise, DiffAugment, GanHistoryRow, GanTrainConfig, LeCamState};
 use crate::checkpoint::{Checkpoint, CheckpointWriter};
 use crate::learner::{value, At, StepOutput, TrainStep, Values};
 use crate::loss::bce_with_logits;
@@ -30,6 +33,8 @@ pub struct GanStep {
     device: Device,
     /// The real-vs-real Fréchet distance, shown beside the measured ones.
     pub(super) frechet_baseline: Option<f64>,
+    diff_augment: Option<DiffAugment>,
+    lecam: Option<LeCamState>,
 }
 
 impl GanStep {
@@ -60,12 +65,23 @@ impl GanStep {
             g_targets: Tensor::ones((n, 1), DType::F32, device)?,
             device: device.clone(),
             frechet_baseline: None,
+            diff_augment: config.diff_augment,
+            lecam: config.lecam.map(LeCamState::new),
         })
     }
 
     /// The generator.
     pub fn generator(&self) -> &Generator {
         &self.g
+    }
+
+    /// `images` as D sees them at `step` in the pass `pass`: augmented
+    /// when DiffAugment is on.
+    fn augment(&self, images: &Tensor, pass: &str, step: u64) -> Result<Tensor> {
+        Ok(match &self.diff_augment {
+            Some(a) => a.apply(images, &mut rng::derive(self.seed, pass, step))?,
+            None => images.clone(),
+        })
     }
 }
 
@@ -81,21 +97,27 @@ impl TrainStep for GanStep {
 
         // D: real = 1, fake = 0, on one mixed batch.
         let mixed = Tensor::cat(&[&batch.images, &fake.detach()], 0)?;
+        let mixed = self.augment(&mixed, "diff-augment-d", step)?;
         let mixed_labels = labels.map(|y| Tensor::cat(&[y, y], 0)).transpose()?;
         let mut d_rng = rng::derive(self.seed, "dropout-d", step);
         let d_logits = self
             .d
             .forward(&mixed, mixed_labels.as_ref(), Mode::Train(&mut d_rng))?;
-        let d_loss = bce_with_logits(&d_logits, &self.d_targets)?;
+        let mut d_loss = bce_with_logits(&d_logits, &self.d_targets)?;
+        if let Some(lecam) = &mut self.lecam {
+            let penalty = lecam.penalty(&d_logits.narrow(0, 0, n)?, &d_logits.narrow(0, n, n)?)?;
+            d_loss = (d_loss + penalty)?;
+        }
         self.opt_d.step(&d_loss.backward()?)?;
 
         // G: make D say real (non-saturating). D's weights are constants
         // here: this step updates only G's.
         let mut g_rng = rng::derive(self.seed, "dropout-g", step);
+        let seen = self.augment(&fake, "diff-augment-g", step)?;
         let g_logits = self
             .d
             .frozen()
-            .forward(&fake, labels, Mode::Train(&mut g_rng))?;
+            .forward(&seen, labels, Mode::Train(&mut g_rng))?;
         let g_loss = bce_with_logits(&g_logits, &self.g_targets)?;
         self.opt_g.step(&g_loss.backward()?)?;
 
@@ -143,14 +165,23 @@ impl TrainStep for GanStep {
         vec![("g", &self.g_vars), ("d", &self.d_vars)]
     }
 
+    /// The optimizers' state, and LeCam's averages when it is on.
     fn save_optimizers(&self, writer: CheckpointWriter) -> CheckpointWriter {
-        writer
+        let writer = writer
             .optimizer("opt_g", &self.opt_g)
-            .optimizer("opt_d", &self.opt_d)
+            .optimizer("opt_d", &self.opt_d);
+        match &self.lecam {
+            Some(lecam) => lecam.save(writer),
+            None => writer,
+        }
     }
 
     fn restore_optimizers(&mut self, checkpoint: &Checkpoint) -> Result<()> {
         checkpoint.restore_optimizer("opt_g", &mut self.opt_g)?;
-        checkpoint.restore_optimizer("opt_d", &mut self.opt_d)
+        checkpoint.restore_optimizer("opt_d", &mut self.opt_d)?;
+        if let Some(lecam) = &mut self.lecam {
+            lecam.restore(checkpoint)?;
+        }
+        Ok(())
     }
 }
