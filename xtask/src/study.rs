@@ -7,13 +7,14 @@ use std::time::Instant;
 
 use clap::{Args, ValueEnum};
 use forger_data::augment::AugmentConfig;
+use forger_data::image_folder::ImageFolderConfig;
 use forger_data::{load, LoadConfig, Splits};
 use forger_lab::study::{
     assemble, read_config, run_study, Arm, RunOptions, Shard, StudyConfig, StudyReport,
 };
-use forger_models::{ClassifierConfig, GanConfig, MnistCnnConfig};
+use forger_models::{ClassifierConfig, GanArchitecture, GanConfig, MnistCnnConfig, ResNetConfig};
 use forger_teach::{build_site, SiteInputs, SiteOptions};
-use forger_train::gan::GanTrainConfig;
+use forger_train::gan::{DiffAugment, GanTrainConfig, LeCam};
 use forger_train::{FitConfig, RunDir, Schedule, Selection};
 
 use crate::{new_run_dir, workspace_root};
@@ -24,6 +25,20 @@ pub enum Preset {
     Quick,
     /// The benchmark DCGAN and longer schedules, for better numbers.
     Full,
+    /// 128-px images (`--image-size`), the scaled GAN with spectral norm,
+    /// DiffAugment and LeCam, the residual classifier; budgets 100% and 25%,
+    /// one replicate: for image folders such as BUSI or chest X-rays.
+    Hires,
+}
+
+impl Preset {
+    /// The image side folders are read at, unless `--image-size` says.
+    fn image_size(self) -> usize {
+        match self {
+            Self::Quick | Self::Full => 28,
+            Self::Hires => 128,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -34,13 +49,18 @@ pub struct StudyArgs {
     /// A MedMNIST 2D `.npz` of two classes (default: the vendored PneumoniaMNIST).
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Real-data budgets as fractions of the training set.
-    #[arg(long, value_delimiter = ',', default_value = "1,0.25,0.05")]
-    budgets: Vec<f64>,
+    /// Image side for image folders (default: 28, or 128 for `--preset
+    /// hires`); a `.npz` keeps its own, which must match when this is given.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(8..=1024))]
+    image_size: Option<u16>,
+    /// Real-data budgets as fractions of the training set (default
+    /// 1,0.25,0.05; `--preset hires`: 1,0.25).
+    #[arg(long, value_delimiter = ',')]
+    budgets: Option<Vec<f64>>,
     /// Replicates per budget; each re-draws the budget's images, the GAN,
-    /// its sample and the classifiers.
-    #[arg(long, default_value_t = 3)]
-    replicates: usize,
+    /// its sample and the classifiers (default 3; `--preset hires`: 1).
+    #[arg(long)]
+    replicates: Option<usize>,
     /// Seed of replicate 0 (replicate k uses seed + k).
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -91,6 +111,9 @@ pub struct ReportArgs {
 }
 
 fn preset(preset: Preset, image: [usize; 3]) -> (GanTrainConfig, FitConfig) {
+    if preset == Preset::Hires {
+        return hires(image);
+    }
     let small = preset == Preset::Quick;
     let gan = GanConfig {
         image,
@@ -110,27 +133,66 @@ fn preset(preset: Preset, image: [usize; 3]) -> (GanTrainConfig, FitConfig) {
         channels: if small { [8, 16] } else { [16, 32] },
         ..Default::default()
     });
-    // Small rotations, shifts and zooms; no flips, which would mirror anatomy.
-    let augment = AugmentConfig {
-        rotation_range: 10.0,
-        width_shift_range: 0.1,
-        height_shift_range: 0.1,
-        zoom_range: [0.9, 1.1],
-        ..AugmentConfig::none()
-    };
     let fit = FitConfig {
         schedule: Schedule::Steps(if small { 600 } else { 1500 }),
         eval_every: Some(if small { 50 } else { 100 }),
         selection: Some(Selection::Auc),
         optimizer: forger_train::OptimizerConfig::adam(if small { 0.005 } else { 0.003 }),
-        augment: Some(augment),
+        augment: Some(anatomy_augment()),
         ..FitConfig::mnist_tutorial(classifier)
     };
     (gan, fit)
 }
 
-/// The data of a study with its class names and description.
-fn study_data(data: Option<&Path>) -> anyhow::Result<(PathBuf, Splits, String)> {
+/// Small rotations, shifts and zooms; no flips, which would mirror anatomy.
+fn anatomy_augment() -> AugmentConfig {
+    AugmentConfig {
+        rotation_range: 10.0,
+        width_shift_range: 0.1,
+        height_shift_range: 0.1,
+        zoom_range: [0.9, 1.1],
+        ..AugmentConfig::none()
+    }
+}
+
+/// The hires preset: the scaled conditional GAN (spectral norm on D) with
+/// DiffAugment and LeCam, the GAN-training recipe of the few-image
+/// literature (Zhao et al. 2020; Tseng et al. 2021), and the residual
+/// classifier, sized to finish two budgets on 2 cores within the hour.
+fn hires(image: [usize; 3]) -> (GanTrainConfig, FitConfig) {
+    let gan = GanConfig {
+        image,
+        classes: Some(2),
+        architecture: GanArchitecture::scaled(true),
+        ..Default::default()
+    };
+    let gan = GanTrainConfig {
+        batch_size: 32,
+        log_every: 50,
+        sample_every: 200,
+        diff_augment: Some(DiffAugment::default()),
+        lecam: Some(LeCam::default()),
+        ..GanTrainConfig::new(gan, 600)
+    };
+    let fit = FitConfig {
+        schedule: Schedule::Steps(300),
+        batch_size: 32,
+        eval_every: Some(50),
+        selection: Some(Selection::Auc),
+        optimizer: forger_train::OptimizerConfig::adam(1e-3),
+        augment: Some(anatomy_augment()),
+        ..FitConfig::mnist_tutorial(ClassifierConfig::ResNet(ResNetConfig::new(image, 2)))
+    };
+    (gan, fit)
+}
+
+/// The data of a study with its class names and description: a `.npz` as
+/// stored, image folders grey at `side` px.
+fn study_data(
+    data: Option<&Path>,
+    side: Option<usize>,
+    default_side: usize,
+) -> anyhow::Result<(PathBuf, Splits, String)> {
     let path = data
         .map(Path::to_path_buf)
         .unwrap_or_else(|| workspace_root().join("datasets/pneumoniamnist.npz"));
@@ -138,13 +200,31 @@ fn study_data(data: Option<&Path>) -> anyhow::Result<(PathBuf, Splits, String)> 
         Some(known) => known.description.to_string(),
         None => format!("`{}` (see its source for the licence).", path.display()),
     };
-    let splits: Splits = load(&path, &LoadConfig::default())?.splits;
+    let n = side.unwrap_or(default_side);
+    let config = LoadConfig {
+        folder: ImageFolderConfig::for_shape([1, n, n])?,
+        ..Default::default()
+    };
+    let splits: Splits = load(&path, &config)?.splits;
+    let [_, h, w] = splits.train.image_shape();
+    if let Some(side) = side.filter(|&s| (s, s) != (h, w)) {
+        anyhow::bail!(
+            "--image-size {side}: {} holds {h}x{w} images (a .npz keeps its size: for MedMNIST+ pass the \
+             file of that size, e.g. pneumoniamnist_{side}.npz)",
+            path.display()
+        );
+    }
     Ok((path, splits, description))
 }
 
 pub fn run(args: StudyArgs) -> anyhow::Result<()> {
-    let (path, splits, description) = study_data(args.data.as_deref())?;
+    let (path, splits, description) = study_data(
+        args.data.as_deref(),
+        args.image_size.map(usize::from),
+        args.preset.image_size(),
+    )?;
     let (mut gan, mut classifier) = preset(args.preset, splits.train.image_shape());
+    let hires = args.preset == Preset::Hires;
     if let Some(steps) = args.gan_steps {
         gan.steps = steps;
     }
@@ -152,8 +232,12 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
         classifier.schedule = Schedule::Steps(steps);
     }
     let config = StudyConfig {
-        budgets: args.budgets.clone(),
-        replicates: args.replicates,
+        budgets: args.budgets.clone().unwrap_or(if hires {
+            vec![1.0, 0.25]
+        } else {
+            vec![1.0, 0.25, 0.05]
+        }),
+        replicates: args.replicates.unwrap_or(if hires { 1 } else { 3 }),
         seed: args.seed,
         validation_floor: args.validation_floor,
         gan,
@@ -200,8 +284,9 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
 
 /// Assembles the report of a sharded study.
 pub fn report(args: ReportArgs) -> anyhow::Result<()> {
-    let (_, splits, _) = study_data(args.data.as_deref())?;
     let config = read_config(&args.from[0])?;
+    let side = config.gan.gan.image[1];
+    let (_, splits, _) = study_data(args.data.as_deref(), Some(side), side)?;
     let out = args.out.clone().unwrap_or_else(|| new_run_dir("gan-auc"));
     let run = RunDir::new(&out);
     let device = forger_train::device(args.cuda)?;
@@ -240,11 +325,16 @@ fn finish(
         Err(e) if !config.budgets.contains(&1.0) => {
             tracing::info!("no teaching site without the full budget: {e}")
         }
-        Err(e) => return Err(e.into()),
+        // The results are written; a teaching set the audit and the cutout
+        // check emptied is reported, not fatal.
+        Err(e) => tracing::warn!("no teaching site: {e}"),
     }
     println!(
-        "ROC AUC on the real test set: mean over {} replicates [95% bootstrap interval]",
-        config.replicates
+        "ROC AUC on the real test set: mean over {} [95% bootstrap interval]",
+        match config.replicates {
+            1 => "1 replicate".to_string(),
+            n => format!("{n} replicates"),
+        }
     );
     print!("{:<10}", "arm");
     for b in &config.budgets {

@@ -15,7 +15,7 @@ use forger_train::{fit, EarlyStopping, FitConfig, FitData, RunConfig, RunKind, S
 use serde::{Deserialize, Serialize};
 
 use crate::run_args::{fill_from, named, Color, RunArgs};
-use crate::summary::print_summary;
+use crate::summary::{print_model, print_summary};
 
 /// Which augmentation the training images get.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -193,13 +193,9 @@ pub fn train(args: CatDogCnnArgs) -> anyhow::Result<()> {
         inputs: Some(serde_json::to_value(&data_args)?),
         ..FitData::from_splits(&splits, path.display().to_string())
     };
-    let report = fit(
-        &config,
-        &data,
-        &run,
-        &forger_train::device(args.run.cuda)?,
-        args.run.resume,
-    )?;
+    let device = forger_train::device(args.run.cuda)?;
+    print_model(&config.model, &device)?;
+    let report = fit(&config, &data, &run, &device, args.run.resume)?;
     print_summary(&report.metrics, &run);
     Ok(())
 }

@@ -11,7 +11,7 @@ use forger_train::{fit, FitConfig, FitData, RunConfig, RunKind, Schedule};
 use serde::{Deserialize, Serialize};
 
 use crate::run_args::{fill_from, named, RunArgs};
-use crate::summary::print_summary;
+use crate::summary::{print_model, print_summary};
 
 /// Where the data comes from (recorded in the run's `config.json` as `inputs`).
 #[derive(Args, Serialize, Deserialize)]
@@ -136,6 +136,7 @@ pub fn train(args: MnistCnnArgs) -> anyhow::Result<()> {
         inputs: Some(serde_json::to_value(&data_args)?),
         ..FitData::from_splits(&splits, data_args.path()?.display().to_string())
     };
+    print_model(&config.model, &device)?;
     let report = fit(&config, &data, &run, &device, args.run.resume)?;
     print_summary(&report.metrics, &run);
     Ok(())

@@ -3,7 +3,9 @@
 
 use std::fmt;
 
-use crate::{CatDogCnnConfig, ClassifierConfig, MnistCnnConfig, ResNetConfig};
+use crate::{
+    CatDogCnnConfig, ClassifierConfig, GanArchitecture, GanConfig, MnistCnnConfig, ResNetConfig,
+};
 
 fn shape([c, h, w]: [usize; 3]) -> String {
     format!("{c}x{h}x{w}")
@@ -62,6 +64,42 @@ impl fmt::Display for ClassifierConfig {
             Self::MnistCnn(c) => c.fmt(f),
             Self::CatDogCnn(c) => c.fmt(f),
             Self::ResNet(c) => c.fmt(f),
+        }
+    }
+}
+
+impl fmt::Display for GanConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = if self.classes.is_some() {
+            "conditional (class embedding into G, projection discriminator)"
+        } else {
+            "unconditional"
+        };
+        match &self.architecture {
+            GanArchitecture::Dcgan => {
+                let g: Vec<String> = self.generator_widths.iter().map(ToString::to_string).collect();
+                let d: Vec<String> = self.discriminator_widths.iter().map(ToString::to_string).collect();
+                write!(
+                    f,
+                    "{kind} DCGAN for {} images, G widths {}, D widths {}, z {}",
+                    shape(self.image),
+                    g.join("/"),
+                    d.join("/"),
+                    self.latent
+                )
+            }
+            GanArchitecture::Scaled {
+                width,
+                max_width,
+                spectral_norm,
+            } => write!(
+                f,
+                "{kind} scaled GAN for {} images (one block per doubling of the side, widths {width} at \
+                 full size up to {max_width}{}), z {}",
+                shape(self.image),
+                if *spectral_norm { ", spectral norm on D" } else { "" },
+                self.latent
+            ),
         }
     }
 }

@@ -5,7 +5,7 @@ use forger_kernels::{relu, Padding};
 use serde::{Deserialize, Serialize};
 
 use crate::layers::{linear, BatchNorm, Conv2d, Linear};
-use crate::{ImageClassifier, Mode, ModelError, Result};
+use crate::{ImageClassifier, Mode, ModelError, Result, Trace};
 
 /// A small residual network (He et al. 2016) for images of 28 to 256 px: a
 /// 3x3 convolution stem (stride [`ResNetConfig::stem_stride`]), then one
@@ -93,7 +93,10 @@ impl ResNetConfig {
             for j in 0..self.blocks {
                 let stride = if i > 0 && j == 0 { 2 } else { 1 };
                 let vb = vb.pp(format!("stage{i}")).pp(format!("block{j}"));
-                blocks.push(BasicBlock::new(cin, cout, stride, vb)?);
+                blocks.push((
+                    format!("stage{i}.block{j}"),
+                    BasicBlock::new(cin, cout, stride, vb)?,
+                ));
                 cin = cout;
             }
         }
@@ -191,32 +194,45 @@ impl BasicBlock {
 #[derive(Debug, Clone)]
 pub struct ResNet {
     stem: ConvBn,
-    blocks: Vec<BasicBlock>,
+    /// Each block with its weights' prefix.
+    blocks: Vec<(String, BasicBlock)>,
     head: Linear,
     config: ResNetConfig,
 }
 
 impl ResNet {
     /// The globally average-pooled activations of the last stage, `(N, F)`.
-    fn pooled(&self, images: &Tensor, train: bool) -> candle_core::Result<Tensor> {
-        let mut x = self.stem.forward(images, train, true)?;
-        for block in &self.blocks {
-            x = block.forward(&x, train)?;
+    fn pooled(
+        &self,
+        images: &Tensor,
+        train: bool,
+        trace: &mut Trace,
+    ) -> candle_core::Result<Tensor> {
+        let mut x = trace.record("stem", self.stem.forward(images, train, true)?);
+        for (name, block) in &self.blocks {
+            x = trace.record(name, block.forward(&x, train)?);
         }
-        x.mean((2, 3))
+        Ok(trace.record("pool", x.mean((2, 3))?))
     }
 }
 
 impl ImageClassifier for ResNet {
     fn logits(&self, images: &Tensor, mode: Mode<'_>) -> candle_core::Result<Tensor> {
         let train = matches!(mode, Mode::Train(_));
-        candle_core::Module::forward(&self.head, &self.pooled(images, train)?)
+        candle_core::Module::forward(&self.head, &self.pooled(images, train, &mut Trace::off())?)
     }
 
     /// The pooled features ([`ResNetConfig::features`], 128 by default),
     /// with batch norm's running statistics.
     fn features(&self, images: &Tensor) -> candle_core::Result<Tensor> {
-        self.pooled(images, false)
+        self.pooled(images, false, &mut Trace::off())
+    }
+
+    fn layer_outputs(&self, images: &Tensor) -> candle_core::Result<Vec<(String, Vec<usize>)>> {
+        let mut trace = Trace::on();
+        let pooled = self.pooled(images, false, &mut trace)?;
+        trace.record("head", candle_core::Module::forward(&self.head, &pooled)?);
+        Ok(trace.into_shapes())
     }
 
     fn num_classes(&self) -> usize {

@@ -77,6 +77,15 @@ fn is_statistic(name: &str) -> bool {
         .is_some_and(|last| last.starts_with("running_"))
 }
 
+/// Whether the weights of layer `layer` belong to the traced stage `stage`:
+/// the same name, or a sublayer (`stage1.block0.first.conv` of `stage1.block0`).
+fn within(layer: &str, stage: &str) -> bool {
+    layer == stage
+        || layer
+            .strip_prefix(stage)
+            .is_some_and(|rest| rest.starts_with('.'))
+}
+
 impl ModelSummary {
     /// Summarises `model`, whose weights are in `varmap`, by one forward
     /// pass of a black image at its input shape.
@@ -104,10 +113,11 @@ impl ModelSummary {
             .layer_outputs(&image)?
             .into_iter()
             .map(|(name, shape)| {
+                // A traced stage owns its weights and those of its sublayers.
                 let (trainable, non_trainable) = counts
                     .iter()
-                    .find(|c| c.0 == name)
-                    .map_or((0, 0), |c| (c.1, c.2));
+                    .filter(|c| within(&c.0, &name))
+                    .fold((0, 0), |(t, s), c| (t + c.1, s + c.2));
                 LayerSummary {
                     name,
                     output_shape: Some(shape),
@@ -117,7 +127,7 @@ impl ModelSummary {
             })
             .collect();
         for (name, trainable, non_trainable) in counts {
-            if !layers.iter().any(|l| l.name == name) {
+            if !layers.iter().any(|l| within(&name, &l.name)) {
                 layers.push(LayerSummary {
                     name,
                     output_shape: None,

@@ -247,7 +247,7 @@ pub fn fit<M: ModelConfig>(
     };
     let (model, varmap) = init_classifier(&config.model, config.seed, device)?;
     check_data(model.as_ref(), config, data)?;
-    tracing::info!("model\n{}", ModelSummary::new(model.as_ref(), &varmap)?);
+    tracing::debug!("model\n{}", ModelSummary::new(model.as_ref(), &varmap)?);
     let mut optimizer = config.optimizer.build(named_vars(&varmap))?;
     if let Some(schedule) = config.lr_schedule {
         optimizer = optimizer.with_schedule(schedule)?;

@@ -14,7 +14,7 @@
 
 use candle_core::{DType, Device};
 use forger_data::{rng, BatchConfig, Dataset, Loader};
-use forger_models::{ClassifierConfig, ImageClassifier, MnistCnnConfig};
+use forger_models::{ClassifierConfig, ImageClassifier, MnistCnnConfig, ResNetConfig};
 use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +22,12 @@ use crate::{fit, FitConfig, FitData, Result, RunDir, Schedule, TrainError, Train
 
 /// Steps of training for the feature classifier.
 const FEATURE_STEPS: u64 = 400;
+
+/// Images up to this side are embedded by the tutorial CNN (392 features
+/// at 28 px); larger ones by the residual network, whose 128 features do not
+/// grow with the image (the tutorial CNN's would: 8,192 at 128 px, too wide
+/// for a covariance of a few hundred images).
+const TUTORIAL_FEATURES_UP_TO: usize = 28;
 
 /// A classifier trained on real images, whose penultimate activations are
 /// the space in which generated and real images are compared.
@@ -39,7 +45,8 @@ impl FeatureSpace {
         }
     }
 
-    /// Trains the feature classifier on `train` (validated on `eval`),
+    /// Trains the feature classifier on `train` (validated on `eval`): the
+    /// tutorial CNN for images up to 28 px, the residual network above;
     /// writing its run to `run`; a run already there is continued (a
     /// finished one is only reloaded from its checkpoint).
     pub fn train(
@@ -49,11 +56,19 @@ impl FeatureSpace {
         seed: u64,
         device: &Device,
     ) -> Result<Self> {
-        let model = ClassifierConfig::MnistCnn(MnistCnnConfig {
-            input: train.image_shape(),
-            classes: train.classes().len(),
-            ..Default::default()
-        });
+        let [_, h, w] = train.image_shape();
+        let model = if h.max(w) <= TUTORIAL_FEATURES_UP_TO {
+            ClassifierConfig::MnistCnn(MnistCnnConfig {
+                input: train.image_shape(),
+                classes: train.classes().len(),
+                ..Default::default()
+            })
+        } else {
+            ClassifierConfig::ResNet(ResNetConfig::new(
+                train.image_shape(),
+                train.classes().len(),
+            ))
+        };
         let config = FitConfig {
             schedule: Schedule::Steps(FEATURE_STEPS),
             eval_every: Some(FEATURE_STEPS),

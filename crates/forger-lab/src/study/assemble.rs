@@ -10,7 +10,7 @@ use forger_data::png::write_image_folder;
 use forger_data::{Dataset, Splits};
 use forger_train::atomic::{read_json, write_atomic, write_json};
 use forger_train::audit::{audit, write_figures, Audit, AuditInputs};
-use forger_train::gan::{discriminator_scores, TrainedGan};
+use forger_train::gan::{cutout_leaks, discriminator_scores, TrainedGan};
 use forger_train::metrics::{
     bootstrap_auc_difference, bootstrap_mean_auc, delong_mean, holm, paired_delong, roc_curve,
 };
@@ -269,7 +269,8 @@ fn gan_quality(
         let (real, _) = f.job.data(splits)?;
         let audit = audit_job(f, &synthetic, &real, splits, &space, out, device)?;
         if f.job.real_fraction == 1.0 && f.job.replicate == 0 {
-            write_image_folder(&audit.without_flagged(&synthetic)?, &out.file("synthetic"))?;
+            let teaching = teaching_set(config, &audit.without_flagged(&synthetic)?)?;
+            write_image_folder(&teaching, &out.file("synthetic"))?;
         }
         let n = real.len().min(synthetic.len());
         let fake = space.features(&sample_subset(&synthetic, n, f.job.seed)?)?;
@@ -294,6 +295,30 @@ fn gan_quality(
         });
     }
     Ok((quality, test.ncols()))
+}
+
+/// The teaching set: `cases` less, when the GAN trained with DiffAugment's
+/// cutout, the images holding a flat square of the cutout's fill a quarter
+/// of the side or more (cutout leaking into generated images).
+fn teaching_set(config: &StudyConfig, cases: &Dataset) -> Result<Dataset> {
+    let cutout = config
+        .gan
+        .diff_augment
+        .as_ref()
+        .is_some_and(|d| d.cutout > 0.0);
+    if !cutout {
+        return Ok(cases.clone());
+    }
+    let leaks = cutout_leaks(cases, 0.25)?;
+    tracing::info!(
+        "teaching set: left out {} of {} synthetic images with a cutout-like square",
+        leaks.len(),
+        cases.len()
+    );
+    let kept: Vec<usize> = (0..cases.len())
+        .filter(|i| leaks.binary_search(i).is_err())
+        .collect();
+    Ok(cases.subset(&kept)?)
 }
 
 /// The memorisation audit of a job's synthetic set against its budget's

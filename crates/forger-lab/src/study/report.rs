@@ -50,8 +50,12 @@ pub fn render(
     );
     let _ = writeln!(
         md,
-        "Each of the {r} replicates re-draws everything random: the budget's real images, its validation \
+        "{} re-draws everything random: the budget's real images, its validation \
          images, the GAN, its sample and the classifiers (replicate `k` uses seed {} + k).\n",
+        match r {
+            1 => "The one replicate".to_string(),
+            _ => format!("Each of the {}", replicates(r)),
+        },
         config.seed
     );
 
@@ -84,9 +88,10 @@ pub fn render(
     let _ = writeln!(md, "\n## ROC AUC\n");
     let _ = writeln!(
         md,
-        "Mean test AUC over {r} replicates, its 95% interval from the pigeonhole bootstrap (test images, \
+        "Mean test AUC over {}, its 95% interval from the pigeonhole bootstrap (test images, \
          stratified by class, and replicates resampled independently; Owen 2007; {} resamples, percentile), \
          and the sd across replicates.\n",
+        replicates(r),
         config.bootstrap_resamples
     );
     arm_table(&mut md, config, report, |s| {
@@ -357,14 +362,19 @@ fn settings(md: &mut String, config: &StudyConfig, splits: &Splits) {
     let gan = &config.gan;
     let _ = writeln!(
         md,
-        "- GAN: conditional DCGAN (class embedding into G, projection discriminator), G widths {:?}, D widths {:?}, \
-         z {}, {} steps at batch {} (the whole budget where it has fewer images), Adam lr {}, betas (0.5, 0.999).",
-        gan.gan.generator_widths,
-        gan.gan.discriminator_widths,
-        gan.gan.latent,
+        "- GAN: {}, {} steps at batch {} (the whole budget where it has fewer images), {}{}{}.",
+        gan.gan,
         gan.steps,
         gan.batch_size,
-        gan.optimizer.lr()
+        gan.optimizer,
+        gan.diff_augment.as_ref().map_or(String::new(), |d| format!(
+            "; DiffAugment (translation {}, cutout {}, brightness {}, contrast {}, saturation {}) on every image D sees",
+            d.translation, d.cutout, d.brightness, d.contrast, d.saturation
+        )),
+        gan.lecam.as_ref().map_or(String::new(), |l| format!(
+            "; LeCam regularisation (weight {}, decay {})",
+            l.weight, l.decay
+        ))
     );
     let c = &config.classifier;
     let _ =
@@ -495,5 +505,13 @@ fn p_value(p: f64) -> String {
         format!("{p:.1e}")
     } else {
         format!("{p:.3}")
+    }
+}
+
+/// "1 replicate", "3 replicates".
+fn replicates(n: usize) -> String {
+    match n {
+        1 => "1 replicate".to_string(),
+        _ => format!("{n} replicates"),
     }
 }
