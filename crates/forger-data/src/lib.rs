@@ -14,6 +14,8 @@
 //! worker threads, optionally with Keras-style [`augment`]ation. Also
 //! [`known`] (the data sets forger names the classes of), [`rng`] (counter-based seeding), [`atomic`] file writes, [`png`] and
 //! [`preview`] grids, and the [`bench`](mod@bench) of the folder loader.
+//! With the `candle-datasets` feature, `candle_datasets` turns Candle's
+//! vision data sets into forger's.
 //!
 //! ```no_run
 //! use forger_data::augment::AugmentConfig;
@@ -34,6 +36,8 @@ pub mod atomic;
 pub mod augment;
 mod batch;
 pub mod bench;
+#[cfg(feature = "candle-datasets")]
+pub mod candle_datasets;
 mod dataset;
 mod decode;
 mod error;

@@ -269,7 +269,12 @@ fn npz_member(path: &Path, name: &str) -> Result<RawArray> {
             ),
         ));
     }
-    let start = member.data_start();
+    let start = member.data_start().ok_or_else(|| {
+        DataError::format(
+            path,
+            format!("array `{name}`: the archive gives no data offset"),
+        )
+    })?;
     let size = member.size();
     drop(member);
     drop(archive);
