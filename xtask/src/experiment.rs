@@ -41,6 +41,9 @@ pub struct GanArgs {
     /// An IDX folder or MedMNIST `.npz` (default: the vendored PneumoniaMNIST).
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Names for the classes, in label order (default: the data's own).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    class_names: Option<Vec<String>>,
     /// Train a plain DCGAN instead of the class-conditional one (class
     /// embedding into G, projection D).
     #[arg(long)]
@@ -66,7 +69,10 @@ fn gan(args: GanArgs) -> anyhow::Result<()> {
     let path = args
         .data
         .unwrap_or_else(|| workspace_root().join("datasets/pneumoniamnist.npz"));
-    let data = load(&path, &LoadConfig::default())?.splits.train;
+    let data = load(&path, &LoadConfig::default())?
+        .splits
+        .with_class_names(args.class_names.as_deref())?
+        .train;
     let gan = forger_models::GanConfig {
         image: data.image_shape(),
         classes: (!args.unconditional).then_some(data.classes().len()),
@@ -137,6 +143,9 @@ pub struct ClassifierArgs {
     /// Data to use instead of the experiment's default.
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Names for the classes, in label order (default: the data's own).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    class_names: Option<Vec<String>>,
     /// Train on all but the last N test images and test on those N.
     #[arg(long, value_name = "N")]
     holdout: Option<usize>,
@@ -193,7 +202,9 @@ fn classifier(
         holdout: args.holdout,
         ..Default::default()
     };
-    let splits: Splits = load(&data_path, &config)?.splits;
+    let splits: Splits = load(&data_path, &config)?
+        .splits
+        .with_class_names(args.class_names.as_deref())?;
     let model = ClassifierConfig::MnistCnn(MnistCnnConfig {
         input: splits.train.image_shape(),
         classes: splits.train.classes().len(),

@@ -28,7 +28,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Task {
     /// Run an experiment end to end (default: the main job).
-    Experiment(experiment::ExperimentArgs),
+    Experiment(Box<experiment::ExperimentArgs>),
     /// Measure training throughput against the PyTorch reference.
     Bench(bench::BenchArgs),
     /// Download a data set from the Hugging Face Hub into the data cache.
@@ -45,7 +45,7 @@ fn main() -> anyhow::Result<()> {
     forger_kernels::configure_cpu();
     forger_train::init_logging();
     match Cli::parse().task {
-        Task::Experiment(args) => experiment::run(args),
+        Task::Experiment(args) => experiment::run(*args),
         Task::Bench(args) => bench::run(args),
         Task::Download(args) => {
             print!(

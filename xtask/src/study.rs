@@ -15,7 +15,7 @@ use forger_lab::study::{
 use forger_models::{ClassifierConfig, GanArchitecture, GanConfig, MnistCnnConfig, ResNetConfig};
 use forger_teach::{build_site, SiteInputs, SiteOptions};
 use forger_train::gan::{DiffAugment, GanTrainConfig, LeCam};
-use forger_train::{FitConfig, RunDir, Schedule, Selection};
+use forger_train::{read_run_config, FitConfig, RunDir, RunKind, Schedule, Selection};
 
 use crate::{new_run_dir, workspace_root};
 
@@ -43,12 +43,20 @@ impl Preset {
 
 #[derive(Args)]
 pub struct StudyArgs {
+    /// Start from a study's settings: a study folder's `study.json`, or a
+    /// TOML or JSON file of the same shape (`[config]`); flags given with it
+    /// override it, and the preset is not used.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Model sizes and schedules.
     #[arg(long, value_enum, default_value = "quick")]
     preset: Preset,
     /// A MedMNIST 2D `.npz` of two classes (default: the vendored PneumoniaMNIST).
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Names for the two classes, in label order (default: the data's own).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    class_names: Option<Vec<String>>,
     /// Image side for image folders (default: 28, or 128 for `--preset
     /// hires`); a `.npz` keeps its own, which must match when this is given.
     #[arg(long, value_parser = clap::value_parser!(u16).range(8..=1024))]
@@ -61,12 +69,13 @@ pub struct StudyArgs {
     /// its sample and the classifiers (default 3; `--preset hires`: 1).
     #[arg(long)]
     replicates: Option<usize>,
-    /// Seed of replicate 0 (replicate k uses seed + k).
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// The fewest real validation images per class that select a model at any budget.
-    #[arg(long, default_value_t = 10)]
-    validation_floor: usize,
+    /// Seed of replicate 0 (replicate k uses seed + k) (default 0).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// The fewest real validation images per class that select a model at
+    /// any budget (default 10).
+    #[arg(long)]
+    validation_floor: Option<usize>,
     /// Synthetic images per job (default: as many as the real training set).
     #[arg(long)]
     synthetic_size: Option<usize>,
@@ -186,10 +195,11 @@ fn hires(image: [usize; 3]) -> (GanTrainConfig, FitConfig) {
     (gan, fit)
 }
 
-/// The data of a study with its class names and description: a `.npz` as
-/// stored, image folders grey at `side` px.
+/// The data of a study with its class names (`names`, else the data's)
+/// and description: a `.npz` as stored, image folders grey at `side` px.
 fn study_data(
     data: Option<&Path>,
+    names: Option<&[String]>,
     side: Option<usize>,
     default_side: usize,
 ) -> anyhow::Result<(PathBuf, Splits, String)> {
@@ -205,7 +215,7 @@ fn study_data(
         folder: ImageFolderConfig::for_shape([1, n, n])?,
         ..Default::default()
     };
-    let splits: Splits = load(&path, &config)?.splits;
+    let splits: Splits = load(&path, &config)?.splits.with_class_names(names)?;
     let [_, h, w] = splits.train.image_shape();
     if let Some(side) = side.filter(|&s| (s, s) != (h, w)) {
         anyhow::bail!(
@@ -218,12 +228,33 @@ fn study_data(
 }
 
 pub fn run(args: StudyArgs) -> anyhow::Result<()> {
+    let file: Option<StudyConfig> = match &args.config {
+        Some(path) => {
+            let mut manifest: serde_json::Value = read_run_config(path, RunKind::Study)?;
+            Some(
+                serde_json::from_value(manifest["config"].take()).map_err(|e| {
+                    anyhow::anyhow!(
+                        "--config {}: unreadable study settings: {e}",
+                        path.display()
+                    )
+                })?,
+            )
+        }
+        None => None,
+    };
+    let default_side = file
+        .as_ref()
+        .map_or(args.preset.image_size(), |f| f.gan.gan.image[1]);
     let (path, splits, description) = study_data(
         args.data.as_deref(),
+        args.class_names.as_deref(),
         args.image_size.map(usize::from),
-        args.preset.image_size(),
+        default_side,
     )?;
-    let (mut gan, mut classifier) = preset(args.preset, splits.train.image_shape());
+    let (mut gan, mut classifier) = match &file {
+        Some(f) => (f.gan.clone(), f.classifier.clone()),
+        None => preset(args.preset, splits.train.image_shape()),
+    };
     let hires = args.preset == Preset::Hires;
     if let Some(steps) = args.gan_steps {
         gan.steps = steps;
@@ -231,21 +262,33 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
     if let Some(steps) = args.classifier_steps {
         classifier.schedule = Schedule::Steps(steps);
     }
-    let config = StudyConfig {
-        budgets: args.budgets.clone().unwrap_or(if hires {
+    let defaults = StudyConfig {
+        budgets: if hires {
             vec![1.0, 0.25]
         } else {
             vec![1.0, 0.25, 0.05]
-        }),
-        replicates: args.replicates.unwrap_or(if hires { 1 } else { 3 }),
-        seed: args.seed,
-        validation_floor: args.validation_floor,
-        gan,
-        classifier,
-        synthetic_size: args.synthetic_size,
+        },
+        replicates: if hires { 1 } else { 3 },
+        seed: 0,
+        validation_floor: 10,
+        gan: gan.clone(),
+        classifier: classifier.clone(),
+        synthetic_size: None,
         synthetic_class_shares: None,
         bootstrap_resamples: 2000,
+        data_description: description.clone(),
+    };
+    let base = file.unwrap_or(defaults);
+    let config = StudyConfig {
+        budgets: args.budgets.clone().unwrap_or(base.budgets),
+        replicates: args.replicates.unwrap_or(base.replicates),
+        seed: args.seed.unwrap_or(base.seed),
+        validation_floor: args.validation_floor.unwrap_or(base.validation_floor),
+        gan,
+        classifier,
+        synthetic_size: args.synthetic_size.or(base.synthetic_size),
         data_description: description,
+        ..base
     };
     let out = match (&args.out, args.resume) {
         (Some(out), _) => out.clone(),
@@ -286,7 +329,7 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
 pub fn report(args: ReportArgs) -> anyhow::Result<()> {
     let config = read_config(&args.from[0])?;
     let side = config.gan.gan.image[1];
-    let (_, splits, _) = study_data(args.data.as_deref(), Some(side), side)?;
+    let (_, splits, _) = study_data(args.data.as_deref(), None, Some(side), side)?;
     let out = args.out.clone().unwrap_or_else(|| new_run_dir("gan-auc"));
     let run = RunDir::new(&out);
     let device = forger_train::device(args.cuda)?;

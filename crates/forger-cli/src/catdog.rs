@@ -9,12 +9,12 @@ use forger_data::augment::AugmentConfig;
 use forger_data::image_folder::ImageFolderConfig;
 use forger_data::limits::DEFAULT_MAX_IMAGE_PIXELS;
 use forger_data::preview::{write_augment_preview, PreviewConfig};
-use forger_data::{load, LoadConfig, Splits};
+use forger_data::{load, LoadConfig};
 use forger_models::{CatDogCnnConfig, ClassifierConfig};
 use forger_train::{fit, EarlyStopping, FitConfig, FitData, RunConfig, RunKind, Schedule};
 use serde::{Deserialize, Serialize};
 
-use crate::run_args::{fill_from, named, Color, RunArgs};
+use crate::run_args::{fill_from, Color, RunArgs};
 use crate::summary::{print_model, print_summary};
 
 /// Which augmentation the training images get.
@@ -146,12 +146,9 @@ pub fn train(args: CatDogCnnArgs) -> anyhow::Result<()> {
     };
     let path = data_args.folder.path()?;
     let loaded = load(path, &split)?;
-    let names = data_args.class_names.as_deref();
-    let splits = Splits {
-        train: named(loaded.splits.train, names)?,
-        val: named(loaded.splits.val, names)?,
-        test: named(loaded.splits.test, names)?,
-    };
+    let splits = loaded
+        .splits
+        .with_class_names(data_args.class_names.as_deref())?;
     tracing::info!(
         "{}: {} training, {} validation, {} test images, classes {:?}, {} bad files skipped",
         path.display(),

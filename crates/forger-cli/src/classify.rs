@@ -10,7 +10,7 @@ use forger_models::{ClassifierConfig, MnistCnnConfig};
 use forger_train::{fit, FitConfig, FitData, RunConfig, RunKind, Schedule};
 use serde::{Deserialize, Serialize};
 
-use crate::run_args::{fill_from, named, RunArgs};
+use crate::run_args::{fill_from, RunArgs};
 use crate::summary::{print_model, print_summary};
 
 /// Where the data comes from (recorded in the run's `config.json` as `inputs`).
@@ -43,13 +43,9 @@ impl DataArgs {
             holdout: self.holdout.map(|n| n as usize),
             ..Default::default()
         };
-        let splits = load(path, &config)?.splits;
-        let names = self.class_names.as_deref();
-        let splits = Splits {
-            train: named(splits.train, names)?,
-            val: named(splits.val, names)?,
-            test: named(splits.test, names)?,
-        };
+        let splits = load(path, &config)?
+            .splits
+            .with_class_names(self.class_names.as_deref())?;
         tracing::info!(
             "{}: {} training, {} validation, {} test images of {:?}, classes {:?}",
             path.display(),

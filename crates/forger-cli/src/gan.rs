@@ -18,7 +18,7 @@ use forger_train::RunKind;
 use serde::{Deserialize, Serialize};
 
 use crate::gan_data::{gan_data, sample};
-use crate::run_args::{fill_from, named, Color, RunArgs};
+use crate::run_args::{fill_from, Color, RunArgs};
 
 #[derive(Subcommand)]
 pub enum GanCommand {
@@ -117,8 +117,8 @@ pub fn train(args: GanTrainArgs) -> anyhow::Result<()> {
         data_args.image_size.unwrap_or(28),
         data_args.color == Some(Color::Rgb),
     )?
+    .with_class_names(data_args.class_names.as_deref())?
     .train;
-    let data = named(data, data_args.class_names.as_deref())?;
     let mut config = match file {
         Some(file) => file.train,
         None => GanTrainConfig::new(

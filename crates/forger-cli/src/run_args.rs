@@ -1,12 +1,11 @@
 //! The flags every run-making command shares (`--config`, `--out`,
-//! `--resume`, `--seed`, `--cuda`, `--class-names`), and how a run's
+//! `--resume`, `--seed`, `--cuda`), and how a run's
 //! recorded data flags fill in the ones not given.
 
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use forger_data::image_folder::ColorMode;
-use forger_data::Dataset;
 use forger_train::{RunDir, RunKind};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -102,16 +101,6 @@ pub fn fill_from<T: Serialize + DeserializeOwned>(
     }
     serde_json::from_value(serde_json::Value::Object(given)).map_err(|e| {
         anyhow::anyhow!("--config: the recorded data flags (`inputs`) do not fit this command: {e}")
-    })
-}
-
-/// `data` with the class names of `--class-names`, when given.
-pub fn named(data: Dataset, names: Option<&[String]>) -> anyhow::Result<Dataset> {
-    Ok(match names {
-        Some(names) => {
-            data.with_class_names(&names.iter().map(String::as_str).collect::<Vec<_>>())?
-        }
-        None => data,
     })
 }
 

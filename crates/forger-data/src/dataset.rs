@@ -26,6 +26,22 @@ pub struct Splits {
     pub test: Dataset,
 }
 
+impl Splits {
+    /// The same splits with other class names (one per class), or as they
+    /// are when `names` is `None` (a `--class-names` flag left out).
+    pub fn with_class_names<S: AsRef<str>>(self, names: Option<&[S]>) -> Result<Self> {
+        let Some(names) = names else {
+            return Ok(self);
+        };
+        let names: Vec<&str> = names.iter().map(AsRef::as_ref).collect();
+        Ok(Self {
+            train: self.train.with_class_names(&names)?,
+            val: self.val.with_class_names(&names)?,
+            test: self.test.with_class_names(&names)?,
+        })
+    }
+}
+
 impl Dataset {
     /// Builds a data set from channel-first pixels. Fails when the pixel count
     /// does not match `labels.len() * channels * height * width`, or when a

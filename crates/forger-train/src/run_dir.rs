@@ -108,7 +108,7 @@ pub fn read_run_config<T: DeserializeOwned>(path: &Path, kind: RunKind) -> crate
         read_json(path)?
     };
     if value.get(kind.key()).is_none() {
-        let found = [RunKind::Classifier, RunKind::Gan]
+        let found = [RunKind::Classifier, RunKind::Gan, RunKind::Study]
             .into_iter()
             .find(|k| value.get(k.key()).is_some());
         let message = match found {
@@ -140,6 +140,8 @@ pub enum RunKind {
     Classifier,
     /// `forger gan train`: settings under `train`.
     Gan,
+    /// `cargo xtask experiment gan-auc`: `study.json`, settings under `config`.
+    Study,
 }
 
 impl RunKind {
@@ -147,6 +149,7 @@ impl RunKind {
         match self {
             Self::Classifier => "fit",
             Self::Gan => "train",
+            Self::Study => "config",
         }
     }
 
@@ -154,6 +157,7 @@ impl RunKind {
         match self {
             Self::Classifier => "classifier",
             Self::Gan => "GAN",
+            Self::Study => "study",
         }
     }
 
@@ -161,6 +165,7 @@ impl RunKind {
         match self {
             Self::Classifier => "forger train",
             Self::Gan => "forger gan train",
+            Self::Study => "cargo xtask experiment gan-auc",
         }
     }
 
@@ -169,6 +174,7 @@ impl RunKind {
         match self {
             Self::Classifier => "`forger eval` or `forger predict`",
             Self::Gan => "`forger gan sample` or `forger gan audit`",
+            Self::Study => "`cargo xtask experiment gan-auc --config` or `gan-auc-report`",
         }
     }
 }

@@ -19,7 +19,7 @@ const FRECHET_SAMPLES: usize = 1000;
 /// Writes `samples/step_NNNNNN.png` every `every` steps and at the end.
 pub(super) struct SampleGrids<'a> {
     pub every: u64,
-    pub classes: usize,
+    pub classes: Vec<String>,
     pub seed: u64,
     pub dir: PathBuf,
     pub device: &'a Device,
@@ -35,7 +35,7 @@ impl Hook<GanStep> for SampleGrids<'_> {
         write_grid(
             step.generator(),
             self.seed,
-            self.classes,
+            &self.classes,
             &path,
             self.device,
         )?;

@@ -33,7 +33,7 @@ use crate::checkpoint::Checkpoint;
 use crate::history::Record;
 use crate::learner::{Hook, Learner, RunRecord, Schedule};
 use crate::optim::OptimizerConfig;
-use crate::plot::{self, Panel, Series};
+use crate::plot::{self, Panel, Series, Tile};
 use crate::run_dir::RunKind;
 use crate::{Result, RunDir, TrainError};
 
@@ -218,7 +218,7 @@ pub fn train_gan(
     step.frechet_baseline = frechet.as_ref().map(|f| f.baseline());
     let mut grids = hooks::SampleGrids {
         every: config.sample_every,
-        classes: data.classes().len(),
+        classes: data.classes().to_vec(),
         seed: config.seed,
         dir: run.root().to_path_buf(),
         device,
@@ -238,7 +238,7 @@ pub fn train_gan(
     write_grid(
         &step.g,
         config.seed,
-        data.classes().len(),
+        data.classes(),
         &run.file("grid.png"),
         device,
     )?;
@@ -365,14 +365,16 @@ fn to_pixels(images: &Tensor) -> Result<Vec<u8>> {
 }
 
 /// A grid from the fixed noise: for a conditional GAN one row per class,
-/// the same noise in each column; otherwise 8 rows of different noise.
+/// the same noise in each column, each image captioned with its class;
+/// otherwise 8 rows of different noise.
 fn write_grid(
     g: &Generator,
     seed: u64,
-    classes: usize,
+    class_names: &[String],
     path: &std::path::Path,
     device: &Device,
 ) -> Result<()> {
+    let classes = class_names.len();
     let gan = g.config();
     let (z, labels) = if gan.classes.is_some() {
         let z = noise(GRID_COLUMNS, gan.latent, seed, "fixed-noise", 0, device)?;
@@ -398,6 +400,25 @@ fn write_grid(
     };
     let values = to_pixels(&g.forward(&z, labels.as_ref(), false)?)?;
     let per = gan.image.iter().product::<usize>();
+    if gan.classes.is_some() {
+        let tiles: Vec<Tile> = values
+            .chunks(per)
+            .enumerate()
+            .map(|(i, pixels)| Tile {
+                pixels: pixels.to_vec(),
+                caption: class_names[i / GRID_COLUMNS].clone(),
+                verdict: None,
+            })
+            .collect();
+        // Wide enough for the longest class name under each image.
+        let longest = class_names
+            .iter()
+            .map(|c| c.chars().count())
+            .max()
+            .unwrap_or(0) as u32;
+        let side = (gan.image[2] as u32 * 3).max(longest * 8).clamp(96, 256);
+        return plot::captioned_grid(path, &tiles, gan.image, GRID_COLUMNS, side);
+    }
     let grid: Vec<Vec<&[u8]>> = values
         .chunks(per * GRID_COLUMNS)
         .map(|row| row.chunks(per).collect())
