@@ -7,8 +7,10 @@ use anyhow::bail;
 use clap::{Args, Subcommand};
 use forger_data::{load, LoadConfig, Splits};
 use forger_models::{ClassifierConfig, MnistCnnConfig};
-use forger_train::gan::{train_gan, Frechet};
-use forger_train::{fit, FitConfig, FitData, RunDir, Schedule, Selection};
+use forger_train::gan::{train_gan, Frechet, GanRunConfig, GanTrainConfig};
+use forger_train::{
+    fit, read_run_config, FitConfig, FitData, RunConfig, RunDir, RunKind, Schedule, Selection,
+};
 
 use crate::{new_run_dir, workspace_root};
 
@@ -38,6 +40,10 @@ pub enum Experiment {
 
 #[derive(Args)]
 pub struct GanArgs {
+    /// Start from a run configuration: a run folder's `config.json`, or a
+    /// TOML or JSON file of the same shape; flags given with it override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// An IDX folder or MedMNIST `.npz` (default: the vendored PneumoniaMNIST).
     #[arg(long)]
     data: Option<PathBuf>,
@@ -48,15 +54,15 @@ pub struct GanArgs {
     /// embedding into G, projection D).
     #[arg(long)]
     unconditional: bool,
-    /// Steps, each one D and one G update.
-    #[arg(long, default_value_t = 3000)]
-    steps: u64,
-    /// Write a sample grid and measure the Fréchet distance every N steps.
-    #[arg(long, default_value_t = 500)]
-    sample_every: u64,
-    /// Seed of everything random: weights, batches, noise.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    /// Steps, each one D and one G update (default 3,000).
+    #[arg(long)]
+    steps: Option<u64>,
+    /// Write a sample grid and measure the Fréchet distance every N steps (default 500).
+    #[arg(long)]
+    sample_every: Option<u64>,
+    /// Seed of everything random: weights, batches, noise (default 0).
+    #[arg(long)]
+    seed: Option<u64>,
     /// Run directory (default: a new `runs/gan/NNN`).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -73,16 +79,31 @@ fn gan(args: GanArgs) -> anyhow::Result<()> {
         .splits
         .with_class_names(args.class_names.as_deref())?
         .train;
-    let gan = forger_models::GanConfig {
-        image: data.image_shape(),
-        classes: (!args.unconditional).then_some(data.classes().len()),
-        ..Default::default()
+    let file: Option<GanRunConfig> = args
+        .config
+        .as_deref()
+        .map(|p| read_run_config(p, RunKind::Gan))
+        .transpose()?;
+    let mut config = match file {
+        Some(file) => file.train,
+        None => {
+            let gan = forger_models::GanConfig {
+                image: data.image_shape(),
+                classes: Some(data.classes().len()),
+                ..Default::default()
+            };
+            GanTrainConfig {
+                sample_every: 500,
+                ..GanTrainConfig::new(gan, 3000)
+            }
+        }
     };
-    let config = forger_train::gan::GanTrainConfig {
-        sample_every: args.sample_every,
-        seed: args.seed,
-        ..forger_train::gan::GanTrainConfig::new(gan, args.steps)
-    };
+    if args.unconditional {
+        config.gan.classes = None;
+    }
+    config.steps = args.steps.unwrap_or(config.steps);
+    config.sample_every = args.sample_every.unwrap_or(config.sample_every);
+    config.seed = args.seed.unwrap_or(config.seed);
     let out = args.out.unwrap_or_else(|| new_run_dir("gan"));
     let device = forger_train::device(args.cuda)?;
     let run = RunDir::new(&out);
@@ -140,6 +161,10 @@ pub struct ExperimentArgs {
 
 #[derive(Args)]
 pub struct ClassifierArgs {
+    /// Start from a run configuration: a run folder's `config.json`, or a
+    /// TOML or JSON file of the same shape; flags given with it override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Data to use instead of the experiment's default.
     #[arg(long)]
     data: Option<PathBuf>,
@@ -152,9 +177,9 @@ pub struct ClassifierArgs {
     /// Override the number of optimizer steps.
     #[arg(long)]
     steps: Option<u64>,
-    /// Seed of everything random: weights, batches.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    /// Seed of everything random: weights, batches (default 0).
+    #[arg(long)]
+    seed: Option<u64>,
     /// Run directory (default: a new `runs/<experiment>/NNN`).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -210,16 +235,21 @@ fn classifier(
         classes: splits.train.classes().len(),
         ..Default::default()
     });
-    let mut config = if tutorial {
-        FitConfig::mnist_tutorial(model)
-    } else {
-        FitConfig {
+    let file: Option<RunConfig> = args
+        .config
+        .as_deref()
+        .map(|p| read_run_config(p, RunKind::Classifier))
+        .transpose()?;
+    let mut config = match file {
+        Some(file) => file.fit,
+        None if tutorial => FitConfig::mnist_tutorial(model),
+        None => FitConfig {
             schedule: Schedule::Steps(1500),
             selection: Some(Selection::Auc),
             ..FitConfig::mnist_tutorial(model)
-        }
+        },
     };
-    config.seed = args.seed;
+    config.seed = args.seed.unwrap_or(config.seed);
     if let Some(steps) = args.steps {
         config.schedule = Schedule::Steps(steps);
     }
