@@ -13,33 +13,14 @@
 // The HTTP helpers of `common` are for the other reader-study tests.
 #[allow(dead_code)]
 mod common;
+#[path = "../../forger-teach/tests/browser/tools.rs"]
+mod tools;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{tiny_site, Served};
 use serde_json::Value;
-
-fn missing_tools(browser_dir: &Path, chromium: &Path) -> Vec<String> {
-    let mut missing = Vec::new();
-    if !chromium.is_file() {
-        missing.push(format!("Chromium at {}", chromium.display()));
-    }
-    if Command::new("node")
-        .arg("--version")
-        .output()
-        .map_or(true, |o| !o.status.success())
-    {
-        missing.push("node on PATH".to_string());
-    }
-    if !browser_dir.join("node_modules/playwright-core").is_dir() {
-        missing.push(format!(
-            "{}/node_modules/playwright-core",
-            browser_dir.display()
-        ));
-    }
-    missing
-}
 
 fn close(got: &Value, want: &Value, what: &str) {
     match (got.as_f64(), want.as_f64()) {
@@ -56,7 +37,7 @@ fn two_readers_in_chromium_and_the_results_agree() {
     let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../forger-teach/tests/browser");
     let chromium = std::env::var_os("CHROMIUM")
         .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
-    let missing = missing_tools(&browser_dir, &chromium);
+    let missing = tools::missing_tools(&browser_dir, &chromium);
     if !missing.is_empty() {
         let notice = format!(
             "reader-study browser test cannot run: missing {}. Run {}/install.sh.",

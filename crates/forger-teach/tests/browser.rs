@@ -9,33 +9,14 @@
 //! var `CI` set), where that is a failure.
 
 mod common;
+#[path = "browser/tools.rs"]
+mod tools;
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use forger_teach::{build_site, SiteInputs, SiteOptions};
-
-fn missing_tools(browser_dir: &Path, chromium: &Path) -> Vec<String> {
-    let mut missing = Vec::new();
-    if !chromium.is_file() {
-        missing.push(format!("Chromium at {}", chromium.display()));
-    }
-    if Command::new("node")
-        .arg("--version")
-        .output()
-        .map_or(true, |o| !o.status.success())
-    {
-        missing.push("node on PATH".to_string());
-    }
-    if !browser_dir.join("node_modules/playwright-core").is_dir() {
-        missing.push(format!(
-            "{}/node_modules/playwright-core",
-            browser_dir.display()
-        ));
-    }
-    missing
-}
 
 /// A screenshot is blank when (almost) every pixel has the same colour.
 fn assert_not_blank(path: &Path) {
@@ -62,7 +43,7 @@ fn reader_test_library_and_report_work_in_headless_chromium() {
     let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     let chromium = std::env::var_os("CHROMIUM")
         .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
-    let missing = missing_tools(&browser_dir, &chromium);
+    let missing = tools::missing_tools(&browser_dir, &chromium);
     if !missing.is_empty() {
         let notice = format!(
             "forger-teach browser test cannot run: missing {}. Run {}/install.sh.",
