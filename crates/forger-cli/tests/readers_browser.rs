@@ -16,7 +16,7 @@ mod common;
 #[path = "../../forger-teach/tests/browser/tools.rs"]
 mod tools;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use common::{tiny_site, Served};
@@ -35,21 +35,9 @@ fn close(got: &Value, want: &Value, what: &str) {
 #[test]
 fn two_readers_in_chromium_and_the_results_agree() {
     let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../forger-teach/tests/browser");
-    let chromium = std::env::var_os("CHROMIUM")
-        .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
-    let missing = tools::missing_tools(&browser_dir, &chromium);
-    if !missing.is_empty() {
-        let notice = format!(
-            "reader-study browser test cannot run: missing {}. Run {}/install.sh.",
-            missing.join(", "),
-            browser_dir.display()
-        );
-        if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
-            panic!("{notice} In CI this is a failure.");
-        }
-        eprintln!("\n{bar}\nSKIPPED: {notice}\n{bar}\n", bar = "!".repeat(78));
+    let Some(chromium) = tools::chromium_or_skip("reader-study browser test", &browser_dir) else {
         return;
-    }
+    };
     let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("forger-readers-browser");
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).unwrap();

@@ -13,7 +13,7 @@ mod common;
 mod tools;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use forger_teach::{build_site, SiteInputs, SiteOptions};
@@ -41,21 +41,9 @@ fn assert_not_blank(path: &Path) {
 #[test]
 fn reader_test_library_and_report_work_in_headless_chromium() {
     let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    let chromium = std::env::var_os("CHROMIUM")
-        .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
-    let missing = tools::missing_tools(&browser_dir, &chromium);
-    if !missing.is_empty() {
-        let notice = format!(
-            "forger-teach browser test cannot run: missing {}. Run {}/install.sh.",
-            missing.join(", "),
-            browser_dir.display()
-        );
-        if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
-            panic!("{notice} In CI this is a failure.");
-        }
-        eprintln!("\n{bar}\nSKIPPED: {notice}\n{bar}\n", bar = "!".repeat(78));
+    let Some(chromium) = tools::chromium_or_skip("forger-teach browser test", &browser_dir) else {
         return;
-    }
+    };
 
     let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("forger-teach-browser");
     let input_dir = work.join("inputs");
