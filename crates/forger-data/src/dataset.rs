@@ -26,6 +26,14 @@ pub struct Splits {
     pub test: Dataset,
 }
 
+/// Which images of a data set to use: one of its [`Splits`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Train,
+    Val,
+    Test,
+}
+
 impl Splits {
     /// The same splits with other class names (one per class), or as they
     /// are when `names` is `None` (a `--class-names` flag left out).

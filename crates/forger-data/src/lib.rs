@@ -57,9 +57,9 @@ pub mod split;
 pub mod split_folders;
 
 pub use batch::{Batch, BatchConfig, PixelScale};
-pub use dataset::{Dataset, Splits};
+pub use dataset::{Dataset, Part, Splits};
 pub use decode::load_image;
 pub use error::{DataError, Result};
 pub use loader::{Epoch, Loader};
 pub use source::{FolderSource, IdxSource, IntoSource, NpzSource, Source};
-pub use spec::{layout, load, open_source, Layout, LoadConfig, Loaded, Part};
+pub use spec::{layout, load, open_source, Layout, LoadConfig, Loaded};

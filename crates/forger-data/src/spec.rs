@@ -18,7 +18,7 @@ use crate::image_folder::{
 };
 use crate::source::{FolderSource, IdxSource, NpzSource, Source};
 use crate::split_folders::{check_split_root, SplitTrees};
-use crate::{idx, npz, DataError, Dataset, Result, Splits};
+use crate::{idx, npz, DataError, Dataset, Part, Result, Splits};
 
 /// What a data set path holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,14 +228,6 @@ fn load_tree(root: &Path, config: &LoadConfig) -> Result<(Splits, Vec<PathBuf>)>
         .split_stratified(config.test_split, FOLDER_SPLIT_SEED)?;
     let val = train.subset(&[])?;
     Ok((Splits { train, val, test }, load.skipped))
-}
-
-/// Which images of a data set to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Part {
-    Train,
-    Val,
-    Test,
 }
 
 /// Opens part `part` of the data set at `path` as a [`Source`] that reads

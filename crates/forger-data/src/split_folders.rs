@@ -7,8 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::dataset::Part;
 use crate::image_folder::FolderIndex;
-use crate::spec::Part;
 use crate::{DataError, Result};
 
 /// The folder names each split may have, the short name first.

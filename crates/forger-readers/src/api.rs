@@ -11,9 +11,9 @@ use axum::Json;
 use forger_teach::Truth;
 use serde::{Deserialize, Serialize};
 
+use crate::app::{secret, App, Shared};
 use crate::cases::{reader_order, Case};
 use crate::results::{answers_csv, results_html};
-use crate::server::{secret, App, Shared};
 use crate::store::{Answer, Level, Reader, RecordError, Store};
 use crate::ReadersError;
 

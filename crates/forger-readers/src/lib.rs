@@ -4,7 +4,8 @@
 //!
 //! Modules: `cases` (the site's cases and each reader's seeded order),
 //! `store` (the SQLite database, WAL mode: cases, readers, answers),
-//! `server` (the axum server: binding, running, routes), `api` (its
+//! `server` (the axum server: binding, running, routes), `app` (the state
+//! its handlers share, and its random secrets), `api` (its
 //! handlers: the reader's JSON API, case images, token-guarded results), `pages` (the reader page and its script), `stats` (accuracy
 //! and its exact binomial p-value, sensitivity and specificity, ROC AUC,
 //! Fleiss' kappa, per reader, group and pooled), `results` (CSV, JSON and
@@ -22,6 +23,7 @@
 //! ```
 
 mod api;
+mod app;
 mod cases;
 mod error;
 pub mod http;

@@ -5,41 +5,22 @@
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{mpsc, Arc, Mutex};
 
+use crate::api::{self, page};
+use crate::app::{secret, App, Shared};
+use crate::store::Store;
+use crate::{pages, ReadersError, Result};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
-use rand::RngCore;
-
-use crate::api::{self, page};
-use crate::cases::Case;
-use crate::store::Store;
-use crate::{pages, ReadersError, Result};
 
 /// Request bodies larger than this are refused (413).
 pub const BODY_LIMIT: usize = 16 * 1024;
-
-/// What every handler shares: the database (one lock: checking and
-/// recording an answer is atomic), the cases and the results token.
-pub(crate) struct App {
-    pub(crate) store: Mutex<Store>,
-    pub(crate) cases: Vec<Case>,
-    pub(crate) token: String,
-}
-
-pub(crate) type Shared = Arc<App>;
 
 /// A bound, not yet running, study server.
 pub struct ReaderServer {
     listener: TcpListener,
     addr: SocketAddr,
     app: Shared,
-}
-
-/// 128 random bits from the operating system, as hex.
-pub(crate) fn secret() -> String {
-    let mut bytes = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl ReaderServer {
