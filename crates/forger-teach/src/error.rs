@@ -36,6 +36,9 @@ pub enum TeachError {
     /// The output folder exists and was not written by this crate.
     #[error("{path}: exists and is not a forger site (it has no {marker} marker file); choose a new or empty folder")]
     NotASite { path: PathBuf, marker: &'static str },
+    /// The folder to read a site from holds none (or does not exist).
+    #[error("{path}: is not a forger site to read (no {marker} marker file there): build one with `forger teach --gan RUN --real DATA --out SITE`")]
+    NoSite { path: PathBuf, marker: &'static str },
     /// There are not enough cases for what the options ask.
     #[error("{what}: {needed} needed but only {available} available")]
     TooFewCases {

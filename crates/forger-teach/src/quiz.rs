@@ -60,7 +60,7 @@ impl AnswerKey {
     /// or its `quiz.json` does not parse.
     pub fn read(site_dir: &Path) -> Result<Self> {
         if !site_dir.join(SITE_MARKER).is_file() {
-            return Err(TeachError::NotASite {
+            return Err(TeachError::NoSite {
                 path: site_dir.to_path_buf(),
                 marker: SITE_MARKER,
             });

@@ -385,5 +385,13 @@ fn reading_an_answer_key_names_what_is_wrong() {
         "{err}"
     );
     let err = AnswerKey::read(inputs.dir.path()).unwrap_err();
-    assert!(matches!(err, TeachError::NotASite { .. }), "{err}");
+    assert!(matches!(err, TeachError::NoSite { .. }), "{err}");
+    let missing = inputs.dir.path().join("missing");
+    let err = AnswerKey::read(&missing).unwrap_err().to_string();
+    assert!(
+        err.contains("missing")
+            && err.contains("is not a forger site to read")
+            && !err.contains("exists"),
+        "{err}"
+    );
 }
