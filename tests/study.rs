@@ -439,3 +439,73 @@ fn walk(dir: &Path) -> usize {
         })
         .sum()
 }
+
+#[test]
+fn an_ablation_changes_only_the_gan_training_and_resumes() {
+    use forger::lab::study::{run_ablation, Variant};
+    let variants: Vec<Variant> = Variant::NAMES
+        .iter()
+        .map(|n| Variant::named(n).unwrap())
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunDir::new(dir.path());
+    let ablate = |resume| {
+        run_ablation(
+            &config(),
+            &variants,
+            &splits(),
+            &run,
+            &Device::Cpu,
+            resume,
+            "cargo test",
+        )
+    };
+    let report = ablate(false).unwrap();
+    assert_eq!(report.summaries.len(), 3 * 2);
+    assert_eq!(report.comparisons.len(), 2 * 2);
+    for c in &report.comparisons {
+        assert_eq!(c.against, "plain");
+        assert!(c.p_holm >= c.paired.p_value && c.p_holm <= 1.0);
+        assert!(c.interval.low <= c.interval.high);
+    }
+    // The plain variant is the study's own GAN: its synthetic arm scores
+    // what the study's synthetic arm scored, replicate by replicate.
+    let (_, study) = unbroken();
+    for g in report.gans.iter().filter(|g| g.variant == "plain") {
+        let same = study
+            .classifiers
+            .iter()
+            .find(|c| {
+                c.arm == Arm::Synthetic
+                    && c.real_fraction == g.real_fraction
+                    && c.replicate == g.replicate
+            })
+            .unwrap();
+        assert_eq!(g.synthetic_auc, same.auc);
+    }
+    // DiffAugment changes the GAN, and so its images.
+    let frechet = |v: &str| -> Vec<f64> {
+        report
+            .gans
+            .iter()
+            .filter(|g| g.variant == v)
+            .map(|g| g.frechet_synthetic)
+            .collect()
+    };
+    assert_ne!(frechet("plain"), frechet("diffaugment"));
+    let settings = read(&dir.path().join("diffaugment-lecam/variant.json"));
+    assert!(settings.contains("\"lecam\":{") || settings.contains("\"lecam\": {"));
+    let md = read(&dir.path().join("ablation.md"));
+    for name in Variant::NAMES {
+        assert!(md.contains(&format!("| {name} |")), "{md}");
+    }
+    // Finished jobs are kept: a resumed ablation gives the same report.
+    assert_eq!(ablate(true).unwrap(), report);
+    let again = ablate(false).unwrap_err().to_string();
+    assert!(again.contains("--resume"), "{again}");
+    let unknown = Variant::named("diffaug").unwrap_err().to_string();
+    assert!(
+        unknown.contains("\"diffaug\"") && unknown.contains("plain"),
+        "{unknown}"
+    );
+}

@@ -22,6 +22,9 @@ pub enum Experiment {
     /// The report of a study run in shards (`gan-auc --shard i/N`), from
     /// the shards' folders: the same report as one run.
     GanAucReport(crate::study::ReportArgs),
+    /// The study's GAN trained plain, with DiffAugment, and with
+    /// DiffAugment and LeCam: synthetic-only ROC AUC, FD and KID, paired.
+    GanAblation(crate::ablation::AblationArgs),
     /// The tutorial CNN on the vendored PneumoniaMNIST, reporting test
     /// accuracy and ROC AUC.
     Pneumonia(ClassifierArgs),
@@ -193,6 +196,7 @@ pub fn run(args: ExperimentArgs) -> anyhow::Result<()> {
         None => crate::study::run(args.study),
         Some(Experiment::GanAuc(study)) => crate::study::run(study),
         Some(Experiment::GanAucReport(args)) => crate::study::report(args),
+        Some(Experiment::GanAblation(args)) => crate::ablation::run(args),
         Some(Experiment::Gan(args)) => gan(args),
         Some(Experiment::CatsDogs(args)) => crate::cats_dogs::run(args),
         Some(Experiment::BatchVsOnline(c)) => {

@@ -2,6 +2,7 @@
 //! benchmarks and data downloads. Orchestration only: every capability is
 //! a library call.
 
+mod ablation;
 mod batch_vs_online;
 mod bench;
 mod bench_memory;

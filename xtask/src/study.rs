@@ -88,17 +88,17 @@ pub struct StudyArgs {
     /// Run only shard `i` of `N` of the plan (0-based, e.g. `--shard
     /// $SLURM_ARRAY_TASK_ID/4`); assemble the shards with `gan-auc-report`.
     #[arg(long, default_value = "0/1")]
-    shard: Shard,
+    pub(crate) shard: Shard,
     /// Continue the study in `--out` (finished GANs and classifiers are
     /// kept, an interrupted one continues from its checkpoint).
     #[arg(long)]
-    resume: bool,
+    pub(crate) resume: bool,
     /// Run directory (default: a new `runs/gan-auc/NNN`).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Train on the GPU (CUDA builds).
     #[arg(long)]
-    cuda: bool,
+    pub(crate) cuda: bool,
 }
 
 /// `cargo xtask experiment gan-auc-report`: one report from the folders of
@@ -227,7 +227,18 @@ fn study_data(
     Ok((path, splits, description))
 }
 
-pub fn run(args: StudyArgs) -> anyhow::Result<()> {
+/// A study's settings, data and output folder, resolved from its flags.
+pub struct Resolved {
+    pub config: StudyConfig,
+    /// The data file or folder.
+    pub path: PathBuf,
+    pub splits: Splits,
+    pub out: PathBuf,
+}
+
+/// The study `args` describe: `--config` or the preset, then the flags;
+/// without `--out`, a new `runs/<kind>/NNN`.
+pub fn resolve(args: &StudyArgs, kind: &str) -> anyhow::Result<Resolved> {
     let file: Option<StudyConfig> = match &args.config {
         Some(path) => {
             let mut manifest: serde_json::Value = read_run_config(path, RunKind::Study)?;
@@ -292,9 +303,24 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
     };
     let out = match (&args.out, args.resume) {
         (Some(out), _) => out.clone(),
-        (None, false) => new_run_dir("gan-auc"),
+        (None, false) => new_run_dir(kind),
         (None, true) => anyhow::bail!("--resume continues the study in --out DIR: name the folder"),
     };
+    Ok(Resolved {
+        config,
+        path,
+        splits,
+        out,
+    })
+}
+
+pub fn run(args: StudyArgs) -> anyhow::Result<()> {
+    let Resolved {
+        config,
+        path,
+        splits,
+        out,
+    } = resolve(&args, "gan-auc")?;
     let run = RunDir::new(&out);
     let device = forger_train::device(args.cuda)?;
     tracing::info!("gan-auc: {} -> {}", path.display(), out.display());

@@ -16,9 +16,10 @@ use forger_train::metrics::{
 };
 use forger_train::plot::{self, Panel, Series};
 use forger_train::quality::{
-    density_coverage, frechet_distance, kernel_distance, sample_subset, FeatureSpace,
+    density_coverage, frechet_distance, kernel_distance, sample_subset, FeatureSpace, Kid,
 };
 use forger_train::{Result, RunDir, TrainError, TrainedClassifier};
+use nalgebra::DMatrix;
 
 use super::job::{synthetic_set, threshold_accuracy, ClassifierRecord, ClassifierResult, JobDir};
 use super::plan::{budget_tag, plan, Job};
@@ -190,7 +191,7 @@ fn find_jobs(config: &StudyConfig, splits: &Splits, sources: &[&Path]) -> Result
         let mut done = sources
             .iter()
             .map(|&s| (s, JobDir::new(s, &job)))
-            .filter(|(_, d)| d.is_done());
+            .filter(|(_, d)| d.is_done(&Arm::ALL));
         match (done.next(), done.next()) {
             (None, _) => missing.push(job.name()),
             (Some((_, dir)), None) => {
@@ -272,29 +273,64 @@ fn gan_quality(
             let teaching = teaching_set(config, &audit.without_flagged(&synthetic)?)?;
             write_image_folder(&teaching, &out.file("synthetic"))?;
         }
-        let n = real.len().min(synthetic.len());
-        let fake = space.features(&sample_subset(&synthetic, n, f.job.seed)?)?;
-        let baseline = space.features(&sample_subset(&real, n, f.job.seed)?)?;
-        let subset = (n.min(test.nrows()) / 2).clamp(2, 1000);
+        let d = distances(&space, &test, &synthetic, &real, f.job.seed)?;
         let real_clf: TrainedClassifier =
             TrainedClassifier::load(&f.dir.classifier_run(Arm::Real), device)?;
         let threshold = f.records[0].result.threshold;
         quality.push(GanQuality {
             real_fraction: f.job.real_fraction,
             replicate: f.job.replicate,
-            images: n,
-            frechet_synthetic: frechet_distance(&fake, &test)?,
-            frechet_real: frechet_distance(&baseline, &test)?,
-            kid_synthetic: kernel_distance(&fake, &test, KID_SUBSETS, subset, f.job.seed)?,
-            kid_real: kernel_distance(&baseline, &test, KID_SUBSETS, subset, f.job.seed)?,
-            synthetic_manifold: density_coverage(&test, &fake, NEIGHBOURS)?,
-            real_manifold: density_coverage(&test, &baseline, NEIGHBOURS)?,
+            images: d.images,
+            frechet_synthetic: d.frechet_synthetic,
+            frechet_real: d.frechet_real,
+            kid_synthetic: d.kid_synthetic,
+            kid_real: d.kid_real,
+            synthetic_manifold: density_coverage(&test, &d.synthetic, NEIGHBOURS)?,
+            real_manifold: density_coverage(&test, &d.real, NEIGHBOURS)?,
             gan_train_accuracy: f.records[1].result.accuracy,
             gan_test_accuracy: accuracy_at(&real_clf, &synthetic, threshold, device)?,
             audit,
         });
     }
     Ok((quality, test.ncols()))
+}
+
+/// A synthetic set and, as the baseline, equally many of the budget's real
+/// images, in a study's feature space, each against the real test set.
+pub(super) struct Distances {
+    /// Images in each compared set.
+    pub images: usize,
+    pub frechet_synthetic: f64,
+    pub frechet_real: f64,
+    pub kid_synthetic: Kid,
+    pub kid_real: Kid,
+    /// The compared sets' features.
+    pub synthetic: DMatrix<f64>,
+    pub real: DMatrix<f64>,
+}
+
+/// The Fréchet and kernel distances of `synthetic` and of the budget's
+/// `real` images (subsets of equal size, seeded) to the test features.
+pub(super) fn distances(
+    space: &FeatureSpace,
+    test: &DMatrix<f64>,
+    synthetic: &Dataset,
+    real: &Dataset,
+    seed: u64,
+) -> Result<Distances> {
+    let n = real.len().min(synthetic.len());
+    let fake = space.features(&sample_subset(synthetic, n, seed)?)?;
+    let baseline = space.features(&sample_subset(real, n, seed)?)?;
+    let subset = (n.min(test.nrows()) / 2).clamp(2, 1000);
+    Ok(Distances {
+        images: n,
+        frechet_synthetic: frechet_distance(&fake, test)?,
+        frechet_real: frechet_distance(&baseline, test)?,
+        kid_synthetic: kernel_distance(&fake, test, KID_SUBSETS, subset, seed)?,
+        kid_real: kernel_distance(&baseline, test, KID_SUBSETS, subset, seed)?,
+        synthetic: fake,
+        real: baseline,
+    })
 }
 
 /// The teaching set: `cases` less, when the GAN trained with DiffAugment's
@@ -397,7 +433,7 @@ fn copy(from: &Path, to: &Path) -> Result<()> {
 }
 
 /// Mean and sample sd (0 for one value).
-fn mean_sd(values: &[f64]) -> (f64, f64) {
+pub(super) fn mean_sd(values: &[f64]) -> (f64, f64) {
     let n = values.len() as f64;
     let mean = values.iter().sum::<f64>() / n;
     let sd = if values.len() > 1 {

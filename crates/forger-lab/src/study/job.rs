@@ -92,12 +92,9 @@ impl JobDir {
         self.root.join(format!("{}.json", arm.name()))
     }
 
-    /// Whether the GAN and every classifier finished.
-    pub fn is_done(&self) -> bool {
-        self.gan_record().is_file()
-            && Arm::ALL
-                .iter()
-                .all(|&a| self.classifier_record(a).is_file())
+    /// Whether the GAN and the classifiers of `arms` finished.
+    pub fn is_done(&self, arms: &[Arm]) -> bool {
+        self.gan_record().is_file() && arms.iter().all(|&a| self.classifier_record(a).is_file())
     }
 
     /// The GAN's record.
@@ -143,13 +140,15 @@ pub fn synthetic_set(
     generator.sample(&synthetic_labels(n, &shares), job.seed)
 }
 
-/// Runs what is left of `job` in `dir`: a unit with its record is skipped,
-/// a unit with a checkpoint continues from it.
+/// Runs what is left of `job` in `dir`, the GAN and the classifiers of
+/// `arms`: a unit with its record is skipped, a unit with a checkpoint
+/// continues from it.
 pub fn run_job(
     config: &StudyConfig,
     splits: &Splits,
     job: &Job,
     dir: &JobDir,
+    arms: &[Arm],
     device: &Device,
 ) -> Result<()> {
     let (real, selection) = job.data(splits)?;
@@ -173,7 +172,7 @@ pub fn run_job(
         generator
     };
     let synthetic = synthetic_set(config, splits, &generator, job)?;
-    for arm in Arm::ALL {
+    for &arm in arms {
         if dir.classifier_record(arm).is_file() {
             continue;
         }

@@ -28,7 +28,12 @@
 //! `indices.json`, `roc.png`, `samples_<budget>.png`, `timings.json`,
 //! `features/` (the feature model) and `synthetic/<class>/*.png` (the
 //! full-budget synthetic set of replicate 0: the teaching set).
+//!
+//! [`run_ablation`] runs the plan's GANs plain, with DiffAugment, and with
+//! DiffAugment and LeCam, and compares their synthetic arms (module
+//! [`ablation`]).
 
+pub mod ablation;
 mod assemble;
 pub mod job;
 pub mod plan;
@@ -45,6 +50,7 @@ use forger_train::atomic::{read_json, write_json};
 use forger_train::gan::GanTrainConfig;
 use forger_train::{FitConfig, Result, RunDir, TrainError};
 
+pub use ablation::{run_ablation, AblationReport, Variant};
 pub use assemble::assemble;
 pub use job::{ClassifierRecord, ClassifierResult};
 pub use plan::{budget_indices, budget_tag, plan, synthetic_labels, Job, Shard};
@@ -163,7 +169,7 @@ pub fn run_study(
     let mine: Vec<&Job> = jobs.iter().filter(|j| options.shard.runs(j)).collect();
     for (k, job) in mine.iter().enumerate() {
         let dir = job::JobDir::new(run.root(), job);
-        if dir.is_done() {
+        if dir.is_done(&Arm::ALL) {
             continue;
         }
         tracing::info!(
@@ -173,7 +179,7 @@ pub fn run_study(
             options.shard,
             job.name()
         );
-        job::run_job(config, splits, job, &dir, device)?;
+        job::run_job(config, splits, job, &dir, &Arm::ALL, device)?;
     }
     if options.shard != Shard::ALL {
         tracing::info!(

@@ -488,7 +488,7 @@ fn sd(s: &ArmSummary) -> String {
     }
 }
 
-fn pct(fraction: f64) -> String {
+pub(super) fn pct(fraction: f64) -> String {
     let p = fraction * 100.0;
     if (p - p.round()).abs() < 1e-9 {
         format!("{p:.0}%")
@@ -498,7 +498,7 @@ fn pct(fraction: f64) -> String {
 }
 
 /// `0.031`, `4.2e-5`, `< 1e-12`.
-fn p_value(p: f64) -> String {
+pub(super) fn p_value(p: f64) -> String {
     if p < 1e-12 {
         "< 1e-12".into()
     } else if p < 0.001 {
