@@ -13,7 +13,7 @@ use forger_train::gan::{discriminator_scores, TrainedGan};
 use forger_train::quality::{sample_subset, FeatureSpace};
 use forger_train::RunDir;
 
-use crate::gan_data::{gan_data, sample};
+use crate::gan_data::{gan_data, gan_side, sample};
 
 #[derive(Args)]
 pub struct GanAuditArgs {
@@ -25,6 +25,10 @@ pub struct GanAuditArgs {
     /// the feature space.
     #[arg(long)]
     real: PathBuf,
+    /// Image side the real images are read at: the GAN's (the default),
+    /// checked when given.
+    #[arg(long, value_parser = crate::ranges::gan_side)]
+    image_size: Option<usize>,
     /// Generated images to audit.
     #[arg(long, default_value_t = 1000)]
     n: usize,
@@ -46,8 +50,9 @@ pub fn run(args: GanAuditArgs) -> anyhow::Result<()> {
     let device = forger_train::device(args.cuda)?;
     let gan_run = RunDir::new(&args.run);
     let gan = TrainedGan::load(&gan_run, &device)?;
+    let side = gan_side(&gan, &args.run, args.image_size)?;
     let images = sample(&gan, args.n, None, args.seed)?;
-    let splits = real_data(&gan, &args.real)?;
+    let splits = real_data(&gan, &args.real, side)?;
     let out = args.out.clone().unwrap_or_else(|| args.run.join("audit"));
     let found = audit_images(&gan_run, &images, &splits, &out, &device)?;
     write_figures(
@@ -66,9 +71,10 @@ pub fn run(args: GanAuditArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The GAN's data, read as it trained on it, with the classes checked (and
-/// a warning when it is not the data the GAN's run records).
-pub fn real_data(gan: &TrainedGan, path: &Path) -> anyhow::Result<Splits> {
+/// The GAN's data, read as it trained on it (at `side`, the GAN's: see
+/// [`gan_side`]), with the classes checked (and a warning when it is not
+/// the data the GAN's run records).
+pub fn real_data(gan: &TrainedGan, path: &Path, side: usize) -> anyhow::Result<Splits> {
     let recorded = Path::new(&gan.config.data);
     let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
@@ -81,8 +87,8 @@ pub fn real_data(gan: &TrainedGan, path: &Path) -> anyhow::Result<Splits> {
             path.display()
         );
     }
-    let [channels, size, _] = gan.config.train.gan.image;
-    let splits = gan_data(path, size, channels == 3)?;
+    let channels = gan.config.train.gan.image[0];
+    let splits = gan_data(path, side, channels == 3)?;
     if splits.train.classes().len() != gan.classes().len() {
         anyhow::bail!(
             "{}: the data has classes {:?}, the GAN {:?}; audit it against the data it trained on",

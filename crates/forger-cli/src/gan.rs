@@ -17,7 +17,7 @@ use forger_train::RunDir;
 use forger_train::RunKind;
 use serde::{Deserialize, Serialize};
 
-use crate::gan_data::{gan_data, sample};
+use crate::gan_data::{gan_data, gan_side, sample};
 use crate::run_args::{fill_from, Color, RunArgs};
 
 #[derive(Subcommand)]
@@ -229,6 +229,10 @@ pub struct GanSampleArgs {
     /// The data the GAN trained on, for --exclude-near-copies.
     #[arg(long)]
     real: Option<PathBuf>,
+    /// Image side of the samples and of `--real`: the GAN's (the default),
+    /// checked when given.
+    #[arg(long, value_parser = crate::ranges::gan_side)]
+    image_size: Option<usize>,
     /// Generate on the first CUDA GPU (needs a build with the `cuda` feature).
     #[arg(long)]
     cuda: bool,
@@ -237,6 +241,7 @@ pub struct GanSampleArgs {
 pub fn sample_command(args: GanSampleArgs) -> anyhow::Result<()> {
     let device = forger_train::device(args.cuda)?;
     let gan = TrainedGan::load(&RunDir::new(&args.run), &device)?;
+    let side = gan_side(&gan, &args.run, args.image_size)?;
     let out = match &args.out {
         Some(out) => out.clone(),
         None => RunDir::numbered(&args.run.join("samples"))
@@ -251,7 +256,7 @@ pub fn sample_command(args: GanSampleArgs) -> anyhow::Result<()> {
     }
     let mut images = sample(&gan, args.count as usize, args.class.as_deref(), args.seed)?;
     if let (true, Some(real)) = (args.exclude_near_copies, &args.real) {
-        let splits = crate::audit::real_data(&gan, real)?;
+        let splits = crate::audit::real_data(&gan, real, side)?;
         let scratch = tempfile::tempdir()?;
         let audit = crate::audit::audit_images(
             &RunDir::new(&args.run),
@@ -308,6 +313,11 @@ pub struct TeachArgs {
     /// must be the GAN's class names.
     #[arg(long, value_delimiter = ',')]
     class_names: Option<Vec<String>>,
+    /// Image side the real cases are read (area-resized) at: the GAN's (the
+    /// default), checked when given, so that no case can be told real or
+    /// synthetic from its size.
+    #[arg(long, value_parser = crate::ranges::gan_side)]
+    image_size: Option<usize>,
     /// A study run directory whose `report.md` becomes `report.html`.
     #[arg(long)]
     study: Option<PathBuf>,
@@ -339,6 +349,7 @@ pub fn teach(args: TeachArgs) -> anyhow::Result<()> {
     let gan = TrainedGan::load(&RunDir::new(&args.gan), &device)?;
     // Real images decode to the GAN's size and channels, so that no case
     // can be told real or synthetic from its size alone.
+    gan_side(&gan, &args.gan, args.image_size)?;
     let image = gan.config.train.gan.image;
     let real_config = LoadConfig {
         folder: ImageFolderConfig::for_shape(image)?,

@@ -25,6 +25,20 @@ pub fn gan_data(path: &Path, size: usize, rgb: bool) -> anyhow::Result<Splits> {
     Ok(load(path, &config)?.splits)
 }
 
+/// The side a GAN's images have, which real images are read at: the
+/// GAN's own; `--image-size`, when given, must be it.
+pub fn gan_side(gan: &TrainedGan, run: &Path, image_size: Option<usize>) -> anyhow::Result<usize> {
+    let [_, side, _] = gan.config.train.gan.image;
+    match image_size {
+        Some(asked) if asked != side => anyhow::bail!(
+            "--image-size {asked}: the GAN in {} makes {side}x{side} images; pass --image-size {side} \
+             (or train a GAN at {asked} px with `forger gan train --image-size {asked}`)",
+            run.display()
+        ),
+        _ => Ok(side),
+    }
+}
+
 /// Generates `n` images from `gan`: all of `class`, or in equal shares.
 pub fn sample(
     gan: &TrainedGan,

@@ -205,10 +205,56 @@ fn a_gan_run_is_re_made_from_its_config_with_its_class_names() {
     // Samples go to a numbered folder in the run, their classes by name.
     let text = ok(forger(
         dir.path(),
-        &["gan", "sample", "--run", first.to_str().unwrap(), "-n", "4"],
+        &[
+            "gan",
+            "sample",
+            "--run",
+            first.to_str().unwrap(),
+            "-n",
+            "4",
+            "--image-size",
+            "28",
+        ],
     ));
     assert!(text.contains("samples/001"), "{text}");
     assert!(first.join("samples/001/malignant").is_dir());
+
+    // A size that is not the GAN's is refused before any work, naming both.
+    let run = first.to_str().unwrap();
+    let site = dir.path().join("site");
+    for args in [
+        vec!["gan", "sample", "--run", run, "--image-size", "64"],
+        vec![
+            "gan",
+            "audit",
+            "--run",
+            run,
+            "--real",
+            data.to_str().unwrap(),
+            "--image-size",
+            "128",
+        ],
+        vec![
+            "teach",
+            "--gan",
+            run,
+            "--real",
+            data.to_str().unwrap(),
+            "--out",
+            site.to_str().unwrap(),
+            "--image-size",
+            "128",
+        ],
+    ] {
+        let output = forger(dir.path(), &args);
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} ran");
+        assert!(
+            err.contains("--image-size") && err.contains("makes 28x28 images"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(!site.exists(), "nothing written");
 }
 
 #[test]
