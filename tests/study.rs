@@ -80,6 +80,7 @@ fn config() -> StudyConfig {
         synthetic_class_shares: None,
         bootstrap_resamples: 200,
         data_description: "generated dark and bright squares".into(),
+        reference_auc: Some("0.9 for a model of the test's own".into()),
     }
 }
 
@@ -176,6 +177,7 @@ fn a_study_writes_every_file_and_reports_its_tests() {
         "roc.png",
         "cargo test",
         "generated dark and bright",
+        "published reference on this data set: test ROC AUC 0.9 for a model of the test's own",
     ] {
         assert!(md.contains(needle), "report.md lacks {needle}");
     }

@@ -273,6 +273,9 @@ pub fn resolve(args: &StudyArgs, kind: &str) -> anyhow::Result<Resolved> {
     if let Some(steps) = args.classifier_steps {
         classifier.schedule = Schedule::Steps(steps);
     }
+    let reference_auc = forger_data::known::known_dataset(&path)
+        .and_then(|known| known.reference_auc)
+        .map(String::from);
     let defaults = StudyConfig {
         budgets: if hires {
             vec![1.0, 0.25]
@@ -288,6 +291,7 @@ pub fn resolve(args: &StudyArgs, kind: &str) -> anyhow::Result<Resolved> {
         synthetic_class_shares: None,
         bootstrap_resamples: 2000,
         data_description: description.clone(),
+        reference_auc: reference_auc.clone(),
     };
     let base = file.unwrap_or(defaults);
     let config = StudyConfig {
@@ -299,6 +303,7 @@ pub fn resolve(args: &StudyArgs, kind: &str) -> anyhow::Result<Resolved> {
         classifier,
         synthetic_size: args.synthetic_size.or(base.synthetic_size),
         data_description: description,
+        reference_auc,
         ..base
     };
     let out = match (&args.out, args.resume) {

@@ -15,6 +15,8 @@ pub struct KnownDataset {
     pub classes: &'static [&'static str],
     /// What it is, where it comes from and under which licence.
     pub description: &'static str,
+    /// A published test ROC AUC on it, as a reference line for reports.
+    pub reference_auc: Option<&'static str>,
 }
 
 const KNOWN: [KnownDataset; 3] = [
@@ -23,12 +25,18 @@ const KNOWN: [KnownDataset; 3] = [
         classes: &["normal", "pneumonia"],
         description: "PneumoniaMNIST: pediatric chest X-rays (Kermany et al., Cell 2018), from MedMNIST v2 \
                       (Yang et al., Scientific Data 2023), CC BY 4.0; label 0 = normal, 1 = pneumonia.",
+        reference_auc: Some(
+            "0.943-0.979 for ResNet-18 at 64-128 px (MedMNIST+, Doerrich et al. 2025)",
+        ),
     },
     KnownDataset {
         name: "breastmnist",
         classes: &["malignant", "normal_or_benign"],
         description: "BreastMNIST: breast ultrasound (Al-Dhabyani et al., Data in Brief 2020), from MedMNIST v2 \
                       (Yang et al., Scientific Data 2023), CC BY 4.0; label 0 = malignant, 1 = normal or benign.",
+        reference_auc: Some(
+            "0.871-0.878 for an ImageNet-pretrained ResNet-18 (MedMNIST+, Doerrich et al. 2025)",
+        ),
     },
     KnownDataset {
         name: "fashion-mnist",
@@ -37,6 +45,7 @@ const KNOWN: [KnownDataset; 3] = [
             "ankle_boot",
         ],
         description: "Fashion-MNIST (Xiao et al. 2017, MIT licence): 28x28 grey images of 10 kinds of clothing.",
+        reference_auc: None,
     },
 ];
 
@@ -70,12 +79,9 @@ mod tests {
             let known = known_dataset(Path::new(file)).unwrap();
             assert_eq!(known.classes, ["normal", "pneumonia"], "{file}");
         }
-        assert_eq!(
-            known_dataset(Path::new("breastmnist_224.npz"))
-                .unwrap()
-                .name,
-            "breastmnist"
-        );
+        let breast = known_dataset(Path::new("breastmnist_224.npz")).unwrap();
+        assert_eq!(breast.name, "breastmnist");
+        assert!(breast.reference_auc.unwrap().contains("0.871-0.878"));
         assert_eq!(
             known_dataset(Path::new("/usr/share/datasets/fashion-mnist"))
                 .unwrap()

@@ -106,6 +106,10 @@ pub struct StudyConfig {
     pub bootstrap_resamples: usize,
     /// A paragraph on the data set and its licence, for the report.
     pub data_description: String,
+    /// A published test ROC AUC on the data set, shown under the report's
+    /// AUC table as a reference line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_auc: Option<String>,
 }
 
 /// How to run a study: which shard of the plan, and whether to continue

@@ -111,6 +111,13 @@ pub fn render(
     arm_table(&mut md, config, report, |s| {
         format!("[{:.3}, {:.3}]", s.test_sampling.low, s.test_sampling.high)
     });
+    if let Some(reference) = &config.reference_auc {
+        let _ = writeln!(
+            md,
+            "\nThe published reference on this data set: test ROC AUC {reference}, trained on all of its real \
+             training images. A reference line, not a comparison: the model, the image size and the training differ.\n"
+        );
+    }
 
     let _ = writeln!(md, "\n## Paired comparisons\n");
     let _ = writeln!(
