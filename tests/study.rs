@@ -342,6 +342,17 @@ fn a_study_killed_mid_gan_resumes_to_the_same_results() {
         .expect_err("other settings are refused")
         .to_string();
     assert!(message.contains("replicates"), "{message}");
+
+    // A study.json from before the report's reference line still resumes.
+    let manifest = dir.path().join("study.json");
+    let mut older: serde_json::Value = serde_json::from_str(&read(&manifest)).unwrap();
+    older["config"]
+        .as_object_mut()
+        .unwrap()
+        .remove("reference_auc")
+        .expect("the reference is recorded");
+    std::fs::write(&manifest, older.to_string()).unwrap();
+    run_study(&config, &splits, &run, &Device::Cpu, resumed, "cargo test").unwrap();
 }
 
 #[test]
