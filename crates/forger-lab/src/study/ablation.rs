@@ -19,16 +19,16 @@ use forger_data::Splits;
 use serde::{Deserialize, Serialize};
 
 use forger_train::atomic::{read_json, write_atomic, write_json};
-use forger_train::gan::{DiffAugment, LeCam, TrainedGan};
+use forger_train::gan::{DiffAugment, LeCam};
 use forger_train::metrics::{
-    bootstrap_auc_difference, bootstrap_mean_auc, holm, paired_delong, BootstrapInterval,
+    bootstrap_auc_difference, bootstrap_mean_auc, paired_delong, BootstrapInterval,
     PairedComparison,
 };
-use forger_train::quality::{FeatureSpace, Kid};
+use forger_train::quality::Kid;
 use forger_train::{Result, RunDir, TrainError};
 
-use super::assemble::{distances, mean_sd};
-use super::job::{run_job, synthetic_set, JobDir};
+use super::assemble::{distances, feature_space, holm_adjust, job_images, mean_sd};
+use super::job::{run_job, JobDir};
 use super::plan::{plan, Job};
 use super::report::{p_value, pct};
 use super::{check_same, data_digests, Arm, Manifest, Shard, StudyConfig};
@@ -224,21 +224,12 @@ fn measure(
     out: &RunDir,
     device: &Device,
 ) -> Result<AblationReport> {
-    let space = FeatureSpace::train(
-        &splits.val,
-        &splits.val,
-        &RunDir::new(out.file("features")),
-        base.seed,
-        device,
-    )?;
-    let test = space.features(&splits.test)?;
+    let (space, test) = feature_space(splits, out, base.seed, device)?;
     let labels = splits.test.labels();
     let mut gans = Vec::new();
     for ((config, done), variant) in runs.iter().zip(variants) {
         for d in done {
-            let generator = TrainedGan::load(&d.dir.gan_run(), device)?;
-            let synthetic = synthetic_set(config, splits, &generator, &d.job)?;
-            let (real, _) = d.job.data(splits)?;
+            let (synthetic, real) = job_images(config, splits, &d.job, &d.dir, device)?;
             let m = distances(&space, &test, &synthetic, &real, d.job.seed)?;
             gans.push(VariantGan {
                 variant: variant.name.clone(),
@@ -313,15 +304,7 @@ fn measure(
             }
         }
     }
-    let adjusted = holm(
-        &comparisons
-            .iter()
-            .map(|c| c.paired.p_value)
-            .collect::<Vec<_>>(),
-    );
-    for (c, p) in comparisons.iter_mut().zip(adjusted) {
-        c.p_holm = p;
-    }
+    holm_adjust(&mut comparisons, |c| (c.paired.p_value, &mut c.p_holm));
     Ok(AblationReport {
         variants: variants.to_vec(),
         summaries,

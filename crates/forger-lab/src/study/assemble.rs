@@ -116,15 +116,7 @@ pub fn assemble(
             &out.file(&format!("samples_{tag}.png")),
         )?;
     }
-    let adjusted = holm(
-        &comparisons
-            .iter()
-            .map(|c| c.paired.p_value)
-            .collect::<Vec<_>>(),
-    );
-    for (c, p) in comparisons.iter_mut().zip(adjusted) {
-        c.p_holm = p;
-    }
+    holm_adjust(&mut comparisons, |c| (c.paired.p_value, &mut c.p_holm));
     let (gans, feature_dimension) = gan_quality(config, splits, &found, out, device)?;
     let report = StudyReport {
         budgets,
@@ -245,6 +237,48 @@ fn roc_panel(fraction: f64, labels: &[u32], records: &[ClassifierRecord]) -> Res
     Ok(panel)
 }
 
+/// Sets every comparison's Holm-adjusted p-value (the second of `fields`)
+/// from its p-value (the first), over all of `comparisons`.
+pub(super) fn holm_adjust<T>(comparisons: &mut [T], fields: impl Fn(&mut T) -> (f64, &mut f64)) {
+    let p: Vec<f64> = comparisons.iter_mut().map(|c| fields(c).0).collect();
+    for (c, adjusted) in comparisons.iter_mut().zip(holm(&p)) {
+        *fields(c).1 = adjusted;
+    }
+}
+
+/// The study's feature space, trained on the real validation split (into
+/// `out/features`), and the real test images' features in it.
+pub(super) fn feature_space(
+    splits: &Splits,
+    out: &RunDir,
+    seed: u64,
+    device: &Device,
+) -> Result<(FeatureSpace, DMatrix<f64>)> {
+    let space = FeatureSpace::train(
+        &splits.val,
+        &splits.val,
+        &RunDir::new(out.file("features")),
+        seed,
+        device,
+    )?;
+    let test = space.features(&splits.test)?;
+    Ok((space, test))
+}
+
+/// A finished job's synthetic set, from its GAN, and its real training images.
+pub(super) fn job_images(
+    config: &StudyConfig,
+    splits: &Splits,
+    job: &Job,
+    dir: &JobDir,
+    device: &Device,
+) -> Result<(Dataset, Dataset)> {
+    let generator = TrainedGan::load(&dir.gan_run(), device)?;
+    let synthetic = synthetic_set(config, splits, &generator, job)?;
+    let (real, _) = job.data(splits)?;
+    Ok((synthetic, real))
+}
+
 /// The quality of every GAN in one feature space, trained on the real
 /// validation split (`out/features`); writes the teaching set from the
 /// first full-budget GAN. Returns the measures and the feature width.
@@ -255,19 +289,10 @@ fn gan_quality(
     out: &RunDir,
     device: &Device,
 ) -> Result<(Vec<GanQuality>, usize)> {
-    let space = FeatureSpace::train(
-        &splits.val,
-        &splits.val,
-        &RunDir::new(out.file("features")),
-        config.seed,
-        device,
-    )?;
-    let test = space.features(&splits.test)?;
+    let (space, test) = feature_space(splits, out, config.seed, device)?;
     let mut quality = Vec::new();
     for f in found {
-        let generator = TrainedGan::load(&f.dir.gan_run(), device)?;
-        let synthetic = synthetic_set(config, splits, &generator, &f.job)?;
-        let (real, _) = f.job.data(splits)?;
+        let (synthetic, real) = job_images(config, splits, &f.job, &f.dir, device)?;
         let audit = audit_job(f, &synthetic, &real, splits, &space, out, device)?;
         if f.job.real_fraction == 1.0 && f.job.replicate == 0 {
             let teaching = teaching_set(config, &audit.without_flagged(&synthetic)?)?;
