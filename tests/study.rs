@@ -516,6 +516,27 @@ fn an_ablation_changes_only_the_gan_training_and_resumes() {
     assert_eq!(ablate(true).unwrap(), report);
     let again = ablate(false).unwrap_err().to_string();
     assert!(again.contains("--resume"), "{again}");
+    assert!(md.contains(" ± ") && !md.contains("| n/a |"), "{md}");
+    // One replicate has no spread: the report says so, not a zero sd.
+    let single = tempfile::tempdir().unwrap();
+    let one = StudyConfig {
+        replicates: 1,
+        budgets: vec![1.0],
+        ..config()
+    };
+    let run_one = RunDir::new(single.path());
+    run_ablation(
+        &one,
+        &variants[..2],
+        &splits(),
+        &run_one,
+        &Device::Cpu,
+        false,
+        "x",
+    )
+    .unwrap();
+    let md = read(&single.path().join("ablation.md"));
+    assert!(md.contains("| n/a |") && !md.contains(" ± "), "{md}");
     let unknown = Variant::named("diffaug").unwrap_err().to_string();
     assert!(
         unknown.contains("\"diffaug\"") && unknown.contains("plain"),

@@ -372,19 +372,32 @@ fn render(base: &StudyConfig, splits: &Splits, report: &AblationReport, command:
                         p_value(c.p_holm)
                     )
                 });
+            // One replicate has no spread to show.
+            let several = base.replicates > 1;
+            let sd = if several {
+                format!("{:.3}", s.sd_auc)
+            } else {
+                "n/a".into()
+            };
+            let spread = |sd: f64| {
+                if several {
+                    format!(" ± {sd:.2}")
+                } else {
+                    String::new()
+                }
+            };
             let _ = writeln!(
                 md,
-                "| {} | {:.3} [{:.3}, {:.3}] | {:.3} | {versus} | {:.2} ± {:.2} ({:.2}) | {:.2} ± {:.2} ({:.2}) | {:.0} |",
+                "| {} | {:.3} [{:.3}, {:.3}] | {sd} | {versus} | {:.2}{} ({:.2}) | {:.2}{} ({:.2}) | {:.0} |",
                 s.variant,
                 s.mean_auc,
                 s.interval.low,
                 s.interval.high,
-                s.sd_auc,
                 s.frechet_mean,
-                s.frechet_sd,
+                spread(s.frechet_sd),
                 s.frechet_real,
                 s.kid_mean * 1e3,
-                s.kid_sd * 1e3,
+                spread(s.kid_sd * 1e3),
                 s.kid_real * 1e3,
                 s.gan_seconds
             );
@@ -393,7 +406,8 @@ fn render(base: &StudyConfig, splits: &Splits, report: &AblationReport, command:
     }
     let _ = writeln!(
         md,
-        "± is the sd over replicates. A difference is claimed only where the paired DeLong test, Holm-adjusted \
+        "± is the sd over replicates. GAN s: the GAN's training wall time, comparable only between runs on \
+         equally loaded machines. A difference is claimed only where the paired DeLong test, Holm-adjusted \
          over the ablation's {} comparisons, gives p < 0.05.",
         report.comparisons.len()
     );
